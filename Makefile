@@ -1,0 +1,39 @@
+# The kit's commands. Every target depends on `setup`, which is idempotent.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+PYTHON := $(VENV)/bin/python
+LAB := $(PYTHON) -m lab
+
+.PHONY: help setup lab-up lab-down lab-status lab-fault lab-clear test test-unit test-integration bench-health
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+setup: ## Install Debian packages, start dockerd, create .venv (idempotent)
+	@bash lab/setup.sh
+
+lab-up: setup ## Build images if needed and bring up (or adopt) the lab
+	@$(LAB) up
+
+lab-down: setup ## Remove the lab's containers, network and volumes (images stay cached)
+	@$(LAB) down
+
+lab-status: setup ## Show the lab's containers, kernels and etcd members
+	@$(LAB) status
+
+lab-fault: setup ## Inject a fault: make lab-fault HOST=master2 FAULT=stuck_after_boot
+	@$(LAB) fault $(HOST) $(FAULT)
+
+lab-clear: setup ## Clear a fault (or all with FAULT=all): make lab-clear HOST=master2 FAULT=all
+	@$(LAB) clear $(HOST) $(FAULT)
+
+test-unit: setup ## Unit tests (no docker)
+	@$(PYTHON) -m pytest tests/unit -q
+
+test-integration: lab-up ## Integration tests against the lab
+	@$(PYTHON) -m pytest tests/integration -q
+
+test: test-unit test-integration ## Everything CI runs
