@@ -1,0 +1,418 @@
+"""Bring the lab up (or adopt what an earlier run left), take it down, report on it."""
+import ipaddress
+import json
+import os
+import socket
+import subprocess
+import time
+
+from lab import certs, faults, image, kernels
+from lab.config import LABEL, REPO_ROOT, LabConfig, LabError
+from lab.docker import docker, exec_in, inspect, is_running, require_engine
+from lab.etcd_http import Client, EtcdHTTPError
+
+NODE_SCRIPTS = os.path.join(REPO_ROOT, "lab", "node")
+INVENTORY_FILE = os.path.join(REPO_ROOT, "inventory", "lab", "hosts.yml")
+CERT_DIR = certs.CERT_DIR_ON_HOST
+# kubespray's defaults are 250 ms / 5 s; a shorter election keeps lab failovers quick
+# while leaving room for a busy two-core machine.
+HEARTBEAT_MS = 250
+ELECTION_MS = 2500
+
+
+def current_config():
+    """The settings of the lab that is up; a clear error when it is down."""
+    config = LabConfig.load()
+    if config is None or not is_running(config.mirror):
+        raise LabError("the lab is down: run 'make lab-up' first")
+    return config
+
+
+# Files on the controller -------------------------------------------------------
+
+def _prepare_files(config):
+    """PKI, ssh keys, kernel packages, mirror repositories, fault folders, etcd env files."""
+    ssh_dir = config.path("ssh")
+    os.makedirs(ssh_dir, mode=0o700, exist_ok=True)
+    _ssh_key(os.path.join(ssh_dir, "id_ed25519"), "etcdlab-controller")
+    ca_dir = config.path("pki", "ca")
+    certs.make_ca(ca_dir)
+    if not os.path.exists(config.client_tls["cert"]):
+        certs.make_client_cert(ca_dir, config.path("pki", "client"))
+    known_hosts = []
+    for host in config.hosts:
+        host_key = os.path.join(ssh_dir, host + "_host_ed25519_key")
+        _ssh_key(host_key, host)
+        with open(host_key + ".pub") as handle:
+            key_type, key = handle.read().split()[:2]
+        known_hosts.append("%s %s %s" % (config.ip(host), key_type, key))
+        if not os.path.exists(os.path.join(config.host_pki(host), "member-%s.pem" % host)):
+            certs.make_host_certs(ca_dir, config.host_pki(host), host, config.ip(host))
+        os.makedirs(config.faults_dir(host), exist_ok=True)
+        _write_etcd_env(config, host)
+    with open(os.path.join(ssh_dir, "known_hosts"), "w") as handle:
+        handle.write("\n".join(known_hosts) + "\n")
+    debs = kernels.build_pool(config.path("mirror", "pool"))
+    for host in config.hosts:
+        kernels.write_host_repo(config.path("mirror"), host, debs,
+                                hide_fixed=faults.is_active(config, host, "kernel_missing"))
+    return debs
+
+
+def _ssh_key(path, comment):
+    if not os.path.exists(path):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path],
+                       check=True)
+
+
+def _write_etcd_env(config, host):
+    """etcd's settings in kubespray's etcd.env form, plus etcdctl's for `docker exec`."""
+    member = config.member(host)
+    cluster = ",".join("%s=%s" % (config.member(h), config.peer_url(h)) for h in config.hosts)
+    settings = {
+        "ETCD_NAME": member,
+        "ETCD_DATA_DIR": "/var/lib/etcd",
+        "ETCD_ADVERTISE_CLIENT_URLS": config.client_url(host),
+        "ETCD_INITIAL_ADVERTISE_PEER_URLS": config.peer_url(host),
+        "ETCD_INITIAL_CLUSTER_STATE": "new",
+        "ETCD_INITIAL_CLUSTER_TOKEN": "k8s_etcd",
+        "ETCD_INITIAL_CLUSTER": cluster,
+        "ETCD_LISTEN_CLIENT_URLS": "%s,https://127.0.0.1:2379" % config.client_url(host),
+        "ETCD_LISTEN_PEER_URLS": config.peer_url(host),
+        "ETCD_HEARTBEAT_INTERVAL": str(HEARTBEAT_MS),
+        "ETCD_ELECTION_TIMEOUT": str(ELECTION_MS),
+        "ETCD_STRICT_RECONFIG_CHECK": "true",
+        "ETCD_METRICS": "basic",
+        "ETCD_TRUSTED_CA_FILE": CERT_DIR + "/ca.pem",
+        "ETCD_CERT_FILE": "%s/member-%s.pem" % (CERT_DIR, host),
+        "ETCD_KEY_FILE": "%s/member-%s-key.pem" % (CERT_DIR, host),
+        "ETCD_CLIENT_CERT_AUTH": "true",
+        "ETCD_PEER_TRUSTED_CA_FILE": CERT_DIR + "/ca.pem",
+        "ETCD_PEER_CERT_FILE": "%s/member-%s.pem" % (CERT_DIR, host),
+        "ETCD_PEER_KEY_FILE": "%s/member-%s-key.pem" % (CERT_DIR, host),
+        "ETCD_PEER_CLIENT_CERT_AUTH": "true",
+        "ETCDCTL_API": "3",
+        "ETCDCTL_ENDPOINTS": "https://127.0.0.1:2379",
+        "ETCDCTL_CACERT": CERT_DIR + "/ca.pem",
+        "ETCDCTL_CERT": "%s/admin-%s.pem" % (CERT_DIR, host),
+        "ETCDCTL_KEY": "%s/admin-%s-key.pem" % (CERT_DIR, host),
+    }
+    os.makedirs(config.path("etcd"), exist_ok=True)
+    with open(config.path("etcd", host + ".env"), "w") as handle:
+        handle.write("".join("%s=%s\n" % item for item in settings.items()))
+
+
+# Collisions ----------------------------------------------------------------------
+
+def _check_collisions(config):
+    """Refuse, changing nothing, when a name or the subnet belongs to someone else."""
+    names = [config.mirror] + [config.master(h) for h in config.hosts] + \
+        [config.etcd_container(h) for h in config.hosts]
+    for name in names:
+        info = inspect(name)
+        if info and LABEL not in (info["Config"].get("Labels") or {}):
+            raise LabError("a container named %r exists and is not the lab's; remove it or "
+                           "set LAB_PREFIX to give the lab other names" % name)
+    subnet = ipaddress.ip_network(config.subnet)
+    ours = inspect(config.network, "network")
+    if ours:
+        if LABEL not in (ours.get("Labels") or {}):
+            raise LabError("a docker network named %r exists and is not the lab's; remove it or "
+                           "set LAB_PREFIX" % config.network)
+        configured = [c["Subnet"] for c in (ours.get("IPAM") or {}).get("Config") or []]
+        if config.subnet not in configured:
+            raise LabError("the lab network %r has subnet %s, not %s: run 'make lab-down' first"
+                           % (config.network, configured, config.subnet))
+        return
+    for line in docker("network", "ls", "--format", "{{.Name}}").stdout.split():
+        other = inspect(line, "network") or {}
+        for entry in (other.get("IPAM") or {}).get("Config") or []:
+            if "Subnet" in entry and ipaddress.ip_network(entry["Subnet"]).overlaps(subnet):
+                raise LabError("LAB_SUBNET %s overlaps docker network %r (%s); choose another, "
+                               "e.g. LAB_SUBNET=172.29.88.0/24" % (subnet, line, entry["Subnet"]))
+    routes = subprocess.run(["ip", "-4", "-o", "route", "show"], capture_output=True, text=True)
+    for route in routes.stdout.splitlines():
+        destination = route.split()[0]
+        if destination == "default":
+            continue
+        if ipaddress.ip_network(destination, strict=False).overlaps(subnet):
+            raise LabError("LAB_SUBNET %s is already in use on this machine (route: %s); choose "
+                           "another, e.g. LAB_SUBNET=172.29.88.0/24" % (subnet, route.strip()))
+
+
+# Containers -----------------------------------------------------------------------
+
+def _ensure_network(config):
+    if not inspect(config.network, "network"):
+        docker("network", "create", "--driver", "bridge", "--subnet", config.subnet,
+               "--gateway", config.gateway, "--label", LABEL + "=network", config.network)
+
+
+def _ensure_running(name, create_args):
+    """Create the container, or start it when an earlier run left it stopped.
+
+    Returns True when it was created."""
+    info = inspect(name)
+    if info is None:
+        docker("run", "-d", "--name", name, *create_args)
+        return True
+    if not info["State"]["Running"]:
+        docker("start", name)
+    return False
+
+
+def _ensure_mirror(config, tag):
+    _ensure_running(config.mirror, [
+        "--network", config.network, "--ip", config.mirror_ip, "--restart", "always",
+        "--label", LABEL + "=mirror",
+        "-v", "%s:/srv/mirror:ro" % config.path("mirror"),
+        tag, "python3", "-m", "http.server", "80", "--bind", config.mirror_ip,
+        "--directory", "/srv/mirror"])
+
+
+def _ensure_master(config, host, tag):
+    ssh_dir = config.path("ssh")
+    host_key = os.path.join(ssh_dir, host + "_host_ed25519_key")
+    return _ensure_running(config.master(host), [
+        "--hostname", host, "--network", config.network, "--ip", config.ip(host),
+        "--restart", "always", "--label", LABEL + "=master",
+        "-e", "LAB_HOST=" + host, "-e", "LAB_ETCD_CONTAINER=" + config.etcd_container(host),
+        "-e", "LAB_BOOT_DELAY=%g" % config.boot_delay,
+        "-v", "/var/run/docker.sock:/var/run/docker.sock",
+        "-v", "%s:/lab/bin:ro" % NODE_SCRIPTS,
+        "-v", "%s:/lab/faults:ro" % config.faults_dir(host),
+        "-v", "%s:%s:ro" % (config.host_pki(host), CERT_DIR),
+        "-v", "%s:/root/.ssh/authorized_keys:ro" % os.path.join(ssh_dir, "id_ed25519.pub"),
+        "-v", "%s:/etc/ssh/ssh_host_ed25519_key:ro" % host_key,
+        "-v", "%s.pub:/etc/ssh/ssh_host_ed25519_key.pub:ro" % host_key,
+        tag])
+
+
+def _ensure_member(config, host, tag):
+    volume = config.data_volume(host)
+    if inspect(volume, "volume") is None:
+        docker("volume", "create", "--label", LABEL + "=data", volume)
+    return _ensure_running(config.etcd_container(host), [
+        "--network", "container:" + config.master(host), "--restart", "always",
+        "--label", LABEL + "=etcd",
+        "--env-file", config.path("etcd", host + ".env"),
+        "-v", "%s:/var/lib/etcd" % volume,
+        "-v", "%s:%s:ro" % (config.host_pki(host), CERT_DIR),
+        "-v", "%s:/lab/bin:ro" % NODE_SCRIPTS,
+        "-v", "%s:/lab/faults:ro" % config.faults_dir(host),
+        tag, "/lab/bin/etcd-entry"])
+
+
+def wait_booted(config, host, timeout=60.0, previous_boot_id=None):
+    """Wait until host has booted (a boot id other than previous_boot_id) and sshd answers."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        boot_id = boot_id_of(config, host)
+        if boot_id and boot_id != previous_boot_id and _port_open(config.ip(host), 22):
+            return boot_id
+        time.sleep(0.25)
+    raise LabError("%s did not boot within %.0fs; see 'docker logs %s'"
+                   % (host, timeout, config.master(host)))
+
+
+def boot_id_of(config, host):
+    if not is_running(config.master(host)):
+        return None
+    result = exec_in(config.master(host), "cat", "/var/lib/lab/boot_id", check=False)
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def _port_open(ip, port):
+    try:
+        with socket.create_connection((ip, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _configure_apt(config, host):
+    source = "deb [trusted=yes] http://%s/%s ./\n" % (config.mirror_ip, host)
+    exec_in(config.master(host), "sh", "-c",
+            "printf '%s' > /etc/apt/sources.list.d/etcdlab.list" % source)
+    refresh_apt(config, host)
+
+
+def refresh_apt(config, host):
+    result = exec_in(config.master(host), "apt-get", "update", "-qq", check=False)
+    if result.returncode != 0:
+        raise LabError("apt-get update on %s failed: %s" % (host, result.stderr.strip()))
+
+
+# Health ---------------------------------------------------------------------------
+
+def member_states(config, timeout=1.0):
+    """{host: {"up": bool, "leader": hex id or None, "id": hex id or None, "error": str}}."""
+    client = Client(config.client_tls, timeout=timeout)
+    states = {}
+    for host in config.hosts:
+        try:
+            status = client.status(config.client_url(host))
+            leader = int(status["leader"])
+            states[host] = {"up": leader != 0, "leader": "%016x" % leader if leader else None,
+                            "id": "%016x" % int(status["header"]["member_id"]),
+                            "version": status.get("version"), "error": ""}
+        except EtcdHTTPError as error:
+            states[host] = {"up": False, "leader": None, "id": None, "version": None,
+                            "error": str(error)}
+    return states
+
+
+def cluster_is_healthy(states):
+    leaders = {state["leader"] for state in states.values()}
+    return all(state["up"] for state in states.values()) and len(leaders) == 1
+
+
+def wait_cluster_healthy(config, timeout=90.0):
+    deadline = time.monotonic() + timeout
+    states = {}
+    while time.monotonic() < deadline:
+        states = member_states(config)
+        if cluster_is_healthy(states):
+            return states
+        time.sleep(0.5)
+    problems = "; ".join("%s: %s" % (h, s["error"] or "no leader") for h, s in states.items()
+                         if not s["up"])
+    raise LabError("etcd did not become healthy within %.0fs (%s); see 'docker logs %s'"
+                   % (timeout, problems, config.etcd_container(config.hosts[0])))
+
+
+def _revive_unreachable_members(config):
+    """A member Up in a dead network namespace (its master restarted without it) is
+    restarted, as the boot would have done."""
+    for host, state in member_states(config).items():
+        if not state["up"] and is_running(config.etcd_container(host)) and \
+                "refused" not in state["error"]:
+            docker("restart", "--time", "5", config.etcd_container(host))
+
+
+# Commands ---------------------------------------------------------------------------
+
+def up(log=print):
+    started = time.monotonic()
+    require_engine()
+    existing = LabConfig.load()
+    config = existing or LabConfig.from_environment()
+    if existing and existing != LabConfig.from_environment():
+        log("note: keeping the settings of the lab that is up (.lab/config.json); "
+            "run 'make lab-down' first to change them")
+    _check_collisions(config)
+    config.save()
+    for host in config.hosts:
+        faults.remove_markers(config, host)  # up means a clean lab: no fault survives it
+    debs = _prepare_files(config)
+    tag = image.ensure_image(debs, log=log)
+    _ensure_network(config)
+    _ensure_mirror(config, tag)
+    created = [host for host in config.hosts if _ensure_master(config, host, tag)]
+    for host in config.hosts:
+        wait_booted(config, host)
+    for host in config.hosts:
+        _configure_apt(config, host)
+    for host in config.hosts:
+        _ensure_member(config, host, tag)
+    if not created:
+        for host in config.hosts:
+            faults.thaw(config, host)
+        _revive_unreachable_members(config)
+    wait_cluster_healthy(config)
+    faults.disarm_all_alarms(config)
+    write_inventory(config)
+    log("lab up in %.1fs: %s (%s)" % (time.monotonic() - started, ", ".join(config.hosts),
+                                       config.subnet))
+    return config
+
+
+def down(log=print):
+    require_engine()
+    config = LabConfig.load() or LabConfig.from_environment()
+    names = [config.etcd_container(h) for h in config.hosts] + \
+        [config.master(h) for h in config.hosts] + [config.mirror]
+    for name in names:
+        info = inspect(name)
+        if info and LABEL in (info["Config"].get("Labels") or {}):
+            docker("rm", "-f", "-v", name)
+    for host in config.hosts:
+        volume = inspect(config.data_volume(host), "volume")
+        if volume and LABEL in (volume.get("Labels") or {}):
+            docker("volume", "rm", config.data_volume(host))
+    network = inspect(config.network, "network")
+    if network and LABEL in (network.get("Labels") or {}):
+        docker("network", "rm", config.network)
+    for stale in (INVENTORY_FILE, config.path("config.json")):
+        if os.path.exists(stale):
+            os.remove(stale)
+    log("lab down (images kept: %s)" % image.REPOSITORY)
+
+
+def status():
+    config = current_config()
+    states = member_states(config)
+    hosts = {}
+    for host in config.hosts:
+        running = is_running(config.master(host))
+        kernel = exec_in(config.master(host), "cat", "/var/lib/lab/osrelease",
+                         check=False).stdout.strip() if running else None
+        hosts[host] = {
+            "ip": config.ip(host),
+            "master": "running" if running else "stopped",
+            "etcd_container": (inspect(config.etcd_container(host)) or {}).get("State", {})
+            .get("Status", "missing"),
+            "kernel": kernel,
+            "boot_id": boot_id_of(config, host),
+            "member": config.member(host),
+            "member_up": states[host]["up"],
+            "is_leader": states[host]["up"] and states[host]["leader"] == states[host]["id"],
+            "faults": faults.active(config, host),
+        }
+    return {"subnet": config.subnet, "healthy": cluster_is_healthy(states), "hosts": hosts}
+
+
+def write_inventory(config):
+    """inventory/lab/hosts.yml with kubespray's group names; values live in group_vars."""
+    lines = ["---", "# Written by `make lab-up` for the local lab; do not edit.", "all:",
+             "  hosts:"]
+    for host in config.hosts:
+        lines += ["    %s:" % host,
+                  "      ansible_host: %s" % config.ip(host),
+                  "      ip: %s" % config.ip(host),
+                  "      etcd_member_name: %s" % config.member(host),
+                  "      etcd_container_name: %s" % config.etcd_container(host)]
+    lines += ["  children:", "    etcd:", "      hosts:"]
+    lines += ["        %s:" % host for host in config.hosts]
+    lines += ["    kube_control_plane:", "      hosts:"]
+    lines += ["        %s:" % host for host in config.hosts]
+    lines += ["    kube_node:", "      hosts: {}", "    k8s_cluster:", "      children:",
+              "        kube_control_plane:", "        kube_node:"]
+    os.makedirs(os.path.dirname(INVENTORY_FILE), exist_ok=True)
+    with open(INVENTORY_FILE, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return INVENTORY_FILE
+
+
+def reboot(config, host, wait=True):
+    """Reboot a master the way the kit's reboot_command does; wait for the boot."""
+    previous = boot_id_of(config, host)
+    exec_in(config.master(host), "/lab/bin/reboot")
+    if wait:
+        return wait_booted(config, host, timeout=120, previous_boot_id=previous)
+    return None
+
+
+def print_status(report):
+    print("lab %s on %s" % ("healthy" if report["healthy"] else "NOT healthy", report["subnet"]))
+    print("%-8s %-14s %-8s %-9s %-20s %-6s %-7s %s" % (
+        "host", "ip", "master", "etcd", "kernel", "member", "leader", "faults"))
+    for host, info in report["hosts"].items():
+        print("%-8s %-14s %-8s %-9s %-20s %-6s %-7s %s" % (
+            host, info["ip"], info["master"], info["etcd_container"], info["kernel"] or "-",
+            "up" if info["member_up"] else "DOWN", "yes" if info["is_leader"] else "",
+            ",".join(info["faults"]) or "-"))
+
+
+def status_json():
+    return json.dumps(status(), indent=2)

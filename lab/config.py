@@ -1,0 +1,136 @@
+"""The lab's settings: names, addresses and timings, chosen once at `lab up`.
+
+Everything is configurable through the environment so the lab never collides with
+a user's own containers or networks:
+  LAB_PREFIX      prefix for container, network and volume names (default: none)
+  LAB_SUBNET      the lab bridge's IPv4 /24 (default 172.29.87.0/24)
+  LAB_BOOT_DELAY  seconds a master takes to boot after a reboot (default 3)
+`lab up` records the settings in .lab/config.json; later commands read them from
+there, so a changed environment cannot confuse a running lab.
+"""
+import ipaddress
+import json
+import os
+from dataclasses import asdict, dataclass
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STATE_DIR = os.path.join(REPO_ROOT, ".lab")
+CONFIG_FILE = os.path.join(STATE_DIR, "config.json")
+MASTER_COUNT = 3
+LABEL = "etcdlab.role"
+
+
+class LabError(Exception):
+    """A problem the user can fix; the message says how."""
+
+
+@dataclass(frozen=True)
+class LabConfig:
+    prefix: str = ""
+    subnet: str = "172.29.87.0/24"
+    boot_delay: float = 3.0
+
+    @classmethod
+    def from_environment(cls):
+        try:
+            config = cls(prefix=os.environ.get("LAB_PREFIX", cls.prefix),
+                         subnet=os.environ.get("LAB_SUBNET", cls.subnet),
+                         boot_delay=float(os.environ.get("LAB_BOOT_DELAY", cls.boot_delay)))
+        except ValueError as error:
+            raise LabError("LAB_BOOT_DELAY must be a number of seconds: %s" % error) from error
+        config.validate()
+        return config
+
+    @classmethod
+    def load(cls):
+        """The settings of the lab that is up, or None when no lab was brought up."""
+        if not os.path.exists(CONFIG_FILE):
+            return None
+        with open(CONFIG_FILE) as handle:
+            return cls(**json.load(handle))
+
+    def save(self):
+        os.makedirs(STATE_DIR, exist_ok=True)
+        with open(CONFIG_FILE, "w") as handle:
+            json.dump(asdict(self), handle, indent=2)
+
+    def validate(self):
+        if self.prefix and not all(c.isalnum() or c in "-_." for c in self.prefix):
+            raise LabError("LAB_PREFIX=%r: use letters, digits, '-', '_' or '.' only" % self.prefix)
+        try:
+            network = ipaddress.ip_network(self.subnet)
+        except ValueError as error:
+            raise LabError("LAB_SUBNET=%r is not a network: %s" % (self.subnet, error)) from error
+        if network.version != 4 or network.prefixlen > 24:
+            raise LabError("LAB_SUBNET=%r: give an IPv4 network of /24 or larger" % self.subnet)
+        if not network.is_private:
+            raise LabError("LAB_SUBNET=%r is not a private range; the lab only uses private "
+                           "addresses on its own bridge" % self.subnet)
+        if self.boot_delay < 0:
+            raise LabError("LAB_BOOT_DELAY must not be negative")
+
+    # Names -------------------------------------------------------------------
+    @property
+    def network(self):
+        return self.prefix + "etcdlab"
+
+    @property
+    def mirror(self):
+        return self.prefix + "etcdlab-mirror"
+
+    @property
+    def hosts(self):
+        return ["master%d" % i for i in range(1, MASTER_COUNT + 1)]
+
+    def master(self, host):
+        return self.prefix + host
+
+    def member(self, host):
+        """etcd member name of a host, as kubespray's etcd_member_name: etcd1.."""
+        return "etcd" + host[len("master"):]
+
+    def etcd_container(self, host):
+        return self.prefix + self.member(host)
+
+    def data_volume(self, host):
+        return "%s%s-data" % (self.prefix, self.member(host))
+
+    # Addresses ---------------------------------------------------------------
+    def _address(self, offset):
+        return str(ipaddress.ip_network(self.subnet)[offset])
+
+    @property
+    def gateway(self):
+        return self._address(1)
+
+    @property
+    def mirror_ip(self):
+        return self._address(10)
+
+    def ip(self, host):
+        return self._address(10 + int(host[len("master"):]))
+
+    def client_url(self, host):
+        return "https://%s:2379" % self.ip(host)
+
+    def peer_url(self, host):
+        return "https://%s:2380" % self.ip(host)
+
+    # Files on the controller ---------------------------------------------------
+    @staticmethod
+    def path(*parts):
+        return os.path.join(STATE_DIR, *parts)
+
+    def host_pki(self, host):
+        return self.path("pki", host)
+
+    def faults_dir(self, host):
+        return self.path("faults", host)
+
+    @property
+    def client_tls(self):
+        """CA, certificate and key the controller uses to talk to etcd."""
+        client = self.path("pki", "client")
+        return {"ca": self.path("pki", "ca", "ca.pem"),
+                "cert": os.path.join(client, "admin-controller.pem"),
+                "key": os.path.join(client, "admin-controller-key.pem")}

@@ -1,0 +1,139 @@
+"""Faults to inject into, and clear from, one lab host.
+
+Each fault leaves a marker file in .lab/faults/<host>/ (mounted read-only at
+/lab/faults on the master and on its etcd container), so the boot and the etcd
+entry script see it and `lab status` can list it. Faults that act at once (stop,
+freeze, alarm, mirror) also do and undo their action here.
+"""
+import os
+
+from lab import kernels
+from lab.config import LabError
+from lab.docker import docker, exec_in, inspect, is_running
+from lab.etcd_http import Client, EtcdHTTPError
+
+FAULTS = {
+    "stuck_after_boot": "after the next reboot the etcd container stays Up in the dead "
+                        "network namespace until someone runs docker restart",
+    "never_recovers": "etcd does not start again, from its next start (reboot or restart) on",
+    "member_stopped": "the etcd container is stopped now",
+    "member_frozen": "etcd is SIGSTOPped now: Up, but it answers nothing",
+    "nospace_alarm": "a NOSPACE alarm is raised for the member now",
+    "kernel_missing": "the host's apt mirror stops offering the fixed kernels",
+    "boot_never_returns": "the next boot hangs until the fault is cleared",
+    "slow_boot": "the next boot takes --seconds (default 20) instead of the boot delay",
+    "flapping": "the epoll symptom: etcd freezes for --freeze s (default 4) every "
+                "--period s (default 20)",
+}
+
+
+def _marker(config, host, fault):
+    return os.path.join(config.faults_dir(host), fault)
+
+
+def check(config, host, fault, allow_all=False):
+    if host not in config.hosts:
+        raise LabError("unknown host %r; the lab's hosts are %s" % (host, ", ".join(config.hosts)))
+    if fault == "all" and allow_all:
+        return
+    if fault not in FAULTS:
+        raise LabError("unknown fault %r; known faults:\n%s" % (fault, describe()))
+
+
+def describe():
+    return "\n".join("  %-19s %s" % item for item in FAULTS.items())
+
+
+def is_active(config, host, fault):
+    return os.path.exists(_marker(config, host, fault))
+
+
+def active(config, host):
+    folder = config.faults_dir(host)
+    return sorted(name for name in os.listdir(folder) if name in FAULTS) \
+        if os.path.isdir(folder) else []
+
+
+def inject(config, host, fault, seconds=20, period=20, freeze=4):
+    check(config, host, fault)
+    content = {"slow_boot": "%g" % seconds, "flapping": "%d %d" % (period, freeze)}.get(fault, "")
+    etcd = config.etcd_container(host)
+    if fault in ("member_stopped", "member_frozen") and not is_running(etcd):
+        raise LabError("%s is not running; clear its faults first ('lab clear %s all')"
+                       % (etcd, host))
+    if fault == "nospace_alarm":
+        _set_alarm(config, host, active=True)
+    os.makedirs(config.faults_dir(host), exist_ok=True)
+    with open(_marker(config, host, fault), "w") as handle:
+        handle.write(content + "\n" if content else "")
+    if fault == "member_stopped":
+        docker("stop", "--time", "5", etcd)
+    elif fault == "member_frozen":
+        exec_in(etcd, "pkill", "-STOP", "-x", "etcd")
+    elif fault == "kernel_missing":
+        _rewrite_mirror(config, host)
+
+
+def clear(config, host, fault):
+    """Clear one fault, or every fault with fault='all'; clearing an inactive fault is harmless."""
+    check(config, host, fault, allow_all=True)
+    for name in (active(config, host) if fault == "all" else [fault]):
+        if is_active(config, host, name):
+            os.remove(_marker(config, host, name))
+        etcd = config.etcd_container(host)
+        if name == "member_stopped" and inspect(etcd) and not is_running(etcd):
+            docker("start", etcd)
+        elif name == "member_frozen" and is_running(etcd):
+            exec_in(etcd, "pkill", "-CONT", "-x", "etcd", check=False)
+        elif name == "nospace_alarm":
+            _set_alarm(config, host, active=False)
+        elif name == "kernel_missing":
+            _rewrite_mirror(config, host)
+
+
+def remove_markers(config, host):
+    """Forget every fault of host without undoing anything (lab up rebuilds the rest)."""
+    for name in active(config, host):
+        os.remove(_marker(config, host, name))
+
+
+def thaw(config, host):
+    etcd = config.etcd_container(host)
+    if is_running(etcd):
+        exec_in(etcd, "pkill", "-CONT", "-x", "etcd", check=False)
+
+
+def disarm_all_alarms(config):
+    """Deactivate every alarm in the cluster (a fresh lab has none)."""
+    client = Client(config.client_tls, timeout=2.0)
+    for host in config.hosts:
+        try:
+            for alarm in client.alarms(config.client_url(host)):
+                client.set_alarm(config.client_url(host), alarm["memberID"], alarm["alarm"], False)
+            return
+        except EtcdHTTPError:
+            continue
+
+
+def _set_alarm(config, host, active):
+    client = Client(config.client_tls, timeout=2.0)
+    errors = []
+    for endpoint_host in config.hosts:
+        url = config.client_url(endpoint_host)
+        try:
+            members = {m.get("name"): m["ID"] for m in client.members(url)}
+            client.set_alarm(url, members[config.member(host)], "NOSPACE", active)
+            return
+        except (EtcdHTTPError, KeyError) as error:
+            errors.append("%s: %s" % (endpoint_host, error))
+    raise LabError("could not %s the NOSPACE alarm of %s: %s"
+                   % ("raise" if active else "clear", host, "; ".join(errors)))
+
+
+def _rewrite_mirror(config, host):
+    debs = kernels.build_pool(config.path("mirror", "pool"))
+    kernels.write_host_repo(config.path("mirror"), host, debs,
+                            hide_fixed=is_active(config, host, "kernel_missing"))
+    if is_running(config.master(host)):
+        # What the host's apt sees changes with its lists, as after an apt-get update.
+        exec_in(config.master(host), "apt-get", "update", "-qq", check=False)

@@ -1,0 +1,109 @@
+"""The lab's one container image, built locally and never pulled.
+
+A Debian bookworm rootfs from debootstrap with sshd, python3 (with python3-apt
+for Ansible's apt module), apt/dpkg, etcd 3.4 (Debian's etcd-server/etcd-client),
+the docker CLI (talking to the lab's engine through its socket) and the affected
+kernel package installed, imported with `docker import`. Masters, etcd members
+and the apt mirror all run it. The tag is a hash of what goes in, so a changed
+recipe builds a new image and an unchanged one is reused (cached between runs).
+"""
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+from lab import kernels
+from lab.config import STATE_DIR, LabError
+from lab.docker import docker, image_exists
+
+SUITE = "bookworm"
+DEBIAN_MIRROR = os.environ.get("LAB_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+PACKAGES = ["openssh-server", "python3", "python3-apt", "etcd-server", "etcd-client",
+            "procps", "iproute2", "curl"]
+SSHD_CONFIG = """\
+# etcd lab: key-only root login, the host key is mounted per master.
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+HostKey /etc/ssh/ssh_host_ed25519_key
+UseDNS no
+PrintMotd no
+"""
+REPOSITORY = "etcdlab-node"
+
+
+def _docker_cli():
+    path = shutil.which("docker", path="/usr/bin") or shutil.which("docker")
+    if not path:
+        raise LabError("no docker CLI to copy into the image; run 'make setup'")
+    return path
+
+
+def image_tag():
+    recipe = hashlib.sha256()
+    for part in (SUITE, " ".join(PACKAGES), SSHD_CONFIG, kernels.image_package(kernels.BOOT_ABI),
+                 kernels.POSTINST):
+        recipe.update(part.encode() + b"\0")
+    with open(_docker_cli(), "rb") as handle:
+        recipe.update(hashlib.sha256(handle.read()).digest())
+    return "%s:%s" % (REPOSITORY, recipe.hexdigest()[:12])
+
+
+def _run(command, what):
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+        raise LabError("%s failed (rc=%d):\n%s" % (what, result.returncode, tail))
+    return result
+
+
+def ensure_image(kernel_debs, log=print):
+    """Return the image tag, building the image first when it is not cached."""
+    tag = image_tag()
+    if image_exists(tag):
+        return tag
+    if os.geteuid() != 0:
+        raise LabError("building the lab image needs root (debootstrap, chroot)")
+    started = time.monotonic()
+    log("building image %s (debootstrap %s, about a minute, once)" % (tag, SUITE))
+    os.makedirs(STATE_DIR, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="image-", dir=STATE_DIR)
+    rootfs = os.path.join(work, "rootfs")
+    try:
+        _run(["debootstrap", "--variant=minbase", "--include=" + ",".join(PACKAGES),
+              SUITE, rootfs, DEBIAN_MIRROR],
+             "debootstrap from %s (set LAB_DEBIAN_MIRROR to use another mirror)" % DEBIAN_MIRROR)
+        _customise(rootfs, kernel_debs[kernels.image_package(kernels.BOOT_ABI)])
+        tar = subprocess.Popen(["tar", "-C", rootfs, "--numeric-owner", "-c", "."],
+                               stdout=subprocess.PIPE)
+        imported = subprocess.run(["docker", "import", "--change", 'CMD ["/lab/bin/boot"]',
+                                   "-", tag], stdin=tar.stdout, capture_output=True, text=True)
+        tar.stdout.close()
+        if tar.wait() != 0 or imported.returncode != 0:
+            raise LabError("docker import failed: %s" % imported.stderr.strip())
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    log("image %s built in %.0fs" % (tag, time.monotonic() - started))
+    return tag
+
+
+def _customise(rootfs, boot_kernel_deb):
+    for stale in ("etc/apt/sources.list", "etc/apt/sources.list.d/debian.sources"):
+        if os.path.exists(os.path.join(rootfs, stale)):
+            os.remove(os.path.join(rootfs, stale))
+    with open(os.path.join(rootfs, "etc/ssh/sshd_config.d/lab.conf"), "w") as handle:
+        handle.write(SSHD_CONFIG)
+    for name in os.listdir(os.path.join(rootfs, "etc/ssh")):
+        if name.startswith("ssh_host_"):
+            os.remove(os.path.join(rootfs, "etc/ssh", name))
+    os.makedirs(os.path.join(rootfs, "root/.ssh"), mode=0o700, exist_ok=True)
+    os.makedirs(os.path.join(rootfs, "var/lib/lab"), exist_ok=True)
+    shutil.copy2(_docker_cli(), os.path.join(rootfs, "usr/bin/docker"))
+    shutil.copy2(boot_kernel_deb, os.path.join(rootfs, "tmp/kernel.deb"))
+    _run(["chroot", rootfs, "dpkg", "-i", "/tmp/kernel.deb"], "installing the boot kernel package")
+    os.remove(os.path.join(rootfs, "tmp/kernel.deb"))
+    _run(["chroot", rootfs, "apt-get", "clean"], "apt-get clean")
+    shutil.rmtree(os.path.join(rootfs, "var/lib/apt/lists"), ignore_errors=True)
+    os.makedirs(os.path.join(rootfs, "var/lib/apt/lists/partial"), exist_ok=True)

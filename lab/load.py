@@ -1,0 +1,177 @@
+"""The load writer and the monitor: the lab's witnesses of a rollout.
+
+writer   puts sequenced keys at a fixed rate, round-robin through every member's
+         client URL, and records acks, failures and latency; at the end it reads
+         the keys back and counts acknowledged writes that are missing (lost).
+monitor  asks every member for its status about five times a second and records,
+         per sample, which members are up, who leads, how many are down and
+         whether the cluster has quorum.
+Both run until their duration ends or they get SIGTERM/SIGINT, then write JSON.
+"""
+import json
+import signal
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+from lab.etcd_http import Client, EtcdHTTPError
+
+PREFIX = "/etcdlab/writer/"
+
+
+class Stopper:
+    """Stops a loop after a duration or on SIGTERM/SIGINT."""
+
+    def __init__(self, duration):
+        self.deadline = time.monotonic() + duration if duration else None
+        self.event = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: self.event.set())
+
+    def wait(self, seconds):
+        """Sleep up to seconds; True when it is time to stop."""
+        if self.deadline is not None:
+            seconds = min(seconds, max(0.0, self.deadline - time.monotonic()))
+        self.event.wait(seconds)
+        return self.event.is_set() or (self.deadline is not None and time.monotonic() >= self.deadline)
+
+
+def percentile(values, fraction):
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def write_json(path, data):
+    with open(path, "w") as handle:
+        json.dump(data, handle, indent=2)
+
+
+def run_writer(endpoints, tls, rate, duration, out, timeout=2.0):
+    client = Client(tls, timeout=timeout)
+    run_id = uuid.uuid4().hex[:8]
+    prefix = "%s%s/" % (PREFIX, run_id)
+    results = []          # (seq, ok, latency_s, error)
+    lock = threading.Lock()
+    stopper = Stopper(duration)
+
+    def put(seq):
+        url = endpoints[seq % len(endpoints)]
+        started = time.monotonic()
+        try:
+            client.put(url, "%s%09d" % (prefix, seq), str(seq))
+            outcome = (seq, True, time.monotonic() - started, None)
+        except EtcdHTTPError as error:
+            outcome = (seq, False, time.monotonic() - started, str(error))
+        with lock:
+            results.append(outcome)
+
+    started_at = time.time()
+    began = time.monotonic()
+    seq = 0
+    # Requests run in a pool so a member that hangs does not slow the rate down.
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        while True:
+            pool.submit(put, seq)
+            seq += 1
+            next_due = began + seq / rate
+            if stopper.wait(max(0.0, next_due - time.monotonic())):
+                break
+    elapsed = time.monotonic() - began
+    acked = sorted(r[0] for r in results if r[1])
+    present = _read_back(client, endpoints, prefix)
+    lost = [s for s in acked if "%s%09d" % (prefix, s) not in present]
+    latencies = [r[2] for r in results if r[1]]
+    errors = {}
+    for r in results:
+        if not r[1]:
+            errors[r[3]] = errors.get(r[3], 0) + 1
+    report = {
+        "run_id": run_id, "prefix": prefix, "started": started_at, "duration_s": round(elapsed, 3),
+        "rate": rate, "endpoints": endpoints, "attempted": len(results), "acked": len(acked),
+        "failed": len(results) - len(acked), "lost": len(lost), "lost_keys": lost[:20],
+        "read_back": present is not None,
+        "latency_ms": {"p50": _ms(percentile(latencies, 0.5)), "p99": _ms(percentile(latencies, 0.99)),
+                       "max": _ms(max(latencies) if latencies else None)},
+        "errors": dict(sorted(errors.items(), key=lambda item: -item[1])[:10]),
+    }
+    write_json(out, report)
+    return report
+
+
+def _ms(seconds):
+    return None if seconds is None else round(seconds * 1000.0, 1)
+
+
+def _read_back(client, endpoints, prefix, attempts=20):
+    for attempt in range(attempts):
+        try:
+            return set(client.keys_with_prefix(endpoints[attempt % len(endpoints)], prefix))
+        except EtcdHTTPError:
+            time.sleep(0.5)
+    return None
+
+
+def run_monitor(members, tls, interval, duration, out, timeout=0.5):
+    """members: {name: client URL}."""
+    client = Client(tls, timeout=timeout)
+    stopper = Stopper(duration)
+    samples = []
+    began = time.monotonic()
+    started_at = time.time()
+
+    def probe(url):
+        try:
+            leader = int(client.status(url)["leader"])
+            return {"up": leader != 0, "leader": "%016x" % leader if leader else None}
+        except (EtcdHTTPError, KeyError, ValueError):
+            return {"up": False, "leader": None}
+
+    with ThreadPoolExecutor(max_workers=len(members)) as pool:
+        while True:
+            tick = time.monotonic()
+            states = dict(zip(members, pool.map(probe, members.values())))
+            up = [s for s in states.values() if s["up"]]
+            leaders = {s["leader"] for s in up}
+            samples.append({
+                "t": round(tick - began, 3),
+                "up": {name: s["up"] for name, s in states.items()},
+                "down": len(members) - len(up),
+                "leader": leaders.pop() if len(leaders) == 1 else None,
+                "quorum": len(up) >= len(members) // 2 + 1 and len({s["leader"] for s in up}) == 1,
+            })
+            if stopper.wait(max(0.0, interval - (time.monotonic() - tick))):
+                break
+    report = summarise(samples, list(members))
+    report.update({"started": started_at, "interval": interval, "samples": samples})
+    write_json(out, report)
+    return report
+
+
+def summarise(samples, names):
+    """Totals over monitor samples: each sample stands for the time until the next one."""
+    downtime = {name: 0.0 for name in names}
+    without_quorum = 0.0
+    leader_changes = 0
+    previous_leader = None
+    for sample, following in zip(samples, samples[1:]):
+        span = following["t"] - sample["t"]
+        for name, is_up in sample["up"].items():
+            if not is_up:
+                downtime[name] += span
+        if not sample["quorum"]:
+            without_quorum += span
+    for sample in samples:
+        if sample["leader"] and previous_leader and sample["leader"] != previous_leader:
+            leader_changes += 1
+        if sample["leader"]:
+            previous_leader = sample["leader"]
+    return {
+        "sample_count": len(samples),
+        "max_down": max((s["down"] for s in samples), default=0),
+        "seconds_without_quorum": round(without_quorum, 2),
+        "leader_changes": leader_changes,
+        "downtime_s": {name: round(value, 2) for name, value in downtime.items()},
+    }
