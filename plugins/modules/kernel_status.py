@@ -1,0 +1,426 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: Control-plane SRE team
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: kernel_status
+short_description: Report whether an Ubuntu host runs an affected kernel and which fixed kernel to install
+version_added: "0.1.0"
+author: Control-plane SRE team
+description:
+  - Reads the running kernel release, the installed kernel images (C(dpkg-query)) and the kernel
+    images the host's apt sources offer (C(apt-cache pkgnames)), and decides whether the running
+    release is in a known affected range, which fixed release to install, and whether a reboot is
+    pending.
+  - Only reads. It never installs, never runs C(apt-get update) (the offered releases come from the
+    package lists already on the host), and always reports RV(changed=false).
+  - The seed case is Ubuntu 20.04's V(5.4.0-132-generic) epoll bug (Launchpad bug 1996678) that
+    breaks etcd; any 5.4.0 kernel with ABI 135 or later is fixed.
+  - Decisions use this module's reading of O(osrelease_path), never the C(ansible_kernel) fact.
+options:
+  osrelease_path:
+    description:
+      - File holding the running kernel release, as C(uname -r) prints it.
+      - The default is the kernel's own answer. This option is the one seam through which the lab
+        simulates kernels; it points this at the file its simulated boot writes. Leave it alone on
+        real hosts.
+    type: path
+    default: /proc/sys/kernel/osrelease
+  affected_ranges:
+    description:
+      - Known bad kernel ranges. A release is affected when a range has the same upstream version,
+        O(affected_ranges[].from_abi) <= ABI < O(affected_ranges[].fixed_abi) and, if the range lists
+        flavours, the release's flavour is among them.
+      - Setting this replaces the default list; repeat the default entry to extend it.
+    type: list
+    elements: dict
+    default:
+      - upstream: 5.4.0
+        from_abi: 132
+        fixed_abi: 135
+        flavours: []
+        reference: "LP#1996678 epoll: autoremove wakers even more aggressively"
+    suboptions:
+      upstream:
+        description: Upstream version of the series, for example V(5.4.0).
+        type: str
+        required: true
+      from_abi:
+        description: First affected ABI number.
+        type: int
+        required: true
+      fixed_abi:
+        description: First ABI number that is fixed again; must be greater than O(affected_ranges[].from_abi).
+        type: int
+        required: true
+      flavours:
+        description: Flavours the range applies to, for example V(generic); empty means every flavour.
+        type: list
+        elements: str
+        default: []
+      reference:
+        description: Bug reference, quoted in RV(reason).
+        type: str
+        default: ""
+  target_release:
+    description:
+      - Pin the release to install instead of choosing the newest fixed one offered.
+      - The module fails when the pin is malformed, affected, of another series or flavour than the
+        running release, or older than the running release. The pin does not have to be offered by
+        apt; RV(target_offered) says whether it is.
+      - Unset or empty means choose automatically.
+    type: str
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: The module only reads, so check mode returns exactly what a normal run returns.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in diff mode).
+    support: none
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: debian
+requirements:
+  - C(dpkg-query) and C(apt-cache) on the managed host (Ubuntu or Debian).
+notes:
+  - Installed releases are the C(linux-image-<release>) packages dpkg reports as installed (held
+    packages count). Meta packages, C(linux-image-unsigned-*) and debug symbol packages are ignored.
+  - Available releases are the C(linux-image-<release>) names in apt's package cache, that is the
+    existing package lists plus the dpkg status, so an installed release counts as available too.
+  - A reboot is pending when C(/var/run/reboot-required) exists or a release of the running series
+    and flavour newer than the running one is installed (the boot loader picks the newest).
+seealso:
+  - name: Launchpad bug 1996678
+    description: The epoll regression in Ubuntu 5.4.0-132 that breaks etcd.
+    link: https://bugs.launchpad.net/ubuntu/+source/linux/+bug/1996678
+"""
+
+EXAMPLES = r"""
+- name: Read the kernel status of the host
+  sre.etcd_kernel.kernel_status:
+  register: kernel_status
+
+- name: Report the verdict
+  ansible.builtin.debug:
+    msg: "{{ kernel_status.reason }}; target {{ kernel_status.target_release | default('none', true) }}"
+
+- name: Pin the fixed release and add a site-specific range
+  sre.etcd_kernel.kernel_status:
+    target_release: 5.4.0-135-generic
+    affected_ranges:
+      - upstream: 5.4.0
+        from_abi: 132
+        fixed_abi: 135
+        reference: LP#1996678
+      - upstream: 5.15.0
+        from_abi: 56
+        fixed_abi: 58
+        flavours: [generic]
+        reference: INC-1234
+  register: kernel_status
+
+- name: Read the simulated kernel of a lab master
+  sre.etcd_kernel.kernel_status:
+    osrelease_path: /var/lib/lab/osrelease
+  register: kernel_status
+"""
+
+RETURN = r"""
+changed:
+  description: Always V(false); the module only reads.
+  returned: always
+  type: bool
+  sample: false
+running_release:
+  description: The running kernel release as read from O(osrelease_path).
+  returned: success
+  type: str
+  sample: 5.4.0-132-generic
+running:
+  description: The running release split into its parts.
+  returned: success
+  type: dict
+  sample: {"release": "5.4.0-132-generic", "upstream": "5.4.0", "abi": 132, "flavour": "generic"}
+  contains:
+    release:
+      description: The release.
+      type: str
+      sample: 5.4.0-132-generic
+    upstream:
+      description: Upstream version, which names the series.
+      type: str
+      sample: 5.4.0
+    abi:
+      description: Ubuntu ABI number.
+      type: int
+      sample: 132
+    flavour:
+      description: Kernel flavour.
+      type: str
+      sample: generic
+affected:
+  description: Whether the running release is in an affected range.
+  returned: success
+  type: bool
+  sample: true
+reason:
+  description: Which affected range the running release is in and the first fixed release, or why no range applies.
+  returned: success
+  type: str
+  sample: "5.4.0-132-generic is in the affected range 5.4.0-132..134 (LP#1996678 epoll: autoremove wakers even more aggressively); fixed from 5.4.0-135-generic"
+remediation_needed:
+  description: Whether the host needs a fixed kernel; the same as RV(affected).
+  returned: success
+  type: bool
+  sample: true
+installed_releases:
+  description: Releases of the installed C(linux-image-<release>) packages, oldest first.
+  returned: success
+  type: list
+  elements: str
+  sample: ["5.4.0-131-generic", "5.4.0-132-generic"]
+available_releases:
+  description: Releases of the C(linux-image-<release>) packages in apt's package cache, oldest first.
+  returned: success
+  type: list
+  elements: str
+  sample: ["5.4.0-132-generic", "5.4.0-135-generic", "5.4.0-137-generic"]
+fixed_release_available:
+  description:
+    - The newest available release of the running series and flavour that is not affected and is newer
+      than the running one, or V(null) when apt offers none.
+  returned: success
+  type: str
+  sample: 5.4.0-137-generic
+target_release:
+  description: The release to install; the pin from O(target_release), else RV(fixed_release_available).
+  returned: success
+  type: str
+  sample: 5.4.0-137-generic
+target_pinned:
+  description: Whether RV(target_release) comes from the O(target_release) pin.
+  returned: success
+  type: bool
+  sample: false
+target_offered:
+  description: Whether RV(target_release) is among RV(available_releases); V(false) when there is no target.
+  returned: success
+  type: bool
+  sample: true
+target_installed:
+  description: Whether RV(target_release) is among RV(installed_releases); V(false) when there is no target.
+  returned: success
+  type: bool
+  sample: false
+newest_installed_release:
+  description: The newest installed release of the running series and flavour, or V(null) when none is installed.
+  returned: success
+  type: str
+  sample: 5.4.0-132-generic
+reboot_required:
+  description: Whether a reboot is pending (see the notes).
+  returned: success
+  type: bool
+  sample: false
+reboot_required_reason:
+  description: Why a reboot is pending; empty when none is.
+  returned: success
+  type: str
+  sample: "5.4.0-137-generic is installed but 5.4.0-132-generic is running"
+"""
+
+import copy
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.kernel_release import (
+    DEFAULT_AFFECTED_RANGES,
+    InvalidAffectedRanges,
+    InvalidKernelRelease,
+    InvalidTargetRelease,
+    check_affected,
+    choose_target_release,
+    newest_fixed_release,
+    parse_release,
+    release_from_package_name,
+    release_sort_key,
+    sort_releases,
+    validate_affected_ranges,
+)
+
+# Ubuntu's kernel packages write this on install; /var/run is /run, a tmpfs,
+# so the next boot clears it.
+REBOOT_REQUIRED_FLAG = "/var/run/reboot-required"
+
+ENVIRONMENT = {"LC_ALL": "C"}
+
+AFFECTED_RANGE_OPTIONS = dict(
+    upstream=dict(type="str", required=True),
+    from_abi=dict(type="int", required=True),
+    fixed_abi=dict(type="int", required=True),
+    flavours=dict(type="list", elements="str", default=[]),
+    reference=dict(type="str", default=""),
+)
+
+
+def read_running_release(module, osrelease_path):
+    try:
+        with open(osrelease_path, "rb") as osrelease_file:
+            content = osrelease_file.read().decode("utf-8", errors="replace").strip()
+    except (IOError, OSError) as error:
+        module.fail_json(
+            msg="Cannot read the running kernel release from %s (%s). Set osrelease_path to a readable "
+                "file that holds the release, as uname -r prints it; the default is "
+                "/proc/sys/kernel/osrelease." % (osrelease_path, error),
+            osrelease_path=osrelease_path,
+        )
+    try:
+        return parse_release(content)
+    except InvalidKernelRelease as error:
+        module.fail_json(
+            msg="The running kernel release read from %s is not an Ubuntu kernel release: %s. Check that "
+                "osrelease_path points at the kernel's release file." % (osrelease_path, error),
+            osrelease_path=osrelease_path,
+            osrelease_content=content,
+        )
+
+
+def fail_command(module, argv, rc, stdout, stderr, advice):
+    module.fail_json(
+        msg="%s failed with rc %d; %s" % (" ".join(argv), rc, advice),
+        cmd=argv, rc=rc, stdout=stdout, stderr=stderr,
+    )
+
+
+def installed_releases(module):
+    dpkg_query = module.get_bin_path("dpkg-query", required=True)
+    # dpkg-query expands the \t and \n escapes in the format itself.
+    argv = [dpkg_query, "-W", "-f", "${Package}\\t${Status}\\n", "linux-image-*"]
+    rc, stdout, stderr = module.run_command(argv, check_rc=False, environ_update=ENVIRONMENT)
+    # dpkg-query -W exits 1 when no package matches the pattern at all.
+    if rc == 1 and "no packages found matching" in stderr:
+        return []
+    if rc != 0:
+        fail_command(module, argv, rc, stdout, stderr,
+                     "check that dpkg's database is readable and not left broken by an interrupted "
+                     "dpkg run (dpkg --audit)")
+
+    releases = set()
+    for line in stdout.splitlines():
+        package, _tab, status = line.partition("\t")
+        # Status is "<want> <error> <state>": "install ok installed", or
+        # "hold ok installed" for a held kernel, which is installed just the same.
+        if status.split()[1:] != ["ok", "installed"]:
+            continue
+        release = release_from_package_name(package)
+        if release is not None:
+            releases.add(release)
+    return sort_releases(releases)
+
+
+def available_releases(module):
+    apt_cache = module.get_bin_path("apt-cache", required=True)
+    argv = [apt_cache, "pkgnames", "linux-image-"]
+    rc, stdout, stderr = module.run_command(argv, check_rc=False, environ_update=ENVIRONMENT)
+    if rc != 0:
+        fail_command(module, argv, rc, stdout, stderr,
+                     "check the apt configuration (apt-cache policy); this module only reads the "
+                     "existing package lists and never runs apt-get update")
+
+    releases = set()
+    for line in stdout.splitlines():
+        release = release_from_package_name(line)
+        if release is not None:
+            releases.add(release)
+    return sort_releases(releases)
+
+
+def newest_installed_of_line(running, installed):
+    """The newest installed release of the running series and flavour: the one the boot loader picks."""
+    same_line = [release for release in map(parse_release, installed) if release.same_line(running)]
+    if not same_line:
+        return None
+    return max(same_line, key=release_sort_key)
+
+
+def pending_reboot_reason(running, newest_installed):
+    if os.path.exists(REBOOT_REQUIRED_FLAG):
+        return "%s exists" % REBOOT_REQUIRED_FLAG
+    if newest_installed is not None and newest_installed.abi > running.abi:
+        return "%s is installed but %s is running" % (newest_installed.release, running.release)
+    return ""
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            osrelease_path=dict(type="path", default="/proc/sys/kernel/osrelease"),
+            affected_ranges=dict(
+                type="list", elements="dict", options=AFFECTED_RANGE_OPTIONS,
+                default=copy.deepcopy(DEFAULT_AFFECTED_RANGES),
+            ),
+            target_release=dict(type="str"),
+        ),
+        supports_check_mode=True,
+    )
+    affected_ranges = module.params["affected_ranges"]
+    pinned_release = module.params["target_release"]
+
+    try:
+        validate_affected_ranges(affected_ranges)
+    except InvalidAffectedRanges as error:
+        module.fail_json(msg="affected_ranges is invalid: %s" % error)
+
+    running = read_running_release(module, module.params["osrelease_path"])
+    installed = installed_releases(module)
+    available = available_releases(module)
+
+    affected, reason = check_affected(running, affected_ranges)
+    fixed_available = newest_fixed_release(running, available, affected_ranges)
+    try:
+        target = choose_target_release(running, available, affected_ranges, pinned_release)
+    except InvalidTargetRelease as error:
+        if fixed_available:
+            advice = "or unset target_release to use the newest fixed release offered, %s" % fixed_available
+        else:
+            advice = "apt offers no fixed release of this series and flavour right now"
+        module.fail_json(
+            msg="target_release is not usable on this host: %s (%s)." % (error, advice),
+            running_release=running.release,
+            fixed_release_available=fixed_available,
+        )
+
+    newest_installed = newest_installed_of_line(running, installed)
+    reboot_reason = pending_reboot_reason(running, newest_installed)
+    target_release = target["release"] if target else None
+
+    module.exit_json(
+        changed=False,
+        running_release=running.release,
+        running=running.to_dict(),
+        affected=affected,
+        reason=reason,
+        remediation_needed=affected,
+        installed_releases=installed,
+        available_releases=available,
+        fixed_release_available=fixed_available,
+        target_release=target_release,
+        target_pinned=bool(target and target["pinned"]),
+        target_offered=bool(target and target["offered"]),
+        target_installed=target_release is not None and target_release in installed,
+        newest_installed_release=newest_installed.release if newest_installed else None,
+        reboot_required=bool(reboot_reason),
+        reboot_required_reason=reboot_reason,
+    )
+
+
+if __name__ == "__main__":
+    main()

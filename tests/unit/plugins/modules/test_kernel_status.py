@@ -1,0 +1,352 @@
+"""Unit tests for the kernel_status module: read-only results and failure paths."""
+import ast
+
+import pytest
+
+from module_harness import FakeCommands, run_module
+
+from ansible_collections.sre.etcd_kernel.plugins.modules import kernel_status
+
+DPKG_ARGV = ["/usr/bin/dpkg-query", "-W", "-f", "${Package}\\t${Status}\\n", "linux-image-*"]
+APT_ARGV = ["/usr/bin/apt-cache", "pkgnames", "linux-image-"]
+READ_ONLY_ARGVS = [DPKG_ARGV, APT_ARGV]
+
+
+def dpkg_output(*rows):
+    return "".join("%s\t%s\n" % row for row in rows)
+
+
+# A 20.04 host on the bad kernel: 131 still installed, 132 running, meta package
+# installed, an old kernel removed with its config left behind.
+AFFECTED_HOST_DPKG = dpkg_output(
+    ("linux-image-5.4.0-131-generic", "install ok installed"),
+    ("linux-image-5.4.0-132-generic", "install ok installed"),
+    ("linux-image-5.4.0-126-generic", "deinstall ok config-files"),
+    ("linux-image-generic", "install ok installed"),
+    ("linux-image-unsigned-5.4.0-132-generic", "unknown ok not-installed"),
+)
+APT_PKGNAMES = "\n".join([
+    "linux-image-5.4.0-137-generic",
+    "linux-image-generic",
+    "linux-image-5.4.0-133-generic",
+    "linux-image-unsigned-5.4.0-137-generic",
+    "linux-image-5.4.0-135-generic",
+    "linux-image-5.4.0-132-generic",
+    "linux-image-5.4.0-131-generic",
+    "linux-image-5.4.0-1093-aws",
+    "linux-image-5.15.0-56-generic",
+    "linux-image-generic-hwe-20.04",
+    "linux-image-5.4.0-137-generic-dbgsym",
+]) + "\n"
+
+
+@pytest.fixture
+def osrelease(tmp_path):
+    """Write a simulated running release and return the path, as the lab does."""
+    def write(content):
+        path = tmp_path / "osrelease"
+        path.write_text(content)
+        return str(path)
+    return write
+
+
+@pytest.fixture(autouse=True)
+def no_reboot_flag(tmp_path, monkeypatch):
+    # Never look at the test machine's own /var/run.
+    flag = tmp_path / "reboot-required"
+    monkeypatch.setattr(kernel_status, "REBOOT_REQUIRED_FLAG", str(flag))
+    return flag
+
+
+def host_commands(dpkg=AFFECTED_HOST_DPKG, apt=APT_PKGNAMES, dpkg_rc=0, dpkg_stderr="", apt_rc=0, apt_stderr=""):
+    return FakeCommands({
+        "dpkg-query": (dpkg_rc, dpkg, dpkg_stderr),
+        "apt-cache": (apt_rc, apt, apt_stderr),
+    })
+
+
+def run(monkeypatch, args, commands=None):
+    return run_module(monkeypatch, kernel_status.main, args, commands or host_commands())
+
+
+# --- success paths ---------------------------------------------------------
+
+def test_affected_host(monkeypatch, osrelease):
+    commands = host_commands()
+    outcome, result = run(monkeypatch, {"osrelease_path": osrelease("5.4.0-132-generic\n")}, commands)
+
+    assert outcome == "exit"
+    assert result["changed"] is False
+    assert result["running_release"] == "5.4.0-132-generic"
+    assert result["running"] == {"release": "5.4.0-132-generic", "upstream": "5.4.0", "abi": 132, "flavour": "generic"}
+    assert result["affected"] is True
+    assert result["remediation_needed"] is True
+    assert result["reason"].startswith("5.4.0-132-generic is in the affected range 5.4.0-132..134 (LP#1996678")
+    assert result["installed_releases"] == ["5.4.0-131-generic", "5.4.0-132-generic"]
+    assert result["available_releases"] == [
+        "5.4.0-131-generic", "5.4.0-132-generic", "5.4.0-133-generic", "5.4.0-135-generic",
+        "5.4.0-137-generic", "5.4.0-1093-aws", "5.15.0-56-generic"]
+    assert result["fixed_release_available"] == "5.4.0-137-generic"
+    assert result["target_release"] == "5.4.0-137-generic"
+    assert result["target_pinned"] is False
+    assert result["target_offered"] is True
+    assert result["target_installed"] is False
+    assert result["newest_installed_release"] == "5.4.0-132-generic"
+    assert result["reboot_required"] is False
+    assert result["reboot_required_reason"] == ""
+
+
+def test_only_read_only_commands_run_with_c_locale(monkeypatch, osrelease):
+    commands = host_commands()
+    run(monkeypatch, {"osrelease_path": osrelease("5.4.0-132-generic")}, commands)
+
+    assert commands.argvs == READ_ONLY_ARGVS
+    for _argv, kwargs in commands.calls:
+        assert kwargs["environ_update"] == {"LC_ALL": "C"}
+        assert kwargs["check_rc"] is False
+
+
+def test_check_mode_gives_the_same_result_and_runs_the_same_read_only_commands(monkeypatch, osrelease):
+    path = osrelease("5.4.0-132-generic")
+    normal_commands, check_commands = host_commands(), host_commands()
+
+    normal = run(monkeypatch, {"osrelease_path": path}, normal_commands)
+    checked = run(monkeypatch, {"osrelease_path": path, "_ansible_check_mode": True}, check_commands)
+
+    assert checked == normal
+    assert checked[1]["changed"] is False
+    assert check_commands.argvs == READ_ONLY_ARGVS
+
+
+def test_fixed_host_after_reboot(monkeypatch, osrelease):
+    dpkg = dpkg_output(
+        ("linux-image-5.4.0-132-generic", "install ok installed"),
+        ("linux-image-5.4.0-137-generic", "install ok installed"),
+    )
+    outcome, result = run(monkeypatch, {"osrelease_path": osrelease("5.4.0-137-generic")}, host_commands(dpkg=dpkg))
+
+    assert outcome == "exit"
+    assert result["changed"] is False
+    assert result["affected"] is False
+    assert result["remediation_needed"] is False
+    assert "at or above the fix" in result["reason"]
+    assert result["fixed_release_available"] is None  # nothing newer than 137 offered
+    assert result["target_release"] is None
+    assert result["target_installed"] is False
+    assert result["reboot_required"] is False
+
+
+def test_fixed_kernel_installed_but_not_yet_booted(monkeypatch, osrelease):
+    dpkg = dpkg_output(
+        ("linux-image-5.4.0-132-generic", "install ok installed"),
+        ("linux-image-5.4.0-137-generic", "hold ok installed"),  # held kernels count
+        ("linux-image-5.4.0-1093-aws", "install ok installed"),  # another flavour never boots here
+    )
+    outcome, result = run(monkeypatch, {"osrelease_path": osrelease("5.4.0-132-generic")}, host_commands(dpkg=dpkg))
+
+    assert outcome == "exit"
+    assert result["installed_releases"] == ["5.4.0-132-generic", "5.4.0-137-generic", "5.4.0-1093-aws"]
+    assert result["affected"] is True
+    assert result["target_release"] == "5.4.0-137-generic"
+    assert result["target_installed"] is True
+    assert result["newest_installed_release"] == "5.4.0-137-generic"
+    assert result["reboot_required"] is True
+    assert result["reboot_required_reason"] == "5.4.0-137-generic is installed but 5.4.0-132-generic is running"
+
+
+def test_reboot_flag_file_means_reboot_required(monkeypatch, osrelease, no_reboot_flag):
+    no_reboot_flag.write_text("*** System restart required ***\n")
+    outcome, result = run(monkeypatch, {"osrelease_path": osrelease("5.4.0-132-generic")})
+
+    assert outcome == "exit"
+    assert result["reboot_required"] is True
+    assert result["reboot_required_reason"] == "%s exists" % no_reboot_flag
+
+
+def test_no_fixed_release_offered(monkeypatch, osrelease):
+    apt = "linux-image-5.4.0-132-generic\nlinux-image-5.4.0-133-generic\n"
+    outcome, result = run(monkeypatch, {"osrelease_path": osrelease("5.4.0-132-generic")}, host_commands(apt=apt))
+
+    assert outcome == "exit"
+    assert result["affected"] is True
+    assert result["fixed_release_available"] is None
+    assert result["target_release"] is None
+    assert result["target_offered"] is False
+    assert result["target_installed"] is False
+
+
+def test_no_kernel_package_installed(monkeypatch, osrelease):
+    # dpkg-query exits 1 when the pattern matches nothing at all.
+    commands = host_commands(dpkg="", dpkg_rc=1, dpkg_stderr="dpkg-query: no packages found matching linux-image-*\n")
+    outcome, result = run(monkeypatch, {"osrelease_path": osrelease("5.4.0-132-generic")}, commands)
+
+    assert outcome == "exit"
+    assert result["installed_releases"] == []
+    assert result["newest_installed_release"] is None
+    assert result["reboot_required"] is False
+
+
+def test_pinned_target(monkeypatch, osrelease):
+    args = {"osrelease_path": osrelease("5.4.0-132-generic"), "target_release": "5.4.0-135-generic"}
+    outcome, result = run(monkeypatch, args)
+
+    assert outcome == "exit"
+    assert result["target_release"] == "5.4.0-135-generic"
+    assert result["target_pinned"] is True
+    assert result["target_offered"] is True
+    assert result["fixed_release_available"] == "5.4.0-137-generic"
+
+
+def test_pinned_target_need_not_be_offered(monkeypatch, osrelease):
+    args = {"osrelease_path": osrelease("5.4.0-132-generic"), "target_release": "5.4.0-136-generic"}
+    outcome, result = run(monkeypatch, args)
+
+    assert outcome == "exit"
+    assert result["target_release"] == "5.4.0-136-generic"
+    assert result["target_offered"] is False
+
+
+def test_custom_affected_ranges_are_typed_and_used(monkeypatch, osrelease):
+    ranges = [
+        {"upstream": "5.4.0", "from_abi": "132", "fixed_abi": "135", "reference": "LP#1996678"},
+        {"upstream": "5.4.0", "from_abi": 136, "fixed_abi": 138, "flavours": ["generic"], "reference": "INC-1"},
+    ]
+    args = {"osrelease_path": osrelease("5.4.0-132-generic"), "affected_ranges": ranges}
+    outcome, result = run(monkeypatch, args)
+
+    assert outcome == "exit"
+    assert result["affected"] is True
+    assert result["fixed_release_available"] == "5.4.0-135-generic"  # 137 is in the custom range
+
+
+# --- failure paths ---------------------------------------------------------
+
+def test_missing_osrelease_file(monkeypatch, tmp_path):
+    missing = str(tmp_path / "no-such-osrelease")
+    commands = host_commands()
+    outcome, result = run(monkeypatch, {"osrelease_path": missing}, commands)
+
+    assert outcome == "fail"
+    assert missing in result["msg"]
+    assert "osrelease_path" in result["msg"]
+    assert "/proc/sys/kernel/osrelease" in result["msg"]
+    assert commands.calls == []
+
+
+def test_garbage_running_release(monkeypatch, osrelease):
+    outcome, result = run(monkeypatch, {"osrelease_path": osrelease("not-a-kernel\n")})
+
+    assert outcome == "fail"
+    assert "is not an Ubuntu kernel release" in result["msg"]
+    assert "5.4.0-132-generic" in result["msg"]  # shows what a release looks like
+    assert result["osrelease_content"] == "not-a-kernel"
+
+
+def test_empty_osrelease_file(monkeypatch, osrelease):
+    outcome, result = run(monkeypatch, {"osrelease_path": osrelease("")})
+
+    assert outcome == "fail"
+    assert "is not an Ubuntu kernel release" in result["msg"]
+
+
+def test_dpkg_query_failure_carries_rc_stdout_stderr(monkeypatch, osrelease):
+    commands = host_commands(dpkg="partial\n", dpkg_rc=2, dpkg_stderr="dpkg-query: error: parsing file '/var/lib/dpkg/status'\n")
+    outcome, result = run(monkeypatch, {"osrelease_path": osrelease("5.4.0-132-generic")}, commands)
+
+    assert outcome == "fail"
+    assert result["rc"] == 2
+    assert result["stdout"] == "partial\n"
+    assert result["stderr"].startswith("dpkg-query: error")
+    assert result["cmd"] == DPKG_ARGV
+    assert "failed with rc 2" in result["msg"]
+    assert "dpkg --audit" in result["msg"]
+
+
+def test_apt_cache_failure_carries_rc_stdout_stderr(monkeypatch, osrelease):
+    commands = host_commands(apt="", apt_rc=100, apt_stderr="E: The package cache file is corrupted\n")
+    outcome, result = run(monkeypatch, {"osrelease_path": osrelease("5.4.0-132-generic")}, commands)
+
+    assert outcome == "fail"
+    assert result["rc"] == 100
+    assert result["stderr"] == "E: The package cache file is corrupted\n"
+    assert result["cmd"] == APT_ARGV
+    assert "never runs apt-get update" in result["msg"]
+
+
+def test_pinned_target_affected(monkeypatch, osrelease):
+    args = {"osrelease_path": osrelease("5.4.0-132-generic"), "target_release": "5.4.0-134-generic"}
+    outcome, result = run(monkeypatch, args)
+
+    assert outcome == "fail"
+    assert "5.4.0-134-generic is in the affected range 5.4.0-132..134 (LP#1996678" in result["msg"]
+    assert "pin 5.4.0-135-generic or newer" in result["msg"]
+    assert "or unset target_release to use the newest fixed release offered, 5.4.0-137-generic" in result["msg"]
+    assert result["fixed_release_available"] == "5.4.0-137-generic"
+
+
+def test_pinned_target_of_another_flavour(monkeypatch, osrelease):
+    args = {"osrelease_path": osrelease("5.4.0-132-generic"), "target_release": "5.4.0-1093-aws"}
+    outcome, result = run(monkeypatch, args)
+
+    assert outcome == "fail"
+    assert "not of the running kernel's series and flavour" in result["msg"]
+
+
+def test_pinned_target_older_than_running(monkeypatch, osrelease):
+    args = {"osrelease_path": osrelease("5.4.0-137-generic"), "target_release": "5.4.0-135-generic"}
+    outcome, result = run(monkeypatch, args)
+
+    assert outcome == "fail"
+    assert "older than the running 5.4.0-137-generic" in result["msg"]
+
+
+def test_malformed_pin_when_nothing_fixed_is_offered(monkeypatch, osrelease):
+    args = {"osrelease_path": osrelease("5.4.0-132-generic"), "target_release": "5.4.0-135"}
+    outcome, result = run(monkeypatch, args, host_commands(apt="linux-image-5.4.0-132-generic\n"))
+
+    assert outcome == "fail"
+    assert "pinned target is malformed" in result["msg"]
+    assert "apt offers no fixed release of this series and flavour right now" in result["msg"]
+
+
+def test_bad_affected_range(monkeypatch, osrelease):
+    ranges = [{"upstream": "5.4.0", "from_abi": 135, "fixed_abi": 132}]
+    commands = host_commands()
+    outcome, result = run(monkeypatch, {"osrelease_path": osrelease("5.4.0-132-generic"), "affected_ranges": ranges}, commands)
+
+    assert outcome == "fail"
+    assert result["msg"].startswith("affected_ranges is invalid: affected range #0: from_abi (135) must be lower")
+    assert commands.calls == []
+
+
+def test_affected_range_missing_a_key_is_caught_by_the_argument_spec(monkeypatch, osrelease):
+    ranges = [{"upstream": "5.4.0", "from_abi": 132}]
+    outcome, result = run(monkeypatch, {"osrelease_path": osrelease("5.4.0-132-generic"), "affected_ranges": ranges})
+
+    assert outcome == "fail"
+    assert "fixed_abi" in result["msg"]
+
+
+# --- documentation and portability -----------------------------------------
+
+def test_documented_default_ranges_match_module_utils():
+    import yaml
+
+    documentation = yaml.safe_load(kernel_status.DOCUMENTATION)
+    documented = documentation["options"]["affected_ranges"]["default"]
+    assert documented == kernel_status.DEFAULT_AFFECTED_RANGES
+
+
+def test_every_returned_key_is_documented(monkeypatch, osrelease):
+    import yaml
+
+    documented = yaml.safe_load(kernel_status.RETURN)
+    _outcome, result = run(monkeypatch, {"osrelease_path": osrelease("5.4.0-132-generic")})
+    assert set(result) == set(documented)
+    for key, doc in documented.items():
+        assert {"description", "returned", "type", "sample"} <= set(doc), key
+
+
+def test_module_source_is_python_3_8_syntax():
+    with open(kernel_status.__file__) as source:
+        ast.parse(source.read(), feature_version=(3, 8))
