@@ -7,7 +7,7 @@ import subprocess
 import time
 
 from lab import certs, faults, image, kernels
-from lab.config import LABEL, REPO_ROOT, LabConfig, LabError
+from lab.config import ID_LABEL, LABEL, REPO_ROOT, LabConfig, LabError, lab_id
 from lab.docker import docker, exec_in, inspect, is_running, require_engine
 from lab.etcd_http import Client, EtcdHTTPError
 
@@ -82,6 +82,9 @@ def _write_etcd_env(config, host):
         "ETCD_HEARTBEAT_INTERVAL": str(HEARTBEAT_MS),
         "ETCD_ELECTION_TIMEOUT": str(ELECTION_MS),
         "ETCD_STRICT_RECONFIG_CHECK": "true",
+        # Pre-vote (default from 3.5 on) keeps a rebooted member from forcing an election
+        # when it rejoins: leader changes in the lab are the ones the kit makes.
+        "ETCD_PRE_VOTE": "true",
         "ETCD_METRICS": "basic",
         "ETCD_TRUSTED_CA_FILE": CERT_DIR + "/ca.pem",
         "ETCD_CERT_FILE": "%s/member-%s.pem" % (CERT_DIR, host),
@@ -102,21 +105,36 @@ def _write_etcd_env(config, host):
         handle.write("".join("%s=%s\n" % item for item in settings.items()))
 
 
-# Collisions ----------------------------------------------------------------------
+# Ownership and collisions --------------------------------------------------------
+
+def _owner(info):
+    """'ours', 'stale' (an earlier lab's: replace it) or 'foreign' (never touch it)."""
+    labels = (info.get("Config") or info).get("Labels") or {}
+    if LABEL not in labels:
+        return "foreign"
+    return "ours" if labels.get(ID_LABEL) == lab_id() else "stale"
+
+
+def _labels(role):
+    return ["--label", "%s=%s" % (LABEL, role), "--label", "%s=%s" % (ID_LABEL, lab_id())]
+
+
+def _container_names(config):
+    return [config.etcd_container(h) for h in config.hosts] + \
+        [config.master(h) for h in config.hosts] + [config.mirror]
+
 
 def _check_collisions(config):
     """Refuse, changing nothing, when a name or the subnet belongs to someone else."""
-    names = [config.mirror] + [config.master(h) for h in config.hosts] + \
-        [config.etcd_container(h) for h in config.hosts]
-    for name in names:
+    for name in _container_names(config):
         info = inspect(name)
-        if info and LABEL not in (info["Config"].get("Labels") or {}):
+        if info and _owner(info) == "foreign":
             raise LabError("a container named %r exists and is not the lab's; remove it or "
                            "set LAB_PREFIX to give the lab other names" % name)
     subnet = ipaddress.ip_network(config.subnet)
     ours = inspect(config.network, "network")
     if ours:
-        if LABEL not in (ours.get("Labels") or {}):
+        if _owner(ours) == "foreign":
             raise LabError("a docker network named %r exists and is not the lab's; remove it or "
                            "set LAB_PREFIX" % config.network)
         configured = [c["Subnet"] for c in (ours.get("IPAM") or {}).get("Config") or []]
@@ -140,12 +158,27 @@ def _check_collisions(config):
                            "another, e.g. LAB_SUBNET=172.29.88.0/24" % (subnet, route.strip()))
 
 
+def _remove_lab_objects(config, owners):
+    """Remove the lab's containers, data volumes and network whose owner is in owners."""
+    for name in _container_names(config):
+        info = inspect(name)
+        if info and _owner(info) in owners:
+            docker("rm", "-f", "-v", name)
+    for host in config.hosts:
+        volume = inspect(config.data_volume(host), "volume")
+        if volume and _owner(volume) in owners:
+            docker("volume", "rm", config.data_volume(host))
+    network = inspect(config.network, "network")
+    if network and _owner(network) in owners:
+        docker("network", "rm", config.network)
+
+
 # Containers -----------------------------------------------------------------------
 
 def _ensure_network(config):
     if not inspect(config.network, "network"):
         docker("network", "create", "--driver", "bridge", "--subnet", config.subnet,
-               "--gateway", config.gateway, "--label", LABEL + "=network", config.network)
+               "--gateway", config.gateway, *_labels("network"), config.network)
 
 
 def _ensure_running(name, create_args):
@@ -164,10 +197,10 @@ def _ensure_running(name, create_args):
 def _ensure_mirror(config, tag):
     _ensure_running(config.mirror, [
         "--network", config.network, "--ip", config.mirror_ip, "--restart", "always",
-        "--label", LABEL + "=mirror",
+        *_labels("mirror"),
         "-v", "%s:/srv/mirror:ro" % config.path("mirror"),
-        tag, "python3", "-m", "http.server", "80", "--bind", config.mirror_ip,
-        "--directory", "/srv/mirror"])
+        "-v", "%s:/lab/bin:ro" % NODE_SCRIPTS,
+        tag, "/lab/bin/mirror", config.mirror_ip, "/srv/mirror"])
 
 
 def _ensure_master(config, host, tag):
@@ -175,7 +208,7 @@ def _ensure_master(config, host, tag):
     host_key = os.path.join(ssh_dir, host + "_host_ed25519_key")
     return _ensure_running(config.master(host), [
         "--hostname", host, "--network", config.network, "--ip", config.ip(host),
-        "--restart", "always", "--label", LABEL + "=master",
+        "--restart", "always", *_labels("master"),
         "-e", "LAB_HOST=" + host, "-e", "LAB_ETCD_CONTAINER=" + config.etcd_container(host),
         "-e", "LAB_BOOT_DELAY=%g" % config.boot_delay,
         "-v", "/var/run/docker.sock:/var/run/docker.sock",
@@ -191,10 +224,10 @@ def _ensure_master(config, host, tag):
 def _ensure_member(config, host, tag):
     volume = config.data_volume(host)
     if inspect(volume, "volume") is None:
-        docker("volume", "create", "--label", LABEL + "=data", volume)
+        docker("volume", "create", *_labels("data"), volume)
     return _ensure_running(config.etcd_container(host), [
         "--network", "container:" + config.master(host), "--restart", "always",
-        "--label", LABEL + "=etcd",
+        *_labels("etcd"),
         "--env-file", config.path("etcd", host + ".env"),
         "-v", "%s:/var/lib/etcd" % volume,
         "-v", "%s:%s:ro" % (config.host_pki(host), CERT_DIR),
@@ -252,7 +285,7 @@ def member_states(config, timeout=1.0):
     for host in config.hosts:
         try:
             status = client.status(config.client_url(host))
-            leader = int(status["leader"])
+            leader = int(status.get("leader", 0))
             states[host] = {"up": leader != 0, "leader": "%016x" % leader if leader else None,
                             "id": "%016x" % int(status["header"]["member_id"]),
                             "version": status.get("version"), "error": ""}
@@ -301,6 +334,7 @@ def up(log=print):
         log("note: keeping the settings of the lab that is up (.lab/config.json); "
             "run 'make lab-down' first to change them")
     _check_collisions(config)
+    _remove_lab_objects(config, owners=("stale",))
     config.save()
     for host in config.hosts:
         faults.remove_markers(config, host)  # up means a clean lab: no fault survives it
@@ -311,7 +345,7 @@ def up(log=print):
     created = [host for host in config.hosts if _ensure_master(config, host, tag)]
     for host in config.hosts:
         wait_booted(config, host)
-    for host in config.hosts:
+    for host in created:
         _configure_apt(config, host)
     for host in config.hosts:
         _ensure_member(config, host, tag)
@@ -330,19 +364,7 @@ def up(log=print):
 def down(log=print):
     require_engine()
     config = LabConfig.load() or LabConfig.from_environment()
-    names = [config.etcd_container(h) for h in config.hosts] + \
-        [config.master(h) for h in config.hosts] + [config.mirror]
-    for name in names:
-        info = inspect(name)
-        if info and LABEL in (info["Config"].get("Labels") or {}):
-            docker("rm", "-f", "-v", name)
-    for host in config.hosts:
-        volume = inspect(config.data_volume(host), "volume")
-        if volume and LABEL in (volume.get("Labels") or {}):
-            docker("volume", "rm", config.data_volume(host))
-    network = inspect(config.network, "network")
-    if network and LABEL in (network.get("Labels") or {}):
-        docker("network", "rm", config.network)
+    _remove_lab_objects(config, owners=("ours", "stale"))
     for stale in (INVENTORY_FILE, config.path("config.json")):
         if os.path.exists(stale):
             os.remove(stale)

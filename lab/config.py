@@ -11,6 +11,7 @@ there, so a changed environment cannot confuse a running lab.
 import ipaddress
 import json
 import os
+import uuid
 from dataclasses import asdict, dataclass
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -18,10 +19,24 @@ STATE_DIR = os.path.join(REPO_ROOT, ".lab")
 CONFIG_FILE = os.path.join(STATE_DIR, "config.json")
 MASTER_COUNT = 3
 LABEL = "etcdlab.role"
+ID_LABEL = "etcdlab.id"
+LAB_ID_FILE = os.path.join(STATE_DIR, "lab-id")
 
 
 class LabError(Exception):
     """A problem the user can fix; the message says how."""
+
+
+def lab_id():
+    """Identity of this checkout's lab state (.lab/): containers, network and volumes
+    carry it, so what another checkout or a wiped .lab left behind is replaced, not
+    adopted with certificates that no longer match."""
+    if not os.path.exists(LAB_ID_FILE):
+        os.makedirs(STATE_DIR, exist_ok=True)
+        with open(LAB_ID_FILE, "w") as handle:
+            handle.write(uuid.uuid4().hex[:12])
+    with open(LAB_ID_FILE) as handle:
+        return handle.read().strip()
 
 
 @dataclass(frozen=True)

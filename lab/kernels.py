@@ -5,6 +5,7 @@ and flag a pending reboot like Ubuntu's kernel postinst does; the lab's boot
 "runs" the newest one. Each master has its own flat repository on the mirror so
 that the "fixed kernel missing" fault can hide the fixed kernels from one host.
 """
+import email.utils
 import gzip
 import hashlib
 import os
@@ -133,6 +134,7 @@ def write_host_repo(mirror_dir, host, debs, hide_fixed=False):
     with open(packages, "rb") as src, gzip.open(packages + ".gz", "wb") as dst:
         dst.write(src.read())
     release_lines = ["Origin: etcdlab", "Label: etcdlab", "Suite: lab", "Codename: lab",
+                     "Date: " + email.utils.formatdate(usegmt=True),
                      "Architectures: amd64", "SHA256:"]
     for name in ("Packages", "Packages.gz"):
         path = os.path.join(repo, name)

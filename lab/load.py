@@ -124,7 +124,7 @@ def run_monitor(members, tls, interval, duration, out, timeout=0.5):
 
     def probe(url):
         try:
-            leader = int(client.status(url)["leader"])
+            leader = int(client.status(url).get("leader", 0))
             return {"up": leader != 0, "leader": "%016x" % leader if leader else None}
         except (EtcdHTTPError, KeyError, ValueError):
             return {"up": False, "leader": None}

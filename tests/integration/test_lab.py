@@ -1,0 +1,237 @@
+"""The lab is real: TLS etcd, sshd, apt, reboots and faults do what they say."""
+import json
+import os
+import ssl
+import subprocess
+import sys
+import time
+
+import pytest
+
+from lab import cluster, faults
+from lab.config import REPO_ROOT, LabConfig, LabError
+from lab.docker import docker, exec_in, inspect, is_running
+from lab.etcd_http import Client, EtcdHTTPError
+
+from lab_helpers import wait_for
+
+pytestmark = pytest.mark.lab
+
+
+def member_up(lab, host):
+    return cluster.member_states(lab)[host]["up"]
+
+
+def run_lab(*args):
+    return subprocess.run([sys.executable, "-m", "lab", *args], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+def apt_offers(lab, host, package):
+    result = exec_in(lab.master(host), "apt-cache", "policy", package)
+    return "Candidate: (none)" not in result.stdout and result.stdout.strip() != ""
+
+
+def test_three_started_healthy_members_with_one_leader(clean_lab):
+    states = cluster.member_states(clean_lab)
+    assert sorted(states) == ["master1", "master2", "master3"]
+    assert all(state["up"] for state in states.values())
+    assert len({state["leader"] for state in states.values()}) == 1
+    assert all(state["version"].startswith("3.4.") for state in states.values())
+    members = Client(clean_lab.client_tls).members(clean_lab.client_url("master1"))
+    assert sorted(m["name"] for m in members) == ["etcd1", "etcd2", "etcd3"]
+
+
+def test_client_without_certificate_is_refused(clean_lab):
+    client = Client(clean_lab.client_tls)
+    client.context = ssl.create_default_context(cafile=clean_lab.client_tls["ca"])
+    with pytest.raises(EtcdHTTPError):
+        client.status(clean_lab.client_url("master1"))
+
+
+def test_kubespray_certificate_layout_on_each_master(clean_lab):
+    listing = exec_in(clean_lab.master("master2"), "ls", "/etc/ssl/etcd/ssl").stdout.split()
+    for name in ("ca.pem", "member-master2.pem", "member-master2-key.pem", "admin-master2.pem",
+                 "admin-master2-key.pem", "node-master2.pem", "node-master2-key.pem"):
+        assert name in listing
+
+
+def test_etcdctl_in_the_member_container_sees_the_cluster(clean_lab):
+    result = docker("exec", clean_lab.etcd_container("master1"), "etcdctl", "endpoint", "health",
+                    "--cluster")
+    output = result.stdout + result.stderr  # etcdctl 3.4 reports health on stderr
+    assert output.count("is healthy") == 3, output
+
+
+def test_reboot_changes_boot_id_and_takes_the_member_out_until_boot(clean_lab):
+    before = cluster.boot_id_of(clean_lab, "master2")
+    cluster.reboot(clean_lab, "master2", wait=False)
+    wait_for(lambda: not member_up(clean_lab, "master2"), 10, what="master2's member to go down")
+    after = cluster.wait_booted(clean_lab, "master2", timeout=60, previous_boot_id=before)
+    assert after != before
+    wait_for(lambda: member_up(clean_lab, "master2"), 30, what="boot to bring etcd2 back")
+    assert exec_in(clean_lab.master("master2"), "cat", "/var/lib/lab/osrelease").stdout.strip() \
+        == "5.4.0-132-generic"
+
+
+def test_stuck_after_boot_leaves_the_container_up_but_the_member_unhealthy(clean_lab):
+    faults.inject(clean_lab, "master3", "stuck_after_boot")
+    cluster.reboot(clean_lab, "master3")
+    time.sleep(3)
+    assert is_running(clean_lab.etcd_container("master3"))
+    assert not member_up(clean_lab, "master3")
+    docker("restart", clean_lab.etcd_container("master3"))
+    wait_for(lambda: member_up(clean_lab, "master3"), 30, what="etcd3 after docker restart")
+
+
+def test_apt_on_a_master_sees_the_fixed_kernels(clean_lab):
+    for abi in (135, 136):
+        assert apt_offers(clean_lab, "master1", "linux-image-5.4.0-%d-generic" % abi)
+    installed = exec_in(clean_lab.master("master1"), "dpkg-query", "-W", "-f",
+                        "${Package} ${Status}\n", "linux-image-*").stdout
+    assert "linux-image-5.4.0-132-generic install ok installed" in installed
+
+
+def test_installing_a_fixed_kernel_and_rebooting_boots_it(clean_lab):
+    master = clean_lab.master("master1")
+    exec_in(master, "apt-get", "install", "-y", "-qq", "linux-image-5.4.0-135-generic")
+    assert exec_in(master, "test", "-e", "/run/reboot-required", check=False).returncode == 0
+    cluster.reboot(clean_lab, "master1")
+    assert exec_in(master, "cat", "/var/lib/lab/osrelease").stdout.strip() == "5.4.0-135-generic"
+    assert exec_in(master, "test", "-e", "/run/reboot-required", check=False).returncode != 0
+    wait_for(lambda: member_up(clean_lab, "master1"), 30, what="etcd1 after the reboot")
+    # Put the lab back on the affected kernel for the tests that follow.
+    exec_in(master, "apt-get", "purge", "-y", "-qq", "linux-image-5.4.0-135-generic")
+    cluster.reboot(clean_lab, "master1")
+
+
+def test_never_recovers_keeps_etcd_down_even_after_docker_restart(clean_lab):
+    faults.inject(clean_lab, "master2", "never_recovers")
+    docker("restart", clean_lab.etcd_container("master2"))
+    time.sleep(3)
+    assert not member_up(clean_lab, "master2")
+    faults.clear(clean_lab, "master2", "never_recovers")
+    docker("restart", clean_lab.etcd_container("master2"))
+    wait_for(lambda: member_up(clean_lab, "master2"), 30, what="etcd2 after clearing")
+
+
+def test_member_stopped_and_cleared(clean_lab):
+    faults.inject(clean_lab, "master1", "member_stopped")
+    assert not is_running(clean_lab.etcd_container("master1"))
+    assert not member_up(clean_lab, "master1")
+    faults.clear(clean_lab, "master1", "member_stopped")
+    wait_for(lambda: member_up(clean_lab, "master1"), 30, what="etcd1 after clearing")
+
+
+def test_member_frozen_is_up_but_answers_nothing(clean_lab):
+    faults.inject(clean_lab, "master3", "member_frozen")
+    assert is_running(clean_lab.etcd_container("master3"))
+    started = time.monotonic()
+    assert not member_up(clean_lab, "master3")
+    assert time.monotonic() - started < 3
+    faults.clear(clean_lab, "master3", "member_frozen")
+    wait_for(lambda: member_up(clean_lab, "master3"), 15, what="etcd3 after thawing")
+
+
+def test_nospace_alarm_raised_and_cleared(clean_lab):
+    client = Client(clean_lab.client_tls)
+    url = clean_lab.client_url("master1")
+    faults.inject(clean_lab, "master2", "nospace_alarm")
+    alarms = client.alarms(url)
+    assert [a["alarm"] for a in alarms] == ["NOSPACE"]
+    with pytest.raises(EtcdHTTPError):
+        client.put(url, "/etcdlab/test/nospace", "x")
+    faults.clear(clean_lab, "master2", "nospace_alarm")
+    assert client.alarms(url) == []
+    client.put(url, "/etcdlab/test/nospace", "x")
+
+
+def test_kernel_missing_hides_the_fixed_kernels_from_that_host_only(clean_lab):
+    faults.inject(clean_lab, "master2", "kernel_missing")
+    assert not apt_offers(clean_lab, "master2", "linux-image-5.4.0-135-generic")
+    assert not apt_offers(clean_lab, "master2", "linux-image-5.4.0-136-generic")
+    assert apt_offers(clean_lab, "master1", "linux-image-5.4.0-136-generic")
+    faults.clear(clean_lab, "master2", "kernel_missing")
+    assert apt_offers(clean_lab, "master2", "linux-image-5.4.0-136-generic")
+
+
+def test_boot_never_returns_until_cleared(clean_lab):
+    before = cluster.boot_id_of(clean_lab, "master3")
+    faults.inject(clean_lab, "master3", "boot_never_returns")
+    cluster.reboot(clean_lab, "master3", wait=False)
+    time.sleep(clean_lab.boot_delay + 4)
+    assert not cluster._port_open(clean_lab.ip("master3"), 22)
+    faults.clear(clean_lab, "master3", "boot_never_returns")
+    assert cluster.wait_booted(clean_lab, "master3", timeout=30, previous_boot_id=before) != before
+
+
+def test_slow_boot_takes_the_given_time(clean_lab):
+    faults.inject(clean_lab, "master1", "slow_boot", seconds=8)
+    started = time.monotonic()
+    cluster.reboot(clean_lab, "master1")
+    assert time.monotonic() - started >= 8
+
+
+def test_flapping_member_goes_down_and_comes_back_repeatedly(clean_lab):
+    faults.inject(clean_lab, "master2", "flapping", period=2, freeze=3)
+    wait_for(lambda: not member_up(clean_lab, "master2"), 15, what="a flap")
+    wait_for(lambda: member_up(clean_lab, "master2"), 15, what="recovery after a flap")
+    faults.clear(clean_lab, "master2", "flapping")
+
+
+def test_writer_and_monitor_write_their_json(clean_lab, tmp_path):
+    writer_out, monitor_out = tmp_path / "writer.json", tmp_path / "monitor.json"
+    monitor = subprocess.Popen([sys.executable, "-m", "lab", "monitor", "--duration", "6",
+                                "--out", str(monitor_out)], cwd=REPO_ROOT)
+    writer = run_lab("writer", "--rate", "50", "--duration", "4", "--out", str(writer_out))
+    assert monitor.wait(timeout=30) == 0 and writer.returncode == 0, writer.stderr
+    written = json.loads(writer_out.read_text())
+    assert written["acked"] >= 150 and written["failed"] == 0 and written["lost"] == 0
+    assert written["read_back"] is True and written["latency_ms"]["p99"] is not None
+    watched = json.loads(monitor_out.read_text())
+    assert watched["sample_count"] >= 20
+    assert watched["max_down"] == 0 and watched["seconds_without_quorum"] == 0
+    assert set(watched["samples"][0]["up"]) == {"etcd1", "etcd2", "etcd3"}
+
+
+def test_monitor_records_a_member_down(clean_lab, tmp_path):
+    out = tmp_path / "monitor.json"
+    monitor = subprocess.Popen([sys.executable, "-m", "lab", "monitor", "--duration", "5",
+                                "--out", str(out)], cwd=REPO_ROOT)
+    time.sleep(1)
+    faults.inject(clean_lab, "master3", "member_stopped")
+    assert monitor.wait(timeout=30) == 0
+    watched = json.loads(out.read_text())
+    assert watched["max_down"] == 1 and watched["seconds_without_quorum"] == 0
+    assert watched["downtime_s"]["etcd3"] > 1
+
+
+def test_ansible_ping_needs_no_flags(clean_lab):
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO_ROOT, "ansible.cfg"))
+    env["PATH"] = os.path.join(REPO_ROOT, ".venv", "bin") + os.pathsep + env["PATH"]
+    result = subprocess.run(["ansible", "-m", "ansible.builtin.ping", "all"], cwd=REPO_ROOT,
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("SUCCESS") == 3
+
+
+def test_unknown_fault_or_host_is_refused_and_changes_nothing(clean_lab):
+    result = run_lab("fault", "master9", "stuck_after_boot")
+    assert result.returncode == 2 and "unknown host 'master9'" in result.stderr
+    result = run_lab("fault", "master1", "gremlins")
+    assert result.returncode == 2 and "unknown fault 'gremlins'" in result.stderr
+    assert "stuck_after_boot" in result.stderr
+    assert all(not faults.active(clean_lab, host) for host in clean_lab.hosts)
+
+
+def test_names_or_subnet_taken_by_others_are_refused(clean_lab):
+    clashing = LabConfig(prefix="clash-", subnet=clean_lab.subnet)
+    with pytest.raises(LabError, match="overlaps docker network"):
+        cluster._check_collisions(clashing)
+    docker("create", "--name", "clash-etcdlab-mirror", cluster.image.image_tag(), "true")
+    try:
+        with pytest.raises(LabError, match="exists and is not the lab's"):
+            cluster._check_collisions(LabConfig(prefix="clash-", subnet="172.29.199.0/24"))
+    finally:
+        docker("rm", "-f", "clash-etcdlab-mirror")
+    assert inspect("clash-etcdlab", "network") is None

@@ -1,0 +1,55 @@
+"""The lab's command line refuses bad input clearly, without docker."""
+import pytest
+
+from lab import __main__ as cli
+from lab import config as lab_config
+from lab import faults, load
+from lab.config import LabConfig, LabError
+
+
+def test_commands_need_the_lab_up(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(lab_config, "CONFIG_FILE", str(tmp_path / "absent.json"))
+    assert cli.main(["fault", "master1", "stuck_after_boot"]) == 2
+    assert "the lab is down: run 'make lab-up' first" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("host, fault, message", [
+    ("master4", "slow_boot", "unknown host 'master4'"),
+    ("master1", "meteor", "unknown fault 'meteor'"),
+    ("master1", "all", "unknown fault 'all'"),
+])
+def test_fault_names_and_hosts_are_checked(host, fault, message):
+    with pytest.raises(LabError, match=message):
+        faults.check(LabConfig(), host, fault)
+
+
+@pytest.mark.parametrize("variable, value, message", [
+    ("LAB_SUBNET", "not-a-net", "is not a network"),
+    ("LAB_SUBNET", "8.8.8.0/24", "not a private range"),
+    ("LAB_SUBNET", "172.29.87.0/28", "/24 or larger"),
+    ("LAB_PREFIX", "bad name", "letters, digits"),
+    ("LAB_BOOT_DELAY", "soon", "number of seconds"),
+])
+def test_settings_are_validated(monkeypatch, variable, value, message):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(LabError, match=message):
+        LabConfig.from_environment()
+
+
+def test_addresses_follow_the_subnet():
+    config = LabConfig(prefix="x-", subnet="10.77.3.0/24")
+    assert config.ip("master2") == "10.77.3.12" and config.mirror_ip == "10.77.3.10"
+    assert config.etcd_container("master2") == "x-etcd2" and config.member("master3") == "etcd3"
+
+
+def test_monitor_summary_counts_downtime_quorum_and_leader_changes():
+    samples = [
+        {"t": 0.0, "up": {"a": True, "b": True, "c": True}, "down": 0, "leader": "1", "quorum": True},
+        {"t": 1.0, "up": {"a": False, "b": True, "c": True}, "down": 1, "leader": "2", "quorum": True},
+        {"t": 2.0, "up": {"a": False, "b": False, "c": True}, "down": 2, "leader": None, "quorum": False},
+        {"t": 2.5, "up": {"a": True, "b": True, "c": True}, "down": 0, "leader": "2", "quorum": True},
+    ]
+    summary = load.summarise(samples, ["a", "b", "c"])
+    assert summary["downtime_s"] == {"a": 1.5, "b": 0.5, "c": 0.0}
+    assert summary["seconds_without_quorum"] == 0.5
+    assert summary["leader_changes"] == 1 and summary["max_down"] == 2
