@@ -1,7 +1,12 @@
-"""Polling for integration tests: wait for a condition instead of sleeping a fixed time."""
+"""Helpers for integration tests: polling, and running Ansible the way an operator does."""
+import json
+import os
+import subprocess
 import time
 
 import pytest
+
+from lab.config import REPO_ROOT
 
 
 def wait_for(predicate, timeout, interval=0.2, what="condition"):
@@ -13,3 +18,44 @@ def wait_for(predicate, timeout, interval=0.2, what="condition"):
             return value
         time.sleep(interval)
     pytest.fail("timed out after %.0fs waiting for %s" % (timeout, what))
+
+
+def ansible_env():
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO_ROOT, "ansible.cfg"))
+    env["PATH"] = os.path.join(REPO_ROOT, ".venv", "bin") + os.pathsep + env["PATH"]
+    return env
+
+
+def run_playbook(playbook, *args, timeout=600):
+    """ansible-playbook from the repository root with the lab inventory; the CompletedProcess."""
+    return subprocess.run(["ansible-playbook", playbook, *args], cwd=REPO_ROOT, env=ansible_env(),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def run_module(tmp_path, host, module, args, check=False):
+    """Run one module on one host with `ansible`; its JSON result (from the tree callback)."""
+    tree = tmp_path / ("tree-%s-%d" % (host, time.monotonic_ns()))
+    command = ["ansible", host, "-m", module, "-a", json.dumps(args), "-t", str(tree)]
+    if check:
+        command.append("--check")
+    if host == "localhost":
+        command += ["-c", "local", "-e", "ansible_python_interpreter=" + os.path.join(
+            REPO_ROOT, ".venv", "bin", "python")]
+    result = subprocess.run(command, cwd=REPO_ROOT, env=ansible_env(), capture_output=True,
+                            text=True, timeout=300)
+    output = tree / host
+    assert output.exists(), result.stdout + result.stderr
+    module_result = json.loads(output.read_text())
+    # The tree callback does not always record "failed"; ansible's exit code does.
+    module_result["failed"] = bool(module_result.get("failed")) or result.returncode != 0
+    return module_result
+
+
+def recap(output):
+    """{host: {"ok": n, "changed": n, ...}} from ansible-playbook's PLAY RECAP."""
+    totals = {}
+    for line in output.split("PLAY RECAP")[-1].splitlines()[1:]:
+        parts = line.split()
+        if len(parts) > 2 and parts[1] == ":":
+            totals[parts[0]] = dict((k, int(v)) for k, v in (p.split("=") for p in parts[2:]))
+    return totals

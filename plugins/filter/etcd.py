@@ -1,0 +1,57 @@
+# -*- coding: utf-8 -*-
+# Copyright: Control-plane SRE team
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""etcd decision filters: thin wrappers over module_utils.etcd_cluster.
+
+The decisions live in module_utils so that the modules (on the managed node)
+and the playbooks (on the controller) make them the same way. Each filter's
+documentation is in the adjacent <filter_name>.yml file.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_cluster import (
+    DEFAULT_MAX_INDEX_GAP,
+    classify_symptoms,
+    disruption_check,
+    remediation_order,
+)
+
+
+def etcd_disruption_check(health, member_name, max_index_gap=DEFAULT_MAX_INDEX_GAP):
+    """{safe, reasons}: may member_name be disrupted now, given an etcd_health result."""
+    try:
+        return disruption_check(health, member_name, max_index_gap)
+    except (ValueError, KeyError, TypeError) as error:
+        raise AnsibleFilterError("etcd_disruption_check: %s" % error) from error
+
+
+def etcd_remediation_order(hosts, health, member_names):
+    """hosts reordered: unhealthy members first, then healthy followers, the leader last."""
+    try:
+        return remediation_order(hosts, health, member_names)
+    except (ValueError, KeyError, TypeError) as error:
+        raise AnsibleFilterError("etcd_remediation_order: %s" % error) from error
+
+
+def etcd_symptoms(log_lines, leader_changes=None, window_hours=1.0):
+    """Counts of the epoll bug's symptoms in etcd log lines, and a verdict."""
+    try:
+        return classify_symptoms(log_lines, leader_changes, window_hours)
+    except (ValueError, TypeError) as error:
+        raise AnsibleFilterError("etcd_symptoms: %s" % error) from error
+
+
+class FilterModule(object):
+    """etcd quorum safety, remediation order and symptom detection."""
+
+    def filters(self):
+        return {
+            "etcd_disruption_check": etcd_disruption_check,
+            "etcd_remediation_order": etcd_remediation_order,
+            "etcd_symptoms": etcd_symptoms,
+        }

@@ -1,0 +1,35 @@
+# -*- coding: utf-8 -*-
+# Copyright: Control-plane SRE team
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Remediation helpers: etcd_commands (log and restart argv per layout) and
+remediation_plan (which hosts, in which order, from which kernel to which)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_layout import etcd_commands
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.remediation_plan import (
+    remediation_plan,
+)
+
+
+def etcd_commands_filter(layout, container_name, since_seconds=3600):
+    try:
+        return etcd_commands(layout, container_name, since_seconds)
+    except ValueError as error:
+        raise AnsibleFilterError("etcd_commands: %s" % error) from error
+
+
+def remediation_plan_filter(host_reports, health):
+    try:
+        return remediation_plan(host_reports, health)
+    except (ValueError, KeyError, TypeError) as error:
+        raise AnsibleFilterError("remediation_plan: %s" % error) from error
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"etcd_commands": etcd_commands_filter, "remediation_plan": remediation_plan_filter}

@@ -1,0 +1,54 @@
+# -*- coding: utf-8 -*-
+# Copyright: Control-plane SRE team
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""The commands that read etcd's log and restart etcd, per deployment layout.
+
+Layouts use kubespray's words for etcd_deployment_type:
+  docker   etcd in a docker container (kubespray's docker deployment, the lab)
+  kubeadm  etcd as a static pod under containerd, reached with crictl
+  host     etcd as a systemd service on the host
+A static pod's container id changes with every restart, so kubeadm needs a lookup
+first; its commands carry CONTAINER_ID where the looked-up id goes.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+LAYOUTS = ("docker", "kubeadm", "host")
+CONTAINER_ID = "{container_id}"
+
+
+def etcd_commands(layout, container_name, since_seconds=3600):
+    """{"lookup": argv or None, "logs": argv, "restart": argv} for one etcd member.
+
+    container_name: the docker container (docker), the container name crictl
+    filters on (kubeadm, usually "etcd") or the systemd unit (host).
+    """
+    if layout not in LAYOUTS:
+        raise ValueError("unknown etcd layout %r: use one of %s (kubespray's etcd_deployment_type)"
+                         % (layout, ", ".join(LAYOUTS)))
+    if not container_name or not isinstance(container_name, str):
+        raise ValueError("the etcd container or unit name must be a non-empty string, got %r"
+                         % (container_name,))
+    if isinstance(since_seconds, bool) or not isinstance(since_seconds, int) or since_seconds <= 0:
+        raise ValueError("since_seconds must be a positive whole number, got %r" % (since_seconds,))
+    since = "%ds" % since_seconds
+    if layout == "docker":
+        return {"lookup": None,
+                "logs": ["docker", "logs", "--since", since, container_name],
+                "restart": ["docker", "restart", container_name]}
+    if layout == "kubeadm":
+        # kubelet starts a stopped static-pod container again: stopping it is the restart.
+        return {"lookup": ["crictl", "ps", "--name", container_name, "--quiet", "--latest"],
+                "logs": ["crictl", "logs", "--since", since, CONTAINER_ID],
+                "restart": ["crictl", "stop", CONTAINER_ID]}
+    return {"lookup": None,
+            "logs": ["journalctl", "--unit", container_name, "--since", "-%d seconds" % since_seconds,
+                     "--no-pager", "--output", "cat"],
+            "restart": ["systemctl", "restart", container_name]}
+
+
+def with_container_id(argv, container_id):
+    """argv with the looked-up container id in place of CONTAINER_ID."""
+    return [container_id if part == CONTAINER_ID else part for part in argv]

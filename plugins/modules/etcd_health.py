@@ -1,0 +1,294 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: Control-plane SRE team
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: etcd_health
+short_description: Report every etcd member's health, raft position and alarms, and the cluster's verdict
+version_added: "0.1.0"
+author: Control-plane SRE team
+description:
+  - Lists the members through the first endpoint that answers, then asks every member for its status
+    on its first client URL, all at once, so a stopped or frozen member costs one O(timeout), not one
+    per member.
+  - A member is healthy when its status answered within O(timeout), it reports a leader, and its
+    status carries no errors other than alarms (alarms are reported apart, in RV(members[].alarms)
+    and RV(cluster.alarms)).
+  - The cluster is healthy when every member is healthy, the healthy members agree on one leader and
+    hold quorum, their raft indexes are within O(max_index_gap) of each other, and no alarm is active.
+    C(etcdctl endpoint health) in etcd 3.4 ignores alarms; this module does not.
+  - Member ids are 16-digit lower-case hex strings, as C(etcdctl member list) prints them.
+  - Only reads; RV(changed) is always V(false).
+options:
+  endpoints:
+    description:
+      - etcd client URLs to ask, for example V(https://10.0.0.11:2379). One that answers is enough to find
+        the members; every member is then asked on its own advertised client URL.
+      - An endpoint that does not answer and is not a client URL of any listed member is reported as
+        an unhealthy member without name or id, so a mistyped endpoint never goes unnoticed.
+    type: list
+    elements: str
+    required: true
+  ca_file:
+    description: CA certificate that signed etcd's server certificates (kubespray V(/etc/ssl/etcd/ssl/ca.pem)).
+    type: path
+    required: true
+  cert_file:
+    description: Client certificate etcd accepts (kubespray V(/etc/ssl/etcd/ssl/admin-<host>.pem)).
+    type: path
+    required: true
+  key_file:
+    description: Key of O(cert_file) (kubespray V(/etc/ssl/etcd/ssl/admin-<host>-key.pem)).
+    type: path
+    required: true
+  backend:
+    description:
+      - V(gateway) talks to etcd 3.4's JSON gateway over HTTPS with the Python standard library, so it
+        runs on any managed node with nothing installed.
+      - V(etcd3) uses gRPC through the python-etcd3 API (PyPI C(etcd-sdk-python), import C(pyetcd), or
+        C(etcd3)); meant for the controller or an execution environment. Both give the same result.
+    type: str
+    choices: [gateway, etcd3]
+    default: gateway
+  timeout:
+    description:
+      - Seconds to wait for each request. Requests to different members run in parallel, so a check
+        with a stopped or frozen member ends in about twice this at most.
+    type: float
+    default: 1.0
+  max_index_gap:
+    description:
+      - Largest difference in raft index between healthy members that still counts as in sync.
+      - etcd keeps 5000 entries for slow followers after a snapshot; a follower within 1000 is
+        receiving appends normally even under steady writes, one thousands behind is still catching up.
+    type: int
+    default: 1000
+  fail_on:
+    description:
+      - V(none) never fails on the cluster's state (only on bad options or TLS errors).
+      - V(quorum) fails when RV(cluster.quorum) is false.
+      - V(healthy) fails when RV(cluster.healthy) is false.
+      - A failure carries the whole result and a message naming each unhealthy member and why.
+    type: str
+    choices: [none, healthy, quorum]
+    default: none
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: The module only reads, so check mode returns exactly what a normal run returns.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in diff mode).
+    support: none
+requirements:
+  - etcd v3.4 (the JSON gateway paths C(/v3/...)) with TLS on the client port.
+  - For O(backend=etcd3), C(etcd-sdk-python) (or C(etcd3)) where the module runs.
+notes:
+  - A TLS failure on every endpoint (wrong O(ca_file), a client certificate etcd does not accept) fails
+    the module even with O(fail_on=none), because it says nothing about the cluster.
+seealso:
+  - module: sre.etcd_kernel.etcd_leader
+  - plugin: sre.etcd_kernel.etcd_disruption_check
+    plugin_type: filter
+"""
+
+EXAMPLES = r"""
+- name: Read the etcd cluster's health from the first master
+  sre.etcd_kernel.etcd_health:
+    endpoints: "{{ groups['etcd'] | map('extract', hostvars, 'etcd_client_url') | list }}"
+    ca_file: /etc/ssl/etcd/ssl/ca.pem
+    cert_file: "/etc/ssl/etcd/ssl/admin-{{ inventory_hostname }}.pem"
+    key_file: "/etc/ssl/etcd/ssl/admin-{{ inventory_hostname }}-key.pem"
+  register: etcd_health
+
+- name: Stop unless the cluster is fully healthy
+  sre.etcd_kernel.etcd_health:
+    endpoints: [https://10.0.0.11:2379, https://10.0.0.12:2379, https://10.0.0.13:2379]
+    ca_file: /etc/ssl/etcd/ssl/ca.pem
+    cert_file: /etc/ssl/etcd/ssl/admin-master1.pem
+    key_file: /etc/ssl/etcd/ssl/admin-master1-key.pem
+    fail_on: healthy
+
+- name: Ask from the controller over gRPC
+  sre.etcd_kernel.etcd_health:
+    endpoints: [https://127.0.0.1:2379]
+    ca_file: certs/ca.pem
+    cert_file: certs/admin-controller.pem
+    key_file: certs/admin-controller-key.pem
+    backend: etcd3
+  delegate_to: localhost
+  run_once: true
+  register: etcd_health
+"""
+
+RETURN = r"""
+changed:
+  description: Always V(false); the module only reads.
+  returned: always
+  type: bool
+  sample: false
+members:
+  description: One entry per member (plus unanswered endpoints that match no member), sorted by name.
+  returned: success, and on failure caused by O(fail_on)
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Member name; V(null) for a member added but never started, or an unmatched endpoint.
+      type: str
+      sample: etcd1
+    id:
+      description: Member id as 16 lower-case hex digits; V(null) for an unmatched endpoint.
+      type: str
+      sample: 8e9e05c52164694d
+    endpoint:
+      description: The client URL the member was asked on (its first advertised one).
+      type: str
+      sample: https://10.0.0.11:2379
+    healthy:
+      description: Answered in time, reports a leader, no errors.
+      type: bool
+      sample: true
+    is_leader:
+      description: This member reports itself as leader.
+      type: bool
+      sample: false
+    leader_id:
+      description: Id of the member this member thinks leads; V(null) when it knows no leader or did not answer.
+      type: str
+      sample: 91bc3c398fb3c146
+    raft_term:
+      description: Raft term; V(null) when the member did not answer.
+      type: int
+      sample: 4
+    raft_index:
+      description: Committed raft index as this member knows it; V(null) when it did not answer.
+      type: int
+      sample: 120533
+    applied_index:
+      description: Raft index applied to this member's store; V(null) when it did not answer.
+      type: int
+      sample: 120533
+    db_size:
+      description: Backend database size in bytes; V(null) when it did not answer.
+      type: int
+      sample: 2527232
+    version:
+      description: etcd server version; V(null) when it did not answer.
+      type: str
+      sample: 3.4.23
+    errors:
+      description: Why the member is unhealthy (timeouts, refused connections, no leader, ...).
+      type: list
+      elements: str
+      sample: ["no answer from https://10.0.0.12:2379 (status) within 1.0 s (timeout): the member may be stopped, frozen or cut off"]
+    alarms:
+      description: Alarms active on this member.
+      type: list
+      elements: str
+      sample: ["NOSPACE"]
+cluster:
+  description: The verdict over all members.
+  returned: success, and on failure caused by O(fail_on)
+  type: dict
+  contains:
+    member_count:
+      description: Number of entries in RV(members).
+      type: int
+      sample: 3
+    healthy_count:
+      description: Number of healthy members.
+      type: int
+      sample: 3
+    leader_id:
+      description: Id of the leader the healthy members agree on; V(null) when they do not agree.
+      type: str
+      sample: 91bc3c398fb3c146
+    leader_name:
+      description: Name of that leader.
+      type: str
+      sample: etcd2
+    leaders_agree:
+      description: Every healthy member reports the same, non-zero leader.
+      type: bool
+      sample: true
+    quorum:
+      description: A majority of members is healthy and they agree on the leader.
+      type: bool
+      sample: true
+    in_sync:
+      description: The healthy members' raft indexes are within O(max_index_gap) of the highest.
+      type: bool
+      sample: true
+    max_index_gap:
+      description: Observed difference between the highest and lowest raft index of healthy members.
+      type: int
+      sample: 2
+    alarms:
+      description: Every active alarm, with the member it is raised on.
+      type: list
+      elements: dict
+      sample: [{"member": "etcd1", "alarm": "NOSPACE"}]
+    healthy:
+      description: All members healthy, quorum, in sync, no alarm.
+      type: bool
+      sample: true
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_cluster import (
+    EtcdError,
+    collect_health,
+    describe_problems,
+)
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_gateway import gateway_client_factory
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_pyclient import grpc_client_factory
+
+BACKENDS = {"gateway": gateway_client_factory, "etcd3": grpc_client_factory}
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            endpoints=dict(type="list", elements="str", required=True),
+            ca_file=dict(type="path", required=True),
+            cert_file=dict(type="path", required=True),
+            key_file=dict(type="path", required=True),
+            backend=dict(type="str", choices=list(BACKENDS), default="gateway"),
+            timeout=dict(type="float", default=1.0),
+            max_index_gap=dict(type="int", default=1000),
+            fail_on=dict(type="str", choices=["none", "healthy", "quorum"], default="none"),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    if params["timeout"] <= 0:
+        module.fail_json(msg="timeout must be a positive number of seconds, got %s" % params["timeout"])
+    if params["max_index_gap"] < 0:
+        module.fail_json(msg="max_index_gap must not be negative, got %d" % params["max_index_gap"])
+
+    try:
+        open_client = BACKENDS[params["backend"]](params["ca_file"], params["cert_file"], params["key_file"],
+                                                  params["timeout"])
+        health = collect_health(open_client, params["endpoints"], params["timeout"], params["max_index_gap"])
+    except EtcdError as error:
+        module.fail_json(msg=str(error))
+
+    result = dict(changed=False, members=health["members"], cluster=health["cluster"])
+    cluster = health["cluster"]
+    fail_on = params["fail_on"]
+    if (fail_on == "healthy" and not cluster["healthy"]) or (fail_on == "quorum" and not cluster["quorum"]):
+        verdict = "not healthy" if fail_on == "healthy" else "without quorum"
+        module.fail_json(msg="etcd cluster is %s (fail_on=%s): %s"
+                         % (verdict, fail_on, "; ".join(describe_problems(health))), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

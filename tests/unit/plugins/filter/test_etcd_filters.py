@@ -1,0 +1,118 @@
+"""The etcd filters: thin wrappers that turn bad input into AnsibleFilterError naming the filter."""
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.sre.etcd_kernel.plugins.filter.etcd import FilterModule
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_cluster import build_health, format_member_id
+
+FILTERS = FilterModule().filters()
+
+
+def health_of(states):
+    """states: {name: "leader" | "follower" | "down"} -> an etcd_health-shaped result."""
+    names = sorted(states)
+    ids = {name: format_member_id(index + 1) for index, name in enumerate(names)}
+    leader = next(name for name, state in states.items() if state == "leader")
+    members = [{"id": ids[n], "name": n, "peer_urls": [], "client_urls": ["https://%s:2379" % n]} for n in names]
+    statuses = {}
+    for name in names:
+        if states[name] == "down":
+            statuses[ids[name]] = "no answer from https://%s:2379 (status) within 1.0 s (timeout)" % name
+        else:
+            statuses[ids[name]] = {"responder_id": ids[name], "version": "3.4.23", "db_size": 1,
+                                   "leader_id": ids[leader], "raft_index": 42, "raft_term": 3,
+                                   "applied_index": 42, "errors": []}
+    result = build_health(members, statuses)
+    # A registered module result carries these too; the filters must not mind.
+    result.update({"changed": False, "failed": False})
+    return result
+
+
+def test_filter_names():
+    assert sorted(FILTERS) == ["etcd_disruption_check", "etcd_remediation_order", "etcd_symptoms"]
+
+
+class TestDisruptionCheckFilter:
+    check = staticmethod(FILTERS["etcd_disruption_check"])
+
+    def test_one_member(self):
+        assert self.check(health_of({"etcd1": "leader"}), "etcd1")["safe"] is False
+
+    def test_three_members(self):
+        healthy = health_of({"etcd1": "leader", "etcd2": "follower", "etcd3": "follower"})
+        assert self.check(healthy, "etcd1") == {"safe": True, "reasons": []}
+        one_down = health_of({"etcd1": "leader", "etcd2": "follower", "etcd3": "down"})
+        assert self.check(one_down, "etcd1")["safe"] is False
+        assert self.check(one_down, "etcd2")["safe"] is False
+        assert self.check(one_down, "etcd3")["safe"] is True
+
+    def test_five_members_need_all_four_others(self):
+        states = {"etcd1": "leader", "etcd2": "follower", "etcd3": "follower", "etcd4": "follower",
+                  "etcd5": "follower"}
+        assert self.check(health_of(states), "etcd4")["safe"] is True
+        states["etcd2"] = "down"
+        for name in ("etcd1", "etcd3", "etcd4", "etcd5"):
+            verdict = self.check(health_of(states), name)
+            assert verdict["safe"] is False
+            assert verdict["reasons"] == ["etcd2 is unhealthy: no answer from https://etcd2:2379 (status) "
+                                          "within 1.0 s (timeout)"]
+        assert self.check(health_of(states), "etcd2")["safe"] is True
+
+    def test_threshold_is_passed_through(self):
+        healthy = health_of({"etcd1": "leader", "etcd2": "follower", "etcd3": "follower"})
+        assert self.check(healthy, "etcd1", max_index_gap=0)["safe"] is True
+
+    def test_unknown_member_names_the_filter_and_the_known_members(self):
+        with pytest.raises(AnsibleFilterError) as caught:
+            self.check(health_of({"etcd1": "leader"}), "etcd7")
+        assert str(caught.value).startswith("etcd_disruption_check: unknown etcd member 'etcd7'")
+        assert "known members: etcd1" in str(caught.value)
+        assert isinstance(caught.value.__cause__, ValueError)
+
+    @pytest.mark.parametrize("health", [None, "text", {"members": []}, {"members": [{}], "cluster": {}}])
+    def test_not_a_health_result(self, health):
+        with pytest.raises(AnsibleFilterError, match="^etcd_disruption_check: "):
+            self.check(health, "etcd1")
+
+
+class TestRemediationOrderFilter:
+    order = staticmethod(FILTERS["etcd_remediation_order"])
+    names = {"master1": "etcd1", "master2": "etcd2", "master3": "etcd3"}
+
+    def test_unhealthy_first_leader_last_stable(self):
+        health = health_of({"etcd1": "leader", "etcd2": "follower", "etcd3": "down"})
+        assert self.order(["master1", "master2", "master3"], health, self.names) == ["master3", "master2", "master1"]
+        healthy = health_of({"etcd1": "follower", "etcd2": "leader", "etcd3": "follower"})
+        assert self.order(["master3", "master1", "master2"], healthy, self.names) == ["master3", "master1", "master2"]
+        assert self.order(["master1", "master3", "master2"], healthy, self.names) == ["master1", "master3", "master2"]
+
+    def test_unknown_member_name(self):
+        health = health_of({"etcd1": "leader", "etcd2": "follower", "etcd3": "follower"})
+        with pytest.raises(AnsibleFilterError, match="^etcd_remediation_order: unknown etcd member 'etcd9'"):
+            self.order(["master1"], health, {"master1": "etcd9"})
+
+    def test_bad_types(self):
+        health = health_of({"etcd1": "leader"})
+        with pytest.raises(AnsibleFilterError, match="^etcd_remediation_order: member_names must map"):
+            self.order(["master1"], health, ["etcd1"])
+
+
+class TestSymptomsFilter:
+    symptoms = staticmethod(FILTERS["etcd_symptoms"])
+
+    def test_counts_lines(self):
+        log = [
+            "2022-11-30 10:12:01.123456 W | rafthttp: health check for peer 8e9e05c52164694d could not connect: "
+            "dial tcp 10.0.0.12:2380: i/o timeout (prober \"ROUND_TRIPPER_RAFT_MESSAGE\")",
+            "2022-11-30 10:12:04.700000 I | raft: raft.node: 91bc3c398fb3c146 elected leader 91bc3c398fb3c146 at term 8",
+            "2022-11-30 10:40:04.700000 I | raft: raft.node: 91bc3c398fb3c146 elected leader 8e9e05c52164694d at term 9",
+        ]
+        result = self.symptoms(log)
+        assert (result["peer_io_timeouts"], result["leader_elections"], result["symptomatic"]) == (1, 2, True)
+
+    def test_a_string_is_split_into_lines(self):
+        assert self.symptoms("a\nb\nc")["lines_scanned"] == 3
+
+    def test_bad_window(self):
+        with pytest.raises(AnsibleFilterError, match="^etcd_symptoms: window_hours must be a positive number"):
+            self.symptoms([], window_hours=0)

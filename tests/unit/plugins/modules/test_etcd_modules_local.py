@@ -1,0 +1,351 @@
+"""etcd_health and etcd_leader against a real three-member etcd 3.4 cluster on 127.0.0.1.
+
+The modules' main() runs in-process with exit_json/fail_json patched to raise.
+One cluster serves the whole file; after each test `restore()` continues frozen
+members, restarts stopped ones and waits until the cluster is healthy again.
+"""
+import copy
+import json
+import os
+import shutil
+import sys
+import time
+from unittest.mock import patch
+
+import pytest
+from ansible.module_utils import basic
+
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_cluster import EtcdTLSError
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_gateway import EtcdGatewayClient
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_pyclient import EtcdGrpcClient
+from ansible_collections.sre.etcd_kernel.plugins.modules import etcd_health, etcd_leader
+
+# The fixture module sits next to this file; make it importable however pytest imports tests.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import local_etcd  # noqa: E402
+from lab import certs  # noqa: E402
+
+pytestmark = pytest.mark.skipif(shutil.which("etcd") is None and not os.path.exists(local_etcd.ETCD_BINARY),
+                                reason="needs the etcd 3.4 binary (Debian's etcd-server)")
+
+BACKENDS = ["gateway", "etcd3"]
+# The brief's bound: a stopped or frozen member is reported within 3 s with the default timeout.
+REPORT_WITHIN_SECONDS = 3.0
+VOLATILE_MEMBER_FIELDS = ("raft_index", "applied_index", "db_size")
+
+
+# --------------------------------------------------------------------------
+# Running a module in-process
+# --------------------------------------------------------------------------
+class ModuleExit(Exception):
+    def __init__(self, failed, result):
+        super().__init__(result.get("msg"))
+        self.failed = failed
+        self.result = result
+
+
+def _exit_json(self, **result):
+    raise ModuleExit(False, result)
+
+
+def _fail_json(self, **result):
+    raise ModuleExit(True, result)
+
+
+def run_module(module, args, check_mode=False):
+    """(failed, result) of module.main() with args."""
+    args = dict(args)
+    if check_mode:
+        args["_ansible_check_mode"] = True
+    with patch.object(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode()), \
+            patch.object(basic.AnsibleModule, "exit_json", _exit_json), \
+            patch.object(basic.AnsibleModule, "fail_json", _fail_json):
+        with pytest.raises(ModuleExit) as caught:
+            module.main()
+    # A real run sends the result through JSON; do the same so comparisons see what a playbook sees.
+    return caught.value.failed, json.loads(json.dumps(caught.value.result))
+
+
+def health(cluster, **extra):
+    failed, result = run_module(etcd_health, cluster.connection_args(**extra))
+    assert not failed, result["msg"]
+    return result
+
+
+def member_entry(result, name):
+    return next(member for member in result["members"] if member["name"] == name)
+
+
+def a_follower(cluster):
+    leader = cluster.leader_name()
+    return next(member for member in cluster.members if member.name != leader)
+
+
+# --------------------------------------------------------------------------
+# Fixtures
+# --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    local = local_etcd.LocalEtcdCluster(tmp_path_factory.mktemp("etcd"))
+    try:
+        yield local.start()
+    finally:
+        local.stop()
+
+
+@pytest.fixture(autouse=True)
+def restored(cluster):
+    yield
+    cluster.restore()
+
+
+@pytest.fixture(scope="module")
+def foreign_pki(tmp_path_factory):
+    """A CA and client certificate etcd has never heard of."""
+    base = tmp_path_factory.mktemp("foreign")
+    return certs.make_client_cert(str(base / "ca"), str(base / "client"))
+
+
+# --------------------------------------------------------------------------
+# etcd_health
+# --------------------------------------------------------------------------
+def test_healthy_cluster(cluster):
+    result = health(cluster)
+    assert result["changed"] is False
+    assert [m["name"] for m in result["members"]] == ["etcd1", "etcd2", "etcd3"]
+    assert [m["endpoint"] for m in result["members"]] == cluster.endpoints
+    for member in result["members"]:
+        assert member["healthy"] is True and member["errors"] == [] and member["alarms"] == []
+        assert len(member["id"]) == 16 and int(member["id"], 16) == int(cluster.member_id(member["name"]))
+        assert member["version"] == "3.4.23"
+        assert member["raft_index"] > 0 and member["applied_index"] > 0 and member["db_size"] > 0
+    leader = cluster.leader_name()
+    assert [m["name"] for m in result["members"] if m["is_leader"]] == [leader]
+    assert result["cluster"]["leader_name"] == leader
+    assert {m["leader_id"] for m in result["members"]} == {result["cluster"]["leader_id"]}
+    assert result["cluster"]["healthy"] is True and result["cluster"]["member_count"] == 3
+
+
+def test_both_backends_give_the_same_result(cluster):
+    def stable(result):
+        result = copy.deepcopy(result)
+        for member in result["members"]:
+            for field in VOLATILE_MEMBER_FIELDS:
+                assert isinstance(member[field], int)
+                member[field] = "volatile"
+        result["cluster"]["max_index_gap"] = "volatile"
+        return result
+
+    gateway = health(cluster, backend="gateway")
+    grpc = health(cluster, backend="etcd3")
+    assert stable(gateway) == stable(grpc)
+
+
+def test_both_backends_agree_with_an_alarm_and_a_stopped_member(cluster):
+    stopped = a_follower(cluster)
+    others = [m.name for m in cluster.members if m is not stopped]
+    cluster.alarm("ACTIVATE", others[0])
+    try:
+        stopped.stop()
+        gateway = health(cluster, backend="gateway")
+        grpc = health(cluster, backend="etcd3")
+    finally:
+        cluster.alarm("DEACTIVATE", others[0])
+    for result in (gateway, grpc):
+        for member in result["members"]:
+            for field in VOLATILE_MEMBER_FIELDS:
+                member[field] = None
+        result["cluster"]["max_index_gap"] = None
+    assert gateway == grpc
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_frozen_member_is_unhealthy_within_3_seconds(cluster, backend):
+    frozen = a_follower(cluster)
+    frozen.freeze()
+    try:
+        started = time.monotonic()
+        result = health(cluster, backend=backend)
+        elapsed = time.monotonic() - started
+    finally:
+        frozen.thaw()
+    assert elapsed < REPORT_WITHIN_SECONDS
+    entry = member_entry(result, frozen.name)
+    assert entry["healthy"] is False
+    assert "within 1.0 s (timeout)" in entry["errors"][0] and frozen.client_url in entry["errors"][0]
+    assert entry["raft_index"] is None
+    assert result["cluster"]["healthy_count"] == 2 and result["cluster"]["quorum"] is True
+    assert result["cluster"]["healthy"] is False
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_stopped_member_is_unhealthy_within_3_seconds(cluster, backend):
+    stopped = a_follower(cluster)
+    stopped.stop()
+    started = time.monotonic()
+    result = health(cluster, backend=backend)
+    assert time.monotonic() - started < REPORT_WITHIN_SECONDS
+    entry = member_entry(result, stopped.name)
+    assert entry["healthy"] is False
+    assert entry["errors"][0].startswith("connection refused by %s" % stopped.client_url)
+    assert result["cluster"]["quorum"] is True and result["cluster"]["healthy"] is False
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_nospace_alarm_is_reported_and_makes_the_cluster_unhealthy(cluster, backend):
+    cluster.alarm("ACTIVATE", "etcd2")
+    try:
+        result = health(cluster, backend=backend)
+        failed, failure = run_module(etcd_health, cluster.connection_args(backend=backend, fail_on="healthy"))
+    finally:
+        cluster.alarm("DEACTIVATE", "etcd2")
+    assert member_entry(result, "etcd2")["alarms"] == ["NOSPACE"]
+    assert member_entry(result, "etcd1")["alarms"] == []
+    assert result["cluster"]["alarms"] == [{"member": "etcd2", "alarm": "NOSPACE"}]
+    # The alarm is a cluster problem, not a member failure: quorum still holds.
+    assert all(m["healthy"] for m in result["members"]) and result["cluster"]["quorum"] is True
+    assert result["cluster"]["healthy"] is False
+    assert failed and "alarm NOSPACE on etcd2" in failure["msg"]
+    assert health(cluster, backend=backend)["cluster"]["healthy"] is True
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fail_on_quorum_and_healthy(cluster, backend):
+    stopped = a_follower(cluster)
+    stopped.stop()
+    failed, result = run_module(etcd_health, cluster.connection_args(backend=backend, fail_on="quorum"))
+    assert not failed, result["msg"]
+    failed, result = run_module(etcd_health, cluster.connection_args(backend=backend, fail_on="healthy"))
+    assert failed
+    assert result["msg"].startswith("etcd cluster is not healthy (fail_on=healthy): %s: connection refused"
+                                    % stopped.name)
+    assert result["cluster"]["healthy_count"] == 2 and len(result["members"]) == 3
+
+    second = next(m for m in cluster.members if m is not stopped and m.name != cluster.leader_name())
+    second.stop()
+    failed, result = run_module(etcd_health, cluster.connection_args(backend=backend, fail_on="quorum"))
+    assert failed
+    assert result["msg"].startswith("etcd cluster is without quorum (fail_on=quorum): ")
+    assert "no quorum: 1 of 3 members healthy" in result["msg"]
+    assert result["cluster"]["quorum"] is False
+
+
+# --------------------------------------------------------------------------
+# TLS and option errors: clear messages, never a traceback
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_wrong_ca_says_check_ca_file(cluster, foreign_pki, backend):
+    failed, result = run_module(etcd_health, cluster.connection_args(backend=backend, ca_file=foreign_pki["ca"]))
+    assert failed
+    assert "certificate verify failed" in result["msg"]
+    assert "check ca_file %s" % foreign_pki["ca"] in result["msg"]
+    assert "Traceback" not in result["msg"] and "members" not in result
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_client_certificate_from_another_ca_is_not_accepted(cluster, foreign_pki, backend):
+    args = cluster.connection_args(backend=backend, cert_file=foreign_pki["cert"], key_file=foreign_pki["key"])
+    failed, result = run_module(etcd_health, args)
+    assert failed
+    assert "did not accept the client certificate %s" % foreign_pki["cert"] in result["msg"]
+    assert "Traceback" not in result["msg"]
+
+
+@pytest.mark.parametrize("client_class", [EtcdGatewayClient, EtcdGrpcClient])
+def test_missing_client_certificate_is_named(cluster, client_class):
+    client = client_class(cluster.endpoints[0], cluster.ca_file, None, None, timeout=1.0)
+    try:
+        with pytest.raises(EtcdTLSError, match="requires a client certificate and none was given"):
+            client.status()
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("option", ["ca_file", "cert_file", "key_file"])
+def test_missing_file_names_the_option(cluster, tmp_path, backend, option):
+    missing = str(tmp_path / "no-such.pem")
+    failed, result = run_module(etcd_health, cluster.connection_args(backend=backend, **{option: missing}))
+    assert failed
+    assert result["msg"] == "%s: %s does not exist or is not a file" % (option, missing)
+
+
+def test_key_that_does_not_match_the_certificate(cluster, foreign_pki):
+    failed, result = run_module(etcd_health, cluster.connection_args(key_file=foreign_pki["key"]))
+    assert failed and result["msg"].startswith("key_file: %s is not the key of cert_file" % foreign_pki["key"])
+
+
+def test_nothing_listening(cluster):
+    endpoint = "https://127.0.0.1:%d" % local_etcd.free_port()
+    failed, result = run_module(etcd_health, cluster.connection_args(endpoints=[endpoint]))
+    assert not failed
+    assert result["members"][0]["endpoint"] == endpoint and result["members"][0]["healthy"] is False
+    assert "connection refused by %s" % endpoint in result["members"][0]["errors"][0]
+    assert result["cluster"]["healthy"] is False and result["cluster"]["member_count"] == 1
+
+
+# --------------------------------------------------------------------------
+# etcd_leader
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_transfer_to_target_then_unchanged(cluster, backend):
+    before = cluster.leader_name()
+    target = a_follower(cluster).name
+    args = cluster.connection_args(backend=backend, target=target)
+    failed, result = run_module(etcd_leader, args)
+    assert not failed, result["msg"]
+    assert (result["changed"], result["previous_leader"], result["leader"]) == (True, before, target)
+    assert cluster.leader_name() == target
+
+    failed, again = run_module(etcd_leader, args)
+    assert not failed and again["changed"] is False
+    assert again["previous_leader"] == again["leader"] == target
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_away_from_the_leader_moves_and_away_from_a_follower_does_not(cluster, backend):
+    leader = cluster.leader_name()
+    failed, result = run_module(etcd_leader, cluster.connection_args(backend=backend, away_from=leader))
+    assert not failed, result["msg"]
+    assert result["changed"] is True and result["previous_leader"] == leader
+    assert result["leader"] != leader and cluster.leader_name() == result["leader"]
+
+    failed, again = run_module(etcd_leader, cluster.connection_args(backend=backend, away_from=leader))
+    assert not failed and again["changed"] is False and again["leader"] == result["leader"]
+
+
+def test_check_mode_moves_nothing(cluster):
+    before = cluster.leader_name()
+    target = a_follower(cluster).name
+    failed, result = run_module(etcd_leader, cluster.connection_args(target=target), check_mode=True)
+    assert not failed
+    assert (result["changed"], result["previous_leader"], result["leader"]) == (True, before, target)
+    time.sleep(0.5)
+    assert cluster.leader_name() == before
+
+
+def test_check_mode_health_is_the_same_read(cluster):
+    failed, result = run_module(etcd_health, cluster.connection_args(), check_mode=True)
+    assert not failed and result["changed"] is False and result["cluster"]["healthy"] is True
+
+
+@pytest.mark.parametrize("option", ["target", "away_from"])
+def test_unknown_member_fails_listing_known_names(cluster, option):
+    failed, result = run_module(etcd_leader, cluster.connection_args(**{option: "etcd9"}))
+    assert failed
+    assert result["msg"] == "unknown etcd member 'etcd9'; known members: etcd1, etcd2, etcd3"
+
+
+def test_target_and_away_from_are_exclusive(cluster):
+    failed, result = run_module(etcd_leader, cluster.connection_args(target="etcd1", away_from="etcd2"))
+    assert failed and "mutually exclusive" in result["msg"]
+    failed, result = run_module(etcd_leader, cluster.connection_args())
+    assert failed and "one of the following is required" in result["msg"]
+
+
+def test_refuses_to_hand_leadership_to_a_stopped_member(cluster):
+    stopped = a_follower(cluster)
+    stopped.stop()
+    failed, result = run_module(etcd_leader, cluster.connection_args(target=stopped.name))
+    assert failed
+    assert result["msg"].startswith("%s cannot take over leadership: it is not healthy and in sync" % stopped.name)
