@@ -7,7 +7,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 PYTHON := $(VENV)/bin/python
 LAB := $(PYTHON) -m lab
 
-.PHONY: help setup lab-up lab-down lab-status lab-fault lab-clear test test-unit test-integration bench-health
+.PHONY: help setup lab-up lab-down lab-status lab-fault lab-clear detect test test-unit test-integration bench-health
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -29,6 +29,12 @@ lab-fault: setup ## Inject a fault: make lab-fault HOST=master2 FAULT=stuck_afte
 
 lab-clear: setup ## Clear a fault (or all with FAULT=all): make lab-clear HOST=master2 FAULT=all
 	@$(LAB) clear $(HOST) $(FAULT)
+
+detect: lab-up ## Read-only report: kernels, etcd state, symptoms, plan (reports/)
+	@ansible-playbook playbooks/detect.yml
+
+bench-health: lab-up ## Median time of one etcd health check per backend, vs etcdctl
+	@$(PYTHON) -m bench.health_check
 
 test-unit: setup ## Unit tests (no docker)
 	@$(PYTHON) -m pytest tests/unit -q

@@ -7,7 +7,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_cluster import remediation_order
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_cluster import (
+    find_member,
+    remediation_order,
+)
 
 REQUIRED_KEYS = ("host", "member", "kernel", "affected", "target")
 
@@ -31,15 +34,13 @@ def remediation_plan(host_reports, health):
     by_host = dict((report["host"], report) for report in host_reports)
     affected = [report["host"] for report in host_reports if report["affected"]]
     member_names = dict((host, by_host[host]["member"]) for host in affected)
-    ordered = remediation_order(affected, health, member_names)
-    leader_id = health["cluster"].get("leader_id")
     steps = []
-    for position, host in enumerate(ordered, start=1):
+    for position, host in enumerate(remediation_order(affected, health, member_names), start=1):
         report = by_host[host]
-        member = [m for m in health["members"] if m.get("name") == report["member"]][0]
-        if not member.get("healthy"):
+        member = find_member(health, report["member"])
+        if not member["healthy"]:
             role = "unhealthy"
-        elif member.get("id") == leader_id:
+        elif member["is_leader"]:
             role = "leader"
         else:
             role = "follower"

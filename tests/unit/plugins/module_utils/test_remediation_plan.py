@@ -1,0 +1,68 @@
+"""The remediation plan: affected hosts only, unhealthy first, leader last, from -> to."""
+import pytest
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.sre.etcd_kernel.plugins.filter.remediation import FilterModule
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.remediation_plan import (
+    remediation_plan)
+
+
+def health(leader="etcd2", unhealthy=()):
+    """An etcd_health result of three members (only the fields the plan reads vary)."""
+    leader_id = "%016x" % (["etcd1", "etcd2", "etcd3"].index(leader) + 1)
+    members = []
+    for index, name in enumerate(["etcd1", "etcd2", "etcd3"], start=1):
+        healthy = name not in unhealthy
+        members.append({"name": name, "id": "%016x" % index, "healthy": healthy,
+                        "is_leader": name == leader and healthy,
+                        "leader_id": leader_id if healthy else None,
+                        "raft_index": 100 if healthy else None,
+                        "errors": [] if healthy else ["connection refused"]})
+    return {"members": members,
+            "cluster": {"leader_id": leader_id, "member_count": 3, "alarms": []}}
+
+
+def report(host, affected=True, target="5.4.0-136-generic"):
+    return {"host": host, "member": "etcd" + host[-1], "kernel": "5.4.0-132-generic",
+            "affected": affected, "target": target}
+
+
+def test_leader_goes_last_and_followers_keep_inventory_order():
+    plan = remediation_plan([report("master1"), report("master2"), report("master3")], health())
+    assert [(s["order"], s["host"], s["role"]) for s in plan] == [
+        (1, "master1", "follower"), (2, "master3", "follower"), (3, "master2", "leader")]
+    assert plan[0]["from"] == "5.4.0-132-generic" and plan[0]["to"] == "5.4.0-136-generic"
+
+
+def test_an_unhealthy_member_goes_first():
+    plan = remediation_plan([report("master1"), report("master2"), report("master3")],
+                            health(leader="etcd1", unhealthy=("etcd3",)))
+    assert [(s["host"], s["role"]) for s in plan] == [
+        ("master3", "unhealthy"), ("master2", "follower"), ("master1", "leader")]
+
+
+def test_fixed_hosts_are_left_out_and_a_missing_target_is_kept_visible():
+    plan = remediation_plan([report("master1", affected=False), report("master2", target=None),
+                             report("master3")], health(leader="etcd3"))
+    assert [s["host"] for s in plan] == ["master2", "master3"]
+    assert plan[0]["to"] is None
+
+
+def test_nothing_affected_is_an_empty_plan():
+    assert remediation_plan([report("master1", affected=False)], health()) == []
+
+
+@pytest.mark.parametrize("reports, message", [
+    ("master1", "must be a list"),
+    ([{"host": "master1"}], "lacks member, kernel, affected, target"),
+])
+def test_bad_reports_are_refused_by_name(reports, message):
+    plan_filter = FilterModule().filters()["remediation_plan"]
+    with pytest.raises(AnsibleFilterError, match="^remediation_plan: .*" + message):
+        plan_filter(reports, health())
+
+
+def test_a_host_whose_member_is_not_in_the_cluster_is_refused():
+    stray = dict(report("master1"), member="etcd9")
+    with pytest.raises(ValueError, match="etcd9"):
+        remediation_plan([stray], health())
