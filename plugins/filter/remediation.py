@@ -10,7 +10,10 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_layout import etcd_commands
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_layout import (
+    client_urls,
+    etcd_commands,
+)
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.remediation_plan import (
     remediation_plan,
 )
@@ -23,6 +26,13 @@ def etcd_commands_filter(layout, container_name, since_seconds=3600):
         raise AnsibleFilterError("etcd_commands: %s" % error) from error
 
 
+def etcd_client_urls_filter(hosts, hostvars, port=2379):
+    try:
+        return client_urls(hosts, hostvars, port)
+    except (ValueError, KeyError, TypeError) as error:
+        raise AnsibleFilterError("etcd_client_urls: %s" % error) from error
+
+
 def remediation_plan_filter(host_reports, health):
     try:
         return remediation_plan(host_reports, health)
@@ -32,4 +42,8 @@ def remediation_plan_filter(host_reports, health):
 
 class FilterModule(object):
     def filters(self):
-        return {"etcd_commands": etcd_commands_filter, "remediation_plan": remediation_plan_filter}
+        return {
+            "etcd_client_urls": etcd_client_urls_filter,
+            "etcd_commands": etcd_commands_filter,
+            "remediation_plan": remediation_plan_filter,
+        }

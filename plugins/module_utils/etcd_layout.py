@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: Control-plane SRE team
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
-"""The commands that read etcd's log and restart etcd, per deployment layout.
+"""Where etcd runs: its client URLs, and the commands that read its log and restart
+it, per deployment layout.
 
 Layouts use kubespray's words for etcd_deployment_type:
   docker   etcd in a docker container (kubespray's docker deployment, the lab)
@@ -47,6 +48,23 @@ def etcd_commands(layout, container_name, since_seconds=3600):
             "logs": ["journalctl", "--unit", container_name, "--since", "-%d seconds" % since_seconds,
                      "--no-pager", "--output", "cat"],
             "restart": ["systemctl", "restart", container_name]}
+
+
+def client_urls(hosts, hostvars, port=2379):
+    """etcd client URLs of inventory hosts, as kubespray addresses them:
+    access_ip, else ip, else ansible_host, else the inventory name."""
+    if isinstance(hosts, str) or not isinstance(hosts, (list, tuple)):
+        raise ValueError("hosts must be a list of inventory hostnames, got %r" % (hosts,))
+    urls = []
+    for host in hosts:
+        variables = hostvars[host]
+        address = None
+        for name in ("access_ip", "ip", "ansible_host"):
+            if name in variables and variables[name]:
+                address = variables[name]
+                break
+        urls.append("https://%s:%d" % (address or host, int(port)))
+    return urls
 
 
 def with_container_id(argv, container_id):

@@ -1,0 +1,179 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: Control-plane SRE team
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: etcd_lock
+short_description: Take, refresh or release a cluster-wide run lock kept in etcd
+version_added: "0.1.0"
+author: Control-plane SRE team
+description:
+  - Keeps one key in etcd, created only if absent and bound to a lease with O(ttl), so that two runs
+    (a scheduled AWX job and a manual run) never work on the same cluster at once, and a run that
+    dies frees the lock when the lease expires.
+  - O(state=present) takes the lock, or refreshes it (a fresh lease of O(ttl)) when this O(run_id)
+    already holds it. When another run holds it, the module fails with who holds it, since when and
+    when it expires.
+  - O(state=absent) frees the lock if this O(run_id) holds it; a lock held by another run is left
+    alone.
+  - Talks to etcd's JSON gateway with the Python standard library, so it runs on a managed node.
+options:
+  endpoints:
+    description: etcd client URLs; the first that answers is used.
+    type: list
+    elements: str
+    required: true
+  ca_file:
+    description: CA certificate of etcd.
+    type: path
+    required: true
+  cert_file:
+    description: Client certificate etcd accepts.
+    type: path
+    required: true
+  key_file:
+    description: Key of O(cert_file).
+    type: path
+    required: true
+  timeout:
+    description: Seconds to wait for each request.
+    type: float
+    default: 2.0
+  key:
+    description: The etcd key of the lock.
+    type: str
+    default: /sre.etcd_kernel/remediation-lock
+  state:
+    description: V(present) takes or refreshes the lock, V(absent) releases it.
+    type: str
+    choices: [present, absent]
+    default: present
+  run_id:
+    description: Identifies this run; only the run that holds the lock refreshes or releases it.
+    type: str
+    required: true
+  holder:
+    description: Who runs, as the refusal message shows it to others (for example V(awx job 42) or V(alice@laptop)).
+    type: str
+    default: ansible
+  ttl:
+    description: Seconds the lock outlives a run that stopped refreshing it.
+    type: int
+    default: 1800
+attributes:
+  check_mode:
+    support: full
+    details: Reports whether the lock could be taken or released; writes nothing.
+  diff_mode:
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Take the remediation lock
+  sre.etcd_kernel.etcd_lock:
+    endpoints: [https://127.0.0.1:2379]
+    ca_file: /etc/ssl/etcd/ssl/ca.pem
+    cert_file: /etc/ssl/etcd/ssl/admin-master1.pem
+    key_file: /etc/ssl/etcd/ssl/admin-master1-key.pem
+    run_id: "{{ remediation_run_id }}"
+    holder: "{{ lookup('ansible.builtin.env', 'USER') }}@{{ lookup('ansible.builtin.pipe', 'hostname') }}"
+    ttl: 1800
+
+- name: Release it
+  sre.etcd_kernel.etcd_lock:
+    endpoints: [https://127.0.0.1:2379]
+    ca_file: /etc/ssl/etcd/ssl/ca.pem
+    cert_file: /etc/ssl/etcd/ssl/admin-master1.pem
+    key_file: /etc/ssl/etcd/ssl/admin-master1-key.pem
+    run_id: "{{ remediation_run_id }}"
+    state: absent
+"""
+
+RETURN = r"""
+lock:
+  description: What happened to the lock.
+  returned: always
+  type: str
+  sample: acquired
+  choices: [acquired, refreshed, released, free, held_by_other, would_acquire, would_refresh, would_release]
+holder:
+  description: The lock's value before this call (null when it was free).
+  returned: always
+  type: dict
+  sample: {"run_id": "20261124T221845Z-4f2a", "holder": "alice@laptop", "since": "2026-11-24T22:18:45Z", "ttl": 1800}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_cluster import EtcdError
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_gateway import gateway_client_factory
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_lock import (
+    EtcdLock,
+    LockHeld,
+    held_message,
+)
+
+
+def first_answering_lock(params):
+    open_client = gateway_client_factory(params["ca_file"], params["cert_file"], params["key_file"],
+                                         params["timeout"])
+    errors = []
+    for endpoint in params["endpoints"]:
+        lock = EtcdLock(open_client(endpoint), params["key"])
+        try:
+            return lock, lock.read()
+        except EtcdError as error:
+            errors.append(str(error))
+    raise EtcdError("no etcd endpoint answered: %s" % "; ".join(errors))
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            endpoints=dict(type="list", elements="str", required=True),
+            ca_file=dict(type="path", required=True),
+            cert_file=dict(type="path", required=True),
+            key_file=dict(type="path", required=True),
+            timeout=dict(type="float", default=2.0),
+            key=dict(type="str", default="/sre.etcd_kernel/remediation-lock", no_log=False),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            run_id=dict(type="str", required=True),
+            holder=dict(type="str", default="ansible"),
+            ttl=dict(type="int", default=1800),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    if params["ttl"] < 10:
+        module.fail_json(msg="ttl must be at least 10 seconds, got %d" % params["ttl"])
+    try:
+        lock, current = first_answering_lock(params)
+        value = current[0] if current else None
+        ours = value is not None and value.get("run_id") == params["run_id"]
+        if params["state"] == "present":
+            if module.check_mode:
+                if value is not None and not ours:
+                    module.fail_json(msg=held_message(value, lock.remaining_ttl(current[1])), holder=value)
+                module.exit_json(changed=True, lock="would_refresh" if ours else "would_acquire", holder=value)
+            outcome = lock.acquire(params["run_id"], params["holder"], params["ttl"])
+            module.exit_json(changed=True, lock=outcome, holder=value)
+        if module.check_mode:
+            module.exit_json(changed=ours, lock="would_release" if ours else
+                             ("free" if value is None else "held_by_other"), holder=value)
+        outcome = lock.release(params["run_id"])
+        if outcome == "held_by_other":
+            module.warn("the lock is held by another run (%s); left alone" % value.get("run_id"))
+        module.exit_json(changed=outcome == "released", lock=outcome, holder=value)
+    except LockHeld as error:
+        module.fail_json(msg=str(error), holder=None)
+    except EtcdError as error:
+        module.fail_json(msg=str(error))
+
+
+if __name__ == "__main__":
+    main()
