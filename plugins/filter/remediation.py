@@ -16,6 +16,7 @@ from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_layout import
 )
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.remediation_plan import (
     remediation_plan,
+    remediation_report,
 )
 
 
@@ -40,10 +41,18 @@ def remediation_plan_filter(host_reports, health):
         raise AnsibleFilterError("remediation_plan: %s" % error) from error
 
 
+def remediation_report_filter(run, plan, detect_reports, host_reports):
+    try:
+        return remediation_report(run, plan, detect_reports, host_reports)
+    except (ValueError, KeyError, TypeError) as error:
+        raise AnsibleFilterError("remediation_report: %s" % error) from error
+
+
 class FilterModule(object):
     def filters(self):
         return {
             "etcd_client_urls": etcd_client_urls_filter,
             "etcd_commands": etcd_commands_filter,
             "remediation_plan": remediation_plan_filter,
+            "remediation_report": remediation_report_filter,
         }
