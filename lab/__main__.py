@@ -3,7 +3,7 @@ import argparse
 import json
 import sys
 
-from lab import cluster, faults, load
+from lab import cluster, faults, load, witness
 from lab.config import LabError
 
 
@@ -36,6 +36,10 @@ def main(argv=None):
     monitor.add_argument("--interval", type=float, default=0.2)
     monitor.add_argument("--duration", type=float, default=0, help="seconds; 0 = until SIGTERM")
     monitor.add_argument("--out", required=True)
+    witness_parser = commands.add_parser("witness", help="start or stop writer and monitor in the background")
+    witness_parser.add_argument("action", choices=["start", "stop"])
+    witness_parser.add_argument("--rate", type=float, default=50.0)
+    commands.add_parser("reset", help="a fresh lab: down, then up (masters on 5.4.0-132)")
     args = parser.parse_args(argv)
 
     try:
@@ -43,6 +47,22 @@ def main(argv=None):
             cluster.up()
         elif args.command == "down":
             cluster.down()
+        elif args.command == "reset":
+            cluster.down()
+            cluster.up()
+        elif args.command == "witness":
+            config = cluster.current_config()
+            if args.action == "start":
+                outputs = witness.start(config, rate=args.rate)
+                print("witnesses started: %s" % ", ".join(outputs.values()))
+            else:
+                reports = witness.stop(config)
+                writer, monitor = reports.get("writer", {}), reports.get("monitor", {})
+                print(json.dumps({"writer": {k: writer.get(k) for k in (
+                    "attempted", "acked", "failed", "lost", "failovers", "latency_ms")},
+                    "monitor": {k: monitor.get(k) for k in (
+                        "sample_count", "max_down", "seconds_without_quorum", "leader_changes",
+                        "downtime_s")}}, indent=2))
         elif args.command == "status":
             report = cluster.status()
             print(json.dumps(report, indent=2)) if args.json else cluster.print_status(report)

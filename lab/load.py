@@ -1,8 +1,10 @@
 """The load writer and the monitor: the lab's witnesses of a rollout.
 
 writer   puts sequenced keys at a fixed rate, round-robin through every member's
-         client URL, and records acks, failures and latency; at the end it reads
-         the keys back and counts acknowledged writes that are missing (lost).
+         client URL; like etcd's own client it fails over to the next member when
+         one does not answer, within a per-write deadline. It records acks,
+         failures (no member took the write in time), failovers and latency; at the
+         end it reads the keys back and counts acknowledged writes that are missing.
 monitor  asks every member for its status about five times a second and records,
          per sample, which members are up, who leads, how many are down and
          whether the cluster has quorum.
@@ -49,22 +51,31 @@ def write_json(path, data):
         json.dump(data, handle, indent=2)
 
 
-def run_writer(endpoints, tls, rate, duration, out, timeout=2.0):
+def run_writer(endpoints, tls, rate, duration, out, timeout=1.0, deadline=5.0):
+    """timeout: per attempt; deadline: per write, across failovers."""
     client = Client(tls, timeout=timeout)
     run_id = uuid.uuid4().hex[:8]
     prefix = "%s%s/" % (PREFIX, run_id)
-    results = []          # (seq, ok, latency_s, error)
+    results = []          # (seq, ok, latency_s, error, failovers)
     lock = threading.Lock()
     stopper = Stopper(duration)
 
     def put(seq):
-        url = endpoints[seq % len(endpoints)]
         started = time.monotonic()
-        try:
-            client.put(url, "%s%09d" % (prefix, seq), str(seq))
-            outcome = (seq, True, time.monotonic() - started, None)
-        except EtcdHTTPError as error:
-            outcome = (seq, False, time.monotonic() - started, str(error))
+        attempt, error = 0, None
+        while time.monotonic() - started < deadline:
+            url = endpoints[(seq + attempt) % len(endpoints)]
+            try:
+                client.put(url, "%s%09d" % (prefix, seq), str(seq))
+                outcome = (seq, True, time.monotonic() - started, None, attempt)
+                break
+            except EtcdHTTPError as failure:
+                error = str(failure)
+                attempt += 1
+                if attempt % len(endpoints) == 0:
+                    time.sleep(0.1)  # every member refused: back off a little, as clients do
+        else:
+            outcome = (seq, False, time.monotonic() - started, error, attempt)
         with lock:
             results.append(outcome)
 
@@ -92,6 +103,7 @@ def run_writer(endpoints, tls, rate, duration, out, timeout=2.0):
         "run_id": run_id, "prefix": prefix, "started": started_at, "duration_s": round(elapsed, 3),
         "rate": rate, "endpoints": endpoints, "attempted": len(results), "acked": len(acked),
         "failed": len(results) - len(acked), "lost": len(lost), "lost_keys": lost[:20],
+        "failovers": sum(r[4] for r in results),
         "read_back": present is not None,
         "latency_ms": {"p50": _ms(percentile(latencies, 0.5)), "p99": _ms(percentile(latencies, 0.99)),
                        "max": _ms(max(latencies) if latencies else None)},
