@@ -396,7 +396,14 @@ def status():
 
 def write_inventory(config):
     """inventory/lab/hosts.yml with kubespray's group names; values live in group_vars."""
+    ssh_dir = config.path("ssh")
     lines = ["---", "# Written by `make lab-up` for the local lab; do not edit.", "all:",
+             "  vars:",
+             "    # This checkout's lab key, and the masters' host keys pinned (absolute paths, so",
+             "    # molecule's copy of the inventory finds them too).",
+             "    ansible_ssh_private_key_file: %s" % os.path.join(ssh_dir, "id_ed25519"),
+             "    ansible_ssh_common_args: -o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes"
+             % os.path.join(ssh_dir, "known_hosts"),
              "  hosts:"]
     for host in config.hosts:
         lines += ["    %s:" % host,

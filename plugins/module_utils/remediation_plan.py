@@ -85,12 +85,12 @@ def remediation_report(run, plan, detect_reports, host_reports):
         hosts.append(entry)
     # Plan order first (the order the run works in), then the hosts it had nothing to do on.
     hosts.sort(key=lambda entry: entry["order"] if entry["order"] is not None else len(hosts) + 1)
-    if run.get("check_mode"):
-        result = "planned"
-    elif run.get("stopped_at"):
+    if run.get("stopped_at"):
         result = "stopped"
     elif not plan:
         result = "nothing_to_do"
+    elif run.get("check_mode"):
+        result = "planned"
     else:
         result = "remediated"
     report = {
