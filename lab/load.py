@@ -23,20 +23,28 @@ PREFIX = "/etcdlab/writer/"
 
 
 class Stopper:
-    """Stops a loop after a duration or on SIGTERM/SIGINT."""
+    """Stops a loop after a duration or on SIGTERM/SIGINT.
+
+    The signal handler only sets a flag: a handler that took a lock (Event.set)
+    could deadlock against the main thread waiting inside the same lock."""
 
     def __init__(self, duration):
         self.deadline = time.monotonic() + duration if duration else None
-        self.event = threading.Event()
+        self.stopping = False
         for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: self.event.set())
+            signal.signal(signum, self._stop)
+
+    def _stop(self, *_):
+        self.stopping = True
 
     def wait(self, seconds):
         """Sleep up to seconds; True when it is time to stop."""
+        until = time.monotonic() + seconds
         if self.deadline is not None:
-            seconds = min(seconds, max(0.0, self.deadline - time.monotonic()))
-        self.event.wait(seconds)
-        return self.event.is_set() or (self.deadline is not None and time.monotonic() >= self.deadline)
+            until = min(until, self.deadline)
+        while not self.stopping and time.monotonic() < until:
+            time.sleep(min(0.05, max(0.0, until - time.monotonic())))
+        return self.stopping or (self.deadline is not None and time.monotonic() >= self.deadline)
 
 
 def percentile(values, fraction):
