@@ -7,7 +7,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 PYTHON := $(VENV)/bin/python
 LAB := $(PYTHON) -m lab
 
-.PHONY: help setup lab-up lab-down lab-status lab-fault lab-clear detect test test-unit test-integration bench-health
+.PHONY: help setup lab-up lab-down lab-status lab-fault lab-clear demo detect remediate mitigate test test-unit test-integration test-molecule bench-health
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -30,6 +30,17 @@ lab-fault: setup ## Inject a fault: make lab-fault HOST=master2 FAULT=stuck_afte
 lab-clear: setup ## Clear a fault (or all with FAULT=all): make lab-clear HOST=master2 FAULT=all
 	@$(LAB) clear $(HOST) $(FAULT)
 
+demo: lab-up ## Set up, bring up the lab, run the remediation, show the report
+	@ansible-playbook remediate.yml; status=$$?; \
+	  echo; echo "=== $$(ls -t reports/2*.md | head -n 1)"; cat "$$(ls -t reports/2*.md | head -n 1)"; \
+	  exit $$status
+
+remediate: lab-up ## ansible-playbook remediate.yml against the lab
+	@ansible-playbook remediate.yml
+
+mitigate: lab-up ## Restart stuck etcd members one at a time (the temporary fix)
+	@ansible-playbook playbooks/mitigate.yml
+
 detect: lab-up ## Read-only report: kernels, etcd state, symptoms, plan (reports/)
 	@ansible-playbook playbooks/detect.yml
 
@@ -42,4 +53,7 @@ test-unit: setup ## Unit tests (no docker)
 test-integration: lab-up ## Integration tests against the lab
 	@$(PYTHON) -m pytest tests/integration -q
 
-test: test-unit test-integration ## Everything CI runs
+test-molecule: lab-up ## Molecule scenarios (default, fallback, abort) against the lab
+	@molecule test --all
+
+test: test-unit test-integration test-molecule ## Everything CI runs

@@ -1,0 +1,124 @@
+"""Bad input: remediate.yml refuses with a clear message and touches no host."""
+import json
+import os
+import shutil
+
+import pytest
+import yaml
+
+from lab import cluster
+from lab.config import REPO_ROOT
+from lab.docker import exec_in
+
+from lab_helpers import run_module, run_playbook
+
+pytestmark = pytest.mark.lab
+
+LAB_INVENTORY = os.path.join(REPO_ROOT, "inventory", "lab")
+
+
+def host_state(lab):
+    """What a refused run must leave as it was: kernels, packages, boots, snapshots."""
+    state = {}
+    for host in lab.hosts:
+        master = lab.master(host)
+        state[host] = (
+            exec_in(master, "cat", "/var/lib/lab/osrelease").stdout,
+            exec_in(master, "dpkg-query", "-W", "linux-image-*").stdout,
+            cluster.boot_id_of(lab, host),
+            exec_in(master, "sh", "-c", "ls /var/backups/etcd-kernel-remediation 2>/dev/null || true").stdout,
+        )
+    return state
+
+
+def inventory_variant(tmp_path, change):
+    """A copy of the lab inventory, changed by change(inventory_dict)."""
+    with open(os.path.join(LAB_INVENTORY, "hosts.yml")) as handle:
+        inventory = yaml.safe_load(handle)
+    change(inventory)
+    folder = tmp_path / "inventory"
+    folder.mkdir()
+    shutil.copytree(os.path.join(LAB_INVENTORY, "group_vars"), folder / "group_vars")
+    (folder / "hosts.yml").write_text(yaml.safe_dump(inventory))
+    return str(folder)
+
+
+def keep_etcd_hosts(names):
+    def change(inventory):
+        inventory["all"]["children"]["etcd"]["hosts"] = {name: None for name in names}
+    return change
+
+
+def rename_etcd_group(inventory):
+    inventory["all"]["children"]["masters_without_etcd"] = inventory["all"]["children"].pop("etcd")
+
+
+def mismatch_member(inventory):
+    inventory["all"]["hosts"]["master3"]["etcd_member_name"] = "etcd9"
+
+
+def refused(lab, *args):
+    before = host_state(lab)
+    result = run_playbook("remediate.yml", *args)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    assert host_state(lab) == before
+    # The YAML callback folds long messages over lines and doubles quotes: compare words.
+    return " ".join(output.replace("''", "'").split())
+
+
+@pytest.mark.parametrize("change, message", [
+    (rename_etcd_group, "no 'etcd' group with hosts"),
+    (keep_etcd_hosts(["master1", "master2"]), "has 2 member(s)"),
+    (keep_etcd_hosts(["master1"]), "has 1 member(s)"),
+])
+def test_a_bad_inventory_is_refused(clean_lab, tmp_path, change, message):
+    output = refused(clean_lab, "-i", inventory_variant(tmp_path, change))
+    assert message in output
+
+
+def test_a_membership_that_differs_from_the_inventory_is_refused(clean_lab, tmp_path):
+    output = refused(clean_lab, "-i", inventory_variant(tmp_path, mismatch_member))
+    assert "differ from the inventory" in output and "etcd9" in output
+
+
+def test_a_pinned_target_that_is_itself_affected_is_refused(clean_lab):
+    output = refused(clean_lab, "-e", "detect_target_release=5.4.0-133-generic")
+    assert "5.4.0-133-generic" in output and "affected" in output
+
+
+def test_missing_certificate_files_are_refused(clean_lab):
+    output = refused(clean_lab, "-e", "etcd_cert_dir=/etc/ssl/nowhere")
+    assert "Missing on master1: /etc/ssl/nowhere/ca.pem" in output
+    assert "set etcd_cert_dir" in output
+
+
+@pytest.fixture
+def affected_lab(clean_lab):
+    """The lab with every master on the affected kernel (reset when an earlier run fixed one)."""
+    kernels = {exec_in(clean_lab.master(h), "cat", "/var/lib/lab/osrelease").stdout.strip()
+               for h in clean_lab.hosts}
+    if kernels != {"5.4.0-132-generic"}:
+        cluster.down(log=lambda *_: None)
+        cluster.up(log=lambda *_: None)
+    return clean_lab
+
+
+def test_a_lock_held_by_another_run_is_refused_naming_its_holder(affected_lab, tmp_path):
+    clean_lab = affected_lab
+    lock_args = {"endpoints": [clean_lab.client_url(h) for h in clean_lab.hosts],
+                 "ca_file": "/etc/ssl/etcd/ssl/ca.pem",
+                 "cert_file": "/etc/ssl/etcd/ssl/admin-master1.pem",
+                 "key_file": "/etc/ssl/etcd/ssl/admin-master1-key.pem",
+                 "run_id": "other-run", "holder": "awx job 42", "ttl": 120}
+    taken = run_module(tmp_path, "master1", "sre.etcd_kernel.etcd_lock", lock_args)
+    assert taken["changed"] and taken["lock"] == "acquired", json.dumps(taken)
+    try:
+        output = refused(clean_lab)
+        assert "held by awx job 42 (run other-run) since" in output
+        assert "expires in" in output
+    finally:
+        released = run_module(tmp_path, "master1", "sre.etcd_kernel.etcd_lock",
+                              dict(lock_args, state="absent"))
+        assert released["lock"] == "released"
+
