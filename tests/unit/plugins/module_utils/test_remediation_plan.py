@@ -4,7 +4,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.sre.etcd_kernel.plugins.filter.remediation import FilterModule
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.remediation_plan import (
-    remediation_plan)
+    remediation_plan, remediation_report)
 
 
 def health(leader="etcd2", unhealthy=()):
@@ -66,3 +66,63 @@ def test_a_host_whose_member_is_not_in_the_cluster_is_refused():
     stray = dict(report("master1"), member="etcd9")
     with pytest.raises(ValueError, match="etcd9"):
         remediation_plan([stray], health())
+
+
+# The run's report ------------------------------------------------------------
+
+def detected(host, affected=True):
+    kernel = "5.4.0-132-generic" if affected else "5.4.0-136-generic"
+    return dict(report(host, affected=affected), kernel=kernel)
+
+
+def worked(host, status="remediated", downtime=9.5, transferred=False):
+    return {"name": host, "kernel_before": "5.4.0-132-generic",
+            "kernel_after": "5.4.0-136-generic" if status == "remediated" else "5.4.0-132-generic",
+            "leader_transferred": transferred, "fallback_used": False,
+            "downtime_s": downtime if status == "remediated" else None, "status": status}
+
+
+RUN = {"run_id": "r1", "started": "t0", "finished": "t1", "check_mode": False,
+       "stopped_at": None, "reason": None, "snapshot": "master1:/var/backups/x.db"}
+
+
+def three_host_plan():
+    return remediation_plan([detected("master1"), detected("master2"), detected("master3")], health())
+
+
+def test_a_complete_run_is_remediated_and_lists_hosts_in_plan_order():
+    plan = three_host_plan()
+    reports = {h: worked(h, transferred=(h == "master2")) for h in ("master1", "master2", "master3")}
+    result = remediation_report(RUN, plan, [detected("master1"), detected("master2"), detected("master3")],
+                                reports)
+    assert result["result"] == "remediated"
+    assert [h["name"] for h in result["hosts"]] == ["master1", "master3", "master2"]
+    assert result["hosts"][-1]["leader_transferred"] and result["hosts"][-1]["member"] == "etcd2"
+    assert result["summary"] == "remediated: 3 remediated"
+
+
+def test_a_stopped_run_says_where_and_marks_later_hosts_not_started():
+    plan = three_host_plan()
+    run = dict(RUN, stopped_at="master3", reason="Install the fixed kernel: no package")
+    result = remediation_report(run, plan, [detected(h) for h in ("master1", "master2", "master3")],
+                                {"master1": worked("master1"), "master3": worked("master3", "failed")})
+    assert result["result"] == "stopped" and result["stopped_at"] == "master3"
+    assert [(h["name"], h["status"]) for h in result["hosts"]] == [
+        ("master1", "remediated"), ("master3", "failed"), ("master2", "not_started")]
+    assert "stopped at master3: Install the fixed kernel" in result["summary"]
+
+
+def test_nothing_affected_is_nothing_to_do_even_in_check_mode():
+    detections = [detected(h, affected=False) for h in ("master1", "master2", "master3")]
+    for check_mode in (False, True):
+        result = remediation_report(dict(RUN, check_mode=check_mode), [], detections, {})
+        assert result["result"] == "nothing_to_do"
+        assert {h["status"] for h in result["hosts"]} == {"already_fixed"}
+
+
+def test_check_mode_with_work_to_do_is_planned():
+    plan = three_host_plan()
+    result = remediation_report(dict(RUN, check_mode=True), plan,
+                                [detected(h) for h in ("master1", "master2", "master3")], {})
+    assert result["result"] == "planned"
+    assert {h["status"] for h in result["hosts"]} == {"planned"}

@@ -1,0 +1,103 @@
+"""etcd_lock against a real etcd 3.4 cluster on 127.0.0.1: take, refuse, refresh, expire, release."""
+import json
+import os
+import sys
+import time
+from unittest.mock import patch
+
+import pytest
+from ansible.module_utils import basic
+
+from ansible_collections.sre.etcd_kernel.plugins.modules import etcd_lock
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import local_etcd  # noqa: E402
+
+
+class ModuleExit(Exception):
+    def __init__(self, failed, result):
+        super().__init__(result.get("msg"))
+        self.failed, self.result = failed, result
+
+
+def run(args, check_mode=False):
+    """(failed, result) of etcd_lock.main() with args."""
+    args = dict(args, _ansible_check_mode=check_mode)
+
+    def exit_json(self, **result):
+        raise ModuleExit(False, result)
+
+    def fail_json(self, **result):
+        raise ModuleExit(True, result)
+
+    with patch.object(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode()), \
+            patch.object(basic.AnsibleModule, "exit_json", exit_json), \
+            patch.object(basic.AnsibleModule, "fail_json", fail_json):
+        with pytest.raises(ModuleExit) as outcome:
+            etcd_lock.main()
+    return outcome.value.failed, outcome.value.result
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    local = local_etcd.LocalEtcdCluster(tmp_path_factory.mktemp("etcd-lock"))
+    local.start()
+    yield local
+    local.stop()
+
+
+@pytest.fixture
+def lock_args(cluster, request):
+    key = "/test/lock/%s" % request.node.name
+    return cluster.connection_args(key=key, run_id="run-a", holder="alice@laptop", ttl=60)
+
+
+def test_take_refuse_refresh_release(lock_args):
+    failed, taken = run(lock_args)
+    assert not failed and taken["changed"] and taken["lock"] == "acquired" and taken["holder"] is None
+
+    failed, refused = run(dict(lock_args, run_id="run-b", holder="awx job 7"))
+    assert failed
+    assert "held by alice@laptop (run run-a) since" in refused["msg"] and "expires in" in refused["msg"]
+
+    failed, refreshed = run(lock_args)
+    assert not failed and refreshed["lock"] == "refreshed" and refreshed["holder"]["run_id"] == "run-a"
+
+    failed, left = run(dict(lock_args, run_id="run-b", state="absent"))
+    assert not failed and not left["changed"] and left["lock"] == "held_by_other"
+
+    failed, released = run(dict(lock_args, state="absent"))
+    assert not failed and released["changed"] and released["lock"] == "released"
+
+    failed, again = run(dict(lock_args, state="absent"))
+    assert not failed and not again["changed"] and again["lock"] == "free"
+
+
+def test_check_mode_writes_nothing(lock_args):
+    failed, would = run(lock_args, check_mode=True)
+    assert not failed and would["lock"] == "would_acquire"
+    failed, taken = run(dict(lock_args, run_id="run-b"))
+    assert not failed and taken["lock"] == "acquired"  # check mode left the key free
+    failed, refused = run(lock_args, check_mode=True)
+    assert failed and "held by" in refused["msg"]
+    run(dict(lock_args, run_id="run-b", state="absent"))
+
+
+def test_a_dead_runs_lock_expires_with_its_lease(lock_args):
+    failed, taken = run(dict(lock_args, ttl=10))
+    assert not failed and taken["lock"] == "acquired"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        failed, result = run(dict(lock_args, run_id="run-b"))
+        if not failed:
+            break
+        time.sleep(1)
+    assert not failed and result["lock"] == "acquired", result
+    run(dict(lock_args, run_id="run-b", state="absent"))
+
+
+def test_bad_input_and_unreachable_etcd_are_clear_errors(lock_args):
+    failed, result = run(dict(lock_args, ttl=2))
+    assert failed and "ttl must be at least 10 seconds" in result["msg"]
+    failed, result = run(dict(lock_args, endpoints=["https://127.0.0.1:1"], timeout=0.5))
+    assert failed and "no etcd endpoint answered" in result["msg"] and "127.0.0.1:1" in result["msg"]
