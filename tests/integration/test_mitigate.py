@@ -1,0 +1,40 @@
+"""mitigate.yml: restarts a stuck member's etcd only while every other member is healthy."""
+import pytest
+
+from lab import cluster, faults
+
+from lab_helpers import recap, run_playbook, wait_for
+
+pytestmark = pytest.mark.lab
+
+
+def member_up(lab, host):
+    return cluster.member_states(lab)[host]["up"]
+
+
+def stick(lab, host):
+    """The seed incident's state: the master rebooted, its etcd is Up but unreachable."""
+    faults.inject(lab, host, "stuck_after_boot")
+    cluster.reboot(lab, host)
+    wait_for(lambda: not member_up(lab, host), 10, what="%s to be stuck" % host)
+
+
+def test_a_stuck_member_is_restarted_and_the_healthy_ones_are_left_alone(clean_lab):
+    stick(clean_lab, "master2")
+    result = run_playbook("playbooks/mitigate.yml")
+    assert result.returncode == 0, result.stdout[-3000:]
+    totals = recap(result.stdout)
+    assert totals["master2"]["changed"] == 1
+    assert totals["master1"]["changed"] == 0 and totals["master3"]["changed"] == 0
+    assert all(state["up"] for state in cluster.member_states(clean_lab).values())
+
+
+def test_nothing_is_restarted_while_another_member_is_down(clean_lab):
+    stick(clean_lab, "master2")
+    faults.inject(clean_lab, "master3", "member_stopped")
+    result = run_playbook("playbooks/mitigate.yml", "-e", "etcd_gate_wait_s=3")
+    output = " ".join(result.stdout.split())
+    assert result.returncode != 0
+    assert "etcd gate closed" in output and "etcd3" in output
+    assert recap(result.stdout)["master2"]["changed"] == 0
+    assert not member_up(clean_lab, "master2")
