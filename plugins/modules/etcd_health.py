@@ -25,42 +25,6 @@ description:
   - Member ids are 16-digit lower-case hex strings, as C(etcdctl member list) prints them.
   - Only reads; RV(changed) is always V(false).
 options:
-  endpoints:
-    description:
-      - etcd client URLs to ask, for example V(https://10.0.0.11:2379). One that answers is enough to find
-        the members; every member is then asked on its own advertised client URL.
-      - An endpoint that does not answer and is not a client URL of any listed member is reported as
-        an unhealthy member without name or id, so a mistyped endpoint never goes unnoticed.
-    type: list
-    elements: str
-    required: true
-  ca_file:
-    description: CA certificate that signed etcd's server certificates (kubespray V(/etc/ssl/etcd/ssl/ca.pem)).
-    type: path
-    required: true
-  cert_file:
-    description: Client certificate etcd accepts (kubespray V(/etc/ssl/etcd/ssl/admin-<host>.pem)).
-    type: path
-    required: true
-  key_file:
-    description: Key of O(cert_file) (kubespray V(/etc/ssl/etcd/ssl/admin-<host>-key.pem)).
-    type: path
-    required: true
-  backend:
-    description:
-      - V(gateway) talks to etcd 3.4's JSON gateway over HTTPS with the Python standard library, so it
-        runs on any managed node with nothing installed.
-      - V(etcd3) uses gRPC through the python-etcd3 API (PyPI C(etcd-sdk-python), import C(pyetcd), or
-        C(etcd3)); meant for the controller or an execution environment. Both give the same result.
-    type: str
-    choices: [gateway, etcd3]
-    default: gateway
-  timeout:
-    description:
-      - Seconds to wait for each request. Requests to different members run in parallel, so a check
-        with a stopped or frozen member ends in about twice this at most.
-    type: float
-    default: 1.0
   max_index_gap:
     description:
       - Largest difference in raft index between healthy members that still counts as in sync.
@@ -77,6 +41,9 @@ options:
     type: str
     choices: [none, healthy, quorum]
     default: none
+extends_documentation_fragment:
+  - sre.etcd_kernel.etcd
+  - sre.etcd_kernel.etcd.backend
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -247,26 +214,19 @@ from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_cluster impor
     collect_health,
     describe_problems,
 )
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_gateway import gateway_client_factory
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_pyclient import grpc_client_factory
-
-BACKENDS = {"gateway": gateway_client_factory, "etcd3": grpc_client_factory}
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_backends import (
+    client_factory,
+    connection_argument_spec,
+)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            endpoints=dict(type="list", elements="str", required=True),
-            ca_file=dict(type="path", required=True),
-            cert_file=dict(type="path", required=True),
-            key_file=dict(type="path", required=True),
-            backend=dict(type="str", choices=list(BACKENDS), default="gateway"),
-            timeout=dict(type="float", default=1.0),
-            max_index_gap=dict(type="int", default=1000),
-            fail_on=dict(type="str", choices=["none", "healthy", "quorum"], default="none"),
-        ),
-        supports_check_mode=True,
+    argument_spec = connection_argument_spec()
+    argument_spec.update(
+        max_index_gap=dict(type="int", default=1000),
+        fail_on=dict(type="str", choices=["none", "healthy", "quorum"], default="none"),
     )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
     if params["timeout"] <= 0:
         module.fail_json(msg="timeout must be a positive number of seconds, got %s" % params["timeout"])
@@ -274,9 +234,7 @@ def main():
         module.fail_json(msg="max_index_gap must not be negative, got %d" % params["max_index_gap"])
 
     try:
-        open_client = BACKENDS[params["backend"]](params["ca_file"], params["cert_file"], params["key_file"],
-                                                  params["timeout"])
-        health = collect_health(open_client, params["endpoints"], params["timeout"], params["max_index_gap"])
+        health = collect_health(client_factory(params), params["endpoints"], params["timeout"], params["max_index_gap"])
     except EtcdError as error:
         module.fail_json(msg=str(error))
 

@@ -22,35 +22,6 @@ description:
   - Refuses to hand leadership to a member that is not healthy and in sync, and fails when the cluster
     has no agreed leader.
 options:
-  endpoints:
-    description:
-      - etcd client URLs to ask, for example V(https://10.0.0.11:2379); see M(sre.etcd_kernel.etcd_health).
-    type: list
-    elements: str
-    required: true
-  ca_file:
-    description: CA certificate that signed etcd's server certificates (kubespray V(/etc/ssl/etcd/ssl/ca.pem)).
-    type: path
-    required: true
-  cert_file:
-    description: Client certificate etcd accepts (kubespray V(/etc/ssl/etcd/ssl/admin-<host>.pem)).
-    type: path
-    required: true
-  key_file:
-    description: Key of O(cert_file).
-    type: path
-    required: true
-  backend:
-    description:
-      - V(gateway) (standard library, JSON gateway over HTTPS) or V(etcd3) (gRPC through C(pyetcd) or
-        C(etcd3)); see M(sre.etcd_kernel.etcd_health).
-    type: str
-    choices: [gateway, etcd3]
-    default: gateway
-  timeout:
-    description: Seconds to wait for each health request.
-    type: float
-    default: 1.0
   max_index_gap:
     description: Largest raft index gap behind the most advanced healthy member for a new leader.
     type: int
@@ -65,6 +36,9 @@ options:
     description: Seconds to wait for the transfer and for the new leader to confirm it.
     type: float
     default: 10.0
+extends_documentation_fragment:
+  - sre.etcd_kernel.etcd
+  - sre.etcd_kernel.etcd.backend
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -128,26 +102,22 @@ msg:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_cluster import EtcdError, transfer_leadership
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_gateway import gateway_client_factory
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_pyclient import grpc_client_factory
-
-BACKENDS = {"gateway": gateway_client_factory, "etcd3": grpc_client_factory}
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_backends import (
+    client_factory,
+    connection_argument_spec,
+)
 
 
 def main():
+    argument_spec = connection_argument_spec()
+    argument_spec.update(
+        max_index_gap=dict(type="int", default=1000),
+        target=dict(type="str"),
+        away_from=dict(type="str"),
+        confirm_timeout=dict(type="float", default=10.0),
+    )
     module = AnsibleModule(
-        argument_spec=dict(
-            endpoints=dict(type="list", elements="str", required=True),
-            ca_file=dict(type="path", required=True),
-            cert_file=dict(type="path", required=True),
-            key_file=dict(type="path", required=True),
-            backend=dict(type="str", choices=list(BACKENDS), default="gateway"),
-            timeout=dict(type="float", default=1.0),
-            max_index_gap=dict(type="int", default=1000),
-            target=dict(type="str"),
-            away_from=dict(type="str"),
-            confirm_timeout=dict(type="float", default=10.0),
-        ),
+        argument_spec=argument_spec,
         mutually_exclusive=[("target", "away_from")],
         required_one_of=[("target", "away_from")],
         supports_check_mode=True,
@@ -158,10 +128,8 @@ def main():
             module.fail_json(msg="%s must be a positive number of seconds, got %s" % (option, params[option]))
 
     try:
-        open_client = BACKENDS[params["backend"]](params["ca_file"], params["cert_file"], params["key_file"],
-                                                  params["timeout"])
         result = transfer_leadership(
-            open_client, params["endpoints"], target=params["target"], away_from=params["away_from"],
+            client_factory(params), params["endpoints"], target=params["target"], away_from=params["away_from"],
             check_mode=module.check_mode, timeout=params["timeout"],
             confirm_timeout=params["confirm_timeout"], max_index_gap=params["max_index_gap"])
     except (EtcdError, ValueError) as error:

@@ -23,27 +23,6 @@ description:
     alone.
   - Talks to etcd's JSON gateway with the Python standard library, so it runs on a managed node.
 options:
-  endpoints:
-    description: etcd client URLs; the first that answers is used.
-    type: list
-    elements: str
-    required: true
-  ca_file:
-    description: CA certificate of etcd.
-    type: path
-    required: true
-  cert_file:
-    description: Client certificate etcd accepts.
-    type: path
-    required: true
-  key_file:
-    description: Key of O(cert_file).
-    type: path
-    required: true
-  timeout:
-    description: Seconds to wait for each request.
-    type: float
-    default: 2.0
   key:
     description: The etcd key of the lock.
     type: str
@@ -65,6 +44,8 @@ options:
     description: Seconds the lock outlives a run that stopped refreshing it.
     type: int
     default: 1800
+extends_documentation_fragment:
+  - sre.etcd_kernel.etcd
 attributes:
   check_mode:
     support: full
@@ -111,7 +92,10 @@ holder:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_cluster import EtcdError
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_gateway import gateway_client_factory
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_backends import (
+    client_factory,
+    connection_argument_spec,
+)
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_lock import (
     EtcdLock,
     LockHeld,
@@ -120,8 +104,7 @@ from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_lock import (
 
 
 def first_answering_lock(params):
-    open_client = gateway_client_factory(params["ca_file"], params["cert_file"], params["key_file"],
-                                         params["timeout"])
+    open_client = client_factory(params)  # the JSON gateway: the lock runs on a managed node
     errors = []
     for endpoint in params["endpoints"]:
         lock = EtcdLock(open_client(endpoint), params["key"])
@@ -133,21 +116,15 @@ def first_answering_lock(params):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            endpoints=dict(type="list", elements="str", required=True),
-            ca_file=dict(type="path", required=True),
-            cert_file=dict(type="path", required=True),
-            key_file=dict(type="path", required=True),
-            timeout=dict(type="float", default=2.0),
-            key=dict(type="str", default="/sre.etcd_kernel/remediation-lock", no_log=False),
-            state=dict(type="str", choices=["present", "absent"], default="present"),
-            run_id=dict(type="str", required=True),
-            holder=dict(type="str", default="ansible"),
-            ttl=dict(type="int", default=1800),
-        ),
-        supports_check_mode=True,
+    argument_spec = connection_argument_spec(with_backend=False)
+    argument_spec.update(
+        key=dict(type="str", default="/sre.etcd_kernel/remediation-lock", no_log=False),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        run_id=dict(type="str", required=True),
+        holder=dict(type="str", default="ansible"),
+        ttl=dict(type="int", default=1800),
     )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
     if params["ttl"] < 10:
         module.fail_json(msg="ttl must be at least 10 seconds, got %d" % params["ttl"])
