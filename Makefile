@@ -7,7 +7,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 PYTHON := $(VENV)/bin/python
 LAB := $(PYTHON) -m lab
 
-.PHONY: help setup lab-up lab-down lab-status lab-fault lab-clear demo detect remediate mitigate test test-unit test-integration test-molecule bench-health
+.PHONY: help setup lab-up lab-down lab-status lab-fault lab-clear demo detect remediate mitigate test test-unit test-integration test-molecule lint bench-health
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ detect: lab-up ## Read-only report: kernels, etcd state, symptoms, plan (reports
 
 bench-health: lab-up ## Median time of one etcd health check per backend, vs etcdctl
 	@$(PYTHON) -m bench.health_check
+
+lint: setup ## ansible-lint, production profile, no skip list
+	@ansible-lint
 
 test-unit: setup ## Unit tests (no docker)
 	@$(PYTHON) -m pytest tests/unit -q

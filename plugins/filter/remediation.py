@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
+from jinja2 import Undefined
 
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_layout import (
     client_urls,
@@ -28,6 +29,8 @@ def etcd_commands_filter(layout, container_name, since_seconds=3600):
 
 
 def etcd_client_urls_filter(hosts, hostvars, port=2379):
+    if isinstance(hosts, Undefined):
+        return hosts  # let Ansible report the undefined variable itself
     try:
         return client_urls(hosts, hostvars, port)
     except (ValueError, KeyError, TypeError) as error:

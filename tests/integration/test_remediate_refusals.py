@@ -68,7 +68,7 @@ def refused(lab, *args):
 
 
 @pytest.mark.parametrize("change, message", [
-    (rename_etcd_group, "no 'etcd' group with hosts"),
+    (rename_etcd_group, "no etcd group with hosts"),
     (keep_etcd_hosts(["master1", "master2"]), "has 2 member(s)"),
     (keep_etcd_hosts(["master1"]), "has 1 member(s)"),
 ])
