@@ -7,7 +7,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 PYTHON := $(VENV)/bin/python
 LAB := $(PYTHON) -m lab
 
-.PHONY: help setup lab-up lab-down lab-status lab-fault lab-clear demo detect remediate mitigate test test-unit test-integration test-molecule lint bench-health
+.PHONY: help setup lab-up lab-down lab-status lab-fault lab-clear demo detect remediate mitigate test test-unit test-integration test-molecule lint bench bench-health
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ mitigate: lab-up ## Restart stuck etcd members one at a time (the temporary fix)
 
 detect: lab-up ## Read-only report: kernels, etcd state, symptoms, plan (reports/)
 	@ansible-playbook playbooks/detect.yml
+
+bench: lab-up ## Rollout benchmark: kit vs kit without leader handoff vs naive (reports/bench.json)
+	@$(PYTHON) -m bench.rollout
 
 bench-health: lab-up ## Median time of one etcd health check per backend, vs etcdctl
 	@$(PYTHON) -m bench.health_check

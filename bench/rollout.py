@@ -1,0 +1,142 @@
+"""How available etcd stays during a rollout, and how little time the kit adds.
+
+For each variant, from the same fresh lab (three masters on 5.4.0-132), under the
+writer (50 writes/s through all members) and the monitor:
+  kit          ansible-playbook remediate.yml
+  kit-no-lead  the same with etcd_leader_handoff_enabled=false
+  naive        bench/naive.yml: serial 1, install, reboot, wait for port 2379
+Prints a table and writes reports/bench.json: per variant the median and worst of
+wall time, summed member downtime (monitor), overhead (wall time minus the time
+members were necessarily out), failed writes, max and p99 write latency, leader
+changes, seconds without quorum and gate lag (member healthy again -> the kit moves
+on; kit variants only). A benchmark prints figures; it never fails on a slow machine.
+Usage: python -m bench.rollout [--runs N] [--variants kit,naive]
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from lab import cluster, witness  # noqa: E402
+
+VARIANTS = {
+    "kit": ["remediate.yml"],
+    "kit-no-lead": ["remediate.yml", "-e", "etcd_leader_handoff_enabled=false"],
+    "naive": ["bench/naive.yml"],
+}
+METRICS = ("wall_s", "downtime_s", "overhead_s", "failed_writes", "max_latency_ms", "p99_latency_ms",
+           "leader_changes", "no_quorum_s", "gate_lag_s")
+
+
+def member_up_times(monitor):
+    """{member: [epoch seconds when a down stretch ended]} from the monitor's samples."""
+    ups = {}
+    previous = {}
+    for sample in monitor["samples"]:
+        for member, is_up in sample["up"].items():
+            if is_up and previous.get(member) is False:
+                ups.setdefault(member, []).append(monitor["started"] + sample["t"])
+            previous[member] = is_up
+    return ups
+
+
+def gate_lags(report, monitor):
+    """Seconds from each member being healthy again (monitor) to the kit seeing it (report)."""
+    ups = member_up_times(monitor)
+    lags = []
+    for host in report.get("hosts", []):
+        healthy_at = host.get("healthy_at")
+        if healthy_at is None:
+            continue
+        candidates = [t for t in ups.get(host["member"], []) if t <= healthy_at + 0.5]
+        if candidates:
+            lags.append(max(0.0, healthy_at - candidates[-1]))
+    return lags
+
+
+def one_run(variant, log):
+    config = cluster.current_config()
+    cluster.down(log=lambda *_: None)
+    config = cluster.up(log=lambda *_: None)
+    witness.start(config, rate=50.0)
+    time.sleep(2)  # a baseline before the rollout starts
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
+    env["PATH"] = os.path.join(ROOT, ".venv", "bin") + os.pathsep + env["PATH"]
+    started = time.monotonic()
+    result = subprocess.run(["ansible-playbook", *VARIANTS[variant]], cwd=ROOT, env=env,
+                            capture_output=True, text=True)
+    wall = time.monotonic() - started
+    time.sleep(2)
+    records = witness.stop(config)
+    monitor, writer = records["monitor"], records["writer"]
+    downtime = sum(monitor["downtime_s"].values())
+    figures = {
+        "rc": result.returncode,
+        "wall_s": round(wall, 1),
+        "downtime_s": round(downtime, 1),
+        "overhead_s": round(wall - downtime, 1),
+        "failed_writes": writer["failed"],
+        "lost_writes": writer["lost"],
+        "max_latency_ms": writer["latency_ms"]["max"],
+        "p99_latency_ms": writer["latency_ms"]["p99"],
+        "leader_changes": monitor["leader_changes"],
+        "no_quorum_s": monitor["seconds_without_quorum"],
+        "max_down": monitor["max_down"],
+        "gate_lag_s": None,
+    }
+    if variant.startswith("kit"):
+        with open(os.path.join(ROOT, "reports", "latest.json")) as handle:
+            report = json.load(handle)
+        lags = gate_lags(report, monitor)
+        figures["gate_lag_s"] = round(statistics.median(lags), 2) if lags else None
+        figures["transfers"] = sum(1 for h in report["hosts"] if h.get("leader_transferred"))
+    log("  %-12s %s" % (variant, json.dumps(figures)))
+    return figures
+
+
+def summarise(runs):
+    summary = {}
+    for metric in METRICS:
+        values = [r[metric] for r in runs if r.get(metric) is not None]
+        summary[metric] = {"median": round(statistics.median(values), 2) if values else None,
+                           "worst": max(values) if values else None}
+    return summary
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    args = parser.parse_args()
+    variants = args.variants.split(",")
+    results = {variant: [] for variant in variants}
+    for run in range(1, args.runs + 1):
+        print("run %d of %d" % (run, args.runs), flush=True)
+        for variant in variants:  # interleaved, so a slow spell hits every variant alike
+            results[variant].append(one_run(variant, lambda line: print(line, flush=True)))
+    table = {variant: summarise(runs) for variant, runs in results.items()}
+    print()
+    print("%-16s" % "median (worst)" + "".join("%16s" % v for v in variants))
+    for metric in METRICS:
+        cells = []
+        for variant in variants:
+            cell = table[variant][metric]
+            cells.append("-" if cell["median"] is None else "%s (%s)" % (cell["median"], cell["worst"]))
+        print("%-16s" % metric + "".join("%16s" % c for c in cells))
+    os.makedirs(os.path.join(ROOT, "reports"), exist_ok=True)
+    with open(os.path.join(ROOT, "reports", "bench.json"), "w") as handle:
+        json.dump({"summary": table, "runs": results}, handle, indent=2)
+    print("written: reports/bench.json")
+    cluster.down(log=lambda *_: None)
+    cluster.up(log=lambda *_: None)  # leave the lab as a fresh one, as make lab-up would
+
+
+if __name__ == "__main__":
+    main()
