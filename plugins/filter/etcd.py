@@ -17,6 +17,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_cluster import (
     DEFAULT_MAX_INDEX_GAP,
     classify_symptoms,
+    describe_problems,
     disruption_check,
     remediation_order,
 )
@@ -46,12 +47,21 @@ def etcd_symptoms(log_lines, leader_changes=None, window_hours=1.0):
         raise AnsibleFilterError("etcd_symptoms: %s" % error) from error
 
 
+def etcd_problems(health):
+    """One line per unhealthy member or cluster-wide problem (empty for a healthy cluster)."""
+    try:
+        return describe_problems(health)
+    except (ValueError, KeyError, TypeError) as error:
+        raise AnsibleFilterError("etcd_problems: %s" % error) from error
+
+
 class FilterModule(object):
     """etcd quorum safety, remediation order and symptom detection."""
 
     def filters(self):
         return {
             "etcd_disruption_check": etcd_disruption_check,
+            "etcd_problems": etcd_problems,
             "etcd_remediation_order": etcd_remediation_order,
             "etcd_symptoms": etcd_symptoms,
         }

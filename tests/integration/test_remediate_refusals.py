@@ -6,7 +6,7 @@ import shutil
 import pytest
 import yaml
 
-from lab import cluster
+from lab import cluster, faults
 from lab.config import REPO_ROOT
 from lab.docker import exec_in
 
@@ -93,17 +93,6 @@ def test_missing_certificate_files_are_refused(clean_lab):
     assert "set etcd_cert_dir" in output
 
 
-@pytest.fixture
-def affected_lab(clean_lab):
-    """The lab with every master on the affected kernel (reset when an earlier run fixed one)."""
-    kernels = {exec_in(clean_lab.master(h), "cat", "/var/lib/lab/osrelease").stdout.strip()
-               for h in clean_lab.hosts}
-    if kernels != {"5.4.0-132-generic"}:
-        cluster.down(log=lambda *_: None)
-        cluster.up(log=lambda *_: None)
-    return clean_lab
-
-
 def test_a_lock_held_by_another_run_is_refused_naming_its_holder(affected_lab, tmp_path):
     clean_lab = affected_lab
     lock_args = {"endpoints": [clean_lab.client_url(h) for h in clean_lab.hosts],
@@ -122,3 +111,16 @@ def test_a_lock_held_by_another_run_is_refused_naming_its_holder(affected_lab, t
                               dict(lock_args, state="absent"))
         assert released["lock"] == "released"
 
+
+
+def test_a_cluster_with_an_alarm_is_refused(clean_lab):
+    faults.inject(clean_lab, "master2", "nospace_alarm")
+    output = refused(clean_lab)
+    assert "cannot afford a rollout" in output and "alarm NOSPACE on etcd2" in output
+
+
+def test_two_members_out_is_refused(clean_lab):
+    faults.inject(clean_lab, "master2", "member_stopped")
+    faults.inject(clean_lab, "master3", "member_frozen")
+    output = refused(clean_lab)
+    assert "cannot afford a rollout" in output and "no quorum" in output

@@ -29,7 +29,7 @@ def health_of(states):
 
 
 def test_filter_names():
-    assert sorted(FILTERS) == ["etcd_disruption_check", "etcd_remediation_order", "etcd_symptoms"]
+    assert sorted(FILTERS) == ["etcd_disruption_check", "etcd_problems", "etcd_remediation_order", "etcd_symptoms"]
 
 
 class TestDisruptionCheckFilter:
@@ -116,3 +116,24 @@ class TestSymptomsFilter:
     def test_bad_window(self):
         with pytest.raises(AnsibleFilterError, match="^etcd_symptoms: window_hours must be a positive number"):
             self.symptoms([], window_hours=0)
+
+
+def test_etcd_problems_names_each_problem_and_is_empty_when_healthy():
+    problems = FILTERS["etcd_problems"]
+    member = {"name": "etcd1", "id": "01", "endpoint": "https://a:2379", "healthy": True,
+              "is_leader": True, "leader_id": "01", "raft_term": 2, "raft_index": 9,
+              "applied_index": 9, "db_size": 1, "version": "3.4.23", "errors": [], "alarms": []}
+    down = dict(member, name="etcd2", id="02", healthy=False, is_leader=False, leader_id=None,
+                raft_index=None, errors=["no answer from https://b:2379 (status) within 1.0 s"])
+    healthy = {"members": [member], "cluster": {"healthy_count": 1, "member_count": 1, "leaders_agree": True,
+                                                "max_index_gap": 0, "in_sync": True, "quorum": True,
+                                                "alarms": []}}
+    assert problems(healthy) == []
+    broken = {"members": [member, down],
+              "cluster": dict(healthy["cluster"], member_count=2, quorum=False,
+                              alarms=[{"member": "etcd1", "alarm": "NOSPACE"}])}
+    lines = problems(broken)
+    assert "etcd2: no answer from https://b:2379 (status) within 1.0 s" in lines
+    assert "alarm NOSPACE on etcd1" in lines and any("no quorum" in line for line in lines)
+    with pytest.raises(AnsibleFilterError, match="^etcd_problems: "):
+        problems({"members": []})
