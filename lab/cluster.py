@@ -2,6 +2,7 @@
 import ipaddress
 import json
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -206,6 +207,10 @@ def _ensure_mirror(config, tag):
 def _ensure_master(config, host, tag):
     ssh_dir = config.path("ssh")
     host_key = os.path.join(ssh_dir, host + "_host_ed25519_key")
+    boot_state = config.boot_state_dir(host)
+    if inspect(config.master(host)) is None:
+        shutil.rmtree(boot_state, ignore_errors=True)  # a new machine has never booted
+    os.makedirs(boot_state, exist_ok=True)
     return _ensure_running(config.master(host), [
         "--hostname", host, "--network", config.network, "--ip", config.ip(host),
         "--restart", "always", *_labels("master"),
@@ -214,6 +219,7 @@ def _ensure_master(config, host, tag):
         "-v", "/var/run/docker.sock:/var/run/docker.sock",
         "-v", "%s:/lab/bin:ro" % NODE_SCRIPTS,
         "-v", "%s:/lab/faults:ro" % config.faults_dir(host),
+        "-v", "%s:/var/lib/lab" % boot_state,
         "-v", "%s:%s:ro" % (config.host_pki(host), CERT_DIR),
         "-v", "%s:/root/.ssh/authorized_keys:ro" % os.path.join(ssh_dir, "id_ed25519.pub"),
         "-v", "%s:/etc/ssh/ssh_host_ed25519_key:ro" % host_key,
@@ -233,6 +239,8 @@ def _ensure_member(config, host, tag):
         "-v", "%s:%s:ro" % (config.host_pki(host), CERT_DIR),
         "-v", "%s:/lab/bin:ro" % NODE_SCRIPTS,
         "-v", "%s:/lab/faults:ro" % config.faults_dir(host),
+        # The master's boot state (its running kernel), for the flapping fault.
+        "-v", "%s:/lab/boot:ro" % config.boot_state_dir(host),
         tag, "/lab/bin/etcd-entry"])
 
 
@@ -365,6 +373,7 @@ def down(log=print):
     require_engine()
     config = LabConfig.load() or LabConfig.from_environment()
     _remove_lab_objects(config, owners=("ours", "stale"))
+    shutil.rmtree(config.path("boot"), ignore_errors=True)
     for stale in (INVENTORY_FILE, config.path("config.json")):
         if os.path.exists(stale):
             os.remove(stale)

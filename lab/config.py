@@ -142,6 +142,10 @@ class LabConfig:
     def faults_dir(self, host):
         return self.path("faults", host)
 
+    def boot_state_dir(self, host):
+        """The master's /var/lib/lab: running kernel and boot id, written by its boot."""
+        return self.path("boot", host)
+
     @property
     def client_tls(self):
         """CA, certificate and key the controller uses to talk to etcd."""

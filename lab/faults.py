@@ -23,7 +23,7 @@ FAULTS = {
     "boot_never_returns": "the next boot hangs until the fault is cleared",
     "slow_boot": "the next boot takes --seconds (default 20) instead of the boot delay",
     "flapping": "the epoll symptom: etcd freezes for --freeze s (default 4) every "
-                "--period s (default 20)",
+                "--period s (default 20) while its master runs an affected kernel",
 }
 
 
