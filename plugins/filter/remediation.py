@@ -8,6 +8,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
+
 from ansible.errors import AnsibleFilterError
 from jinja2 import Undefined
 
@@ -15,6 +17,7 @@ from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_layout import
     client_urls,
     etcd_commands,
 )
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.maintenance_window import check_window
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.remediation_plan import (
     remediation_plan,
     remediation_report,
@@ -51,11 +54,22 @@ def remediation_report_filter(run, plan, detect_reports, host_reports):
         raise AnsibleFilterError("remediation_report: %s" % error) from error
 
 
+def maintenance_window_filter(window, now=None):
+    """{inside, reason} for now (UTC), or for an ISO 8601 time given as now."""
+    try:
+        moment = datetime.datetime.now(datetime.timezone.utc) if not now \
+            else datetime.datetime.fromisoformat(str(now).replace("Z", "+00:00"))
+        return check_window(window, moment)
+    except ValueError as error:
+        raise AnsibleFilterError("maintenance_window: %s" % error) from error
+
+
 class FilterModule(object):
     def filters(self):
         return {
             "etcd_client_urls": etcd_client_urls_filter,
             "etcd_commands": etcd_commands_filter,
+            "maintenance_window": maintenance_window_filter,
             "remediation_plan": remediation_plan_filter,
             "remediation_report": remediation_report_filter,
         }

@@ -1,0 +1,69 @@
+# -*- coding: utf-8 -*-
+# Copyright: Control-plane SRE team
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Is now inside the maintenance window? A scheduled run must not start outside it.
+
+A window is {"days": ["Sat", "Sun"], "start": "02:00", "end": "05:00"} in UTC;
+"days" may be empty for every day, and a window may cross midnight ("22:00" to
+"02:00": a day listed is the day the window opens). An empty window (None or {})
+means "any time".
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+
+DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+class InvalidWindow(ValueError):
+    pass
+
+
+def _minutes(text, field):
+    try:
+        hours, minutes = str(text).split(":")
+        value = int(hours) * 60 + int(minutes)
+    except (ValueError, AttributeError):
+        raise InvalidWindow("%s must be HH:MM (24-hour, UTC), got %r" % (field, text))
+    if not 0 <= int(hours) <= 23 or not 0 <= int(minutes) <= 59:
+        raise InvalidWindow("%s must be HH:MM (24-hour, UTC), got %r" % (field, text))
+    return value
+
+
+def check_window(window, now):
+    """{"inside": bool, "reason": str} for now (an aware or UTC-naive datetime)."""
+    if not window:
+        return {"inside": True, "reason": "no maintenance window is set"}
+    if not isinstance(window, dict):
+        raise InvalidWindow("the maintenance window must be a dict with days, start and end, got %r" % (window,))
+    unknown = sorted(set(window) - {"days", "start", "end"})
+    if unknown:
+        raise InvalidWindow("unknown maintenance window keys %s: use days, start and end" % unknown)
+    days = window.get("days") or []
+    bad_days = [day for day in days if day not in DAYS]
+    if bad_days:
+        raise InvalidWindow("maintenance window days must be among %s, got %s" % (", ".join(DAYS), bad_days))
+    start = _minutes(window.get("start"), "start")
+    end = _minutes(window.get("end"), "end")
+    if start == end:
+        raise InvalidWindow("the maintenance window's start and end are both %s: give a window that lasts" % window["start"])
+    if now.tzinfo is not None:
+        now = now.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    minute = now.hour * 60 + now.minute
+    today = DAYS[now.weekday()]
+    yesterday = DAYS[(now.weekday() - 1) % 7]
+    if start < end:
+        inside = start <= minute < end and (not days or today in days)
+    else:  # crosses midnight: open from start on a listed day until end the next day
+        inside = (minute >= start and (not days or today in days)) or \
+                 (minute < end and (not days or yesterday in days))
+    described = "%s-%s UTC%s" % (window["start"], window["end"],
+                                  (" on " + ", ".join(days)) if days else " every day")
+    if inside:
+        return {"inside": True, "reason": "%s %s UTC is inside the maintenance window %s"
+                % (today, now.strftime("%H:%M"), described)}
+    return {"inside": False, "reason": "%s %s UTC is outside the maintenance window %s"
+            % (today, now.strftime("%H:%M"), described)}
