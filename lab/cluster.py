@@ -323,11 +323,11 @@ def wait_cluster_healthy(config, timeout=90.0):
 
 
 def _revive_unreachable_members(config):
-    """A member Up in a dead network namespace (its master restarted without it) is
-    restarted, as the boot would have done."""
+    """A member that does not answer although its container runs (left in a dead
+    network namespace by a master restart, or not started by a fault that up has
+    cleared) is restarted, as the boot would have done."""
     for host, state in member_states(config).items():
-        if not state["up"] and is_running(config.etcd_container(host)) and \
-                "refused" not in state["error"]:
+        if not state["up"] and is_running(config.etcd_container(host)):
             docker("restart", "--time", "5", config.etcd_container(host))
 
 
