@@ -127,7 +127,8 @@ def test_two_members_out_is_refused(clean_lab):
 
 
 def test_a_run_outside_the_maintenance_window_stops_before_touching_any_host(clean_lab):
-    output = refused(clean_lab, "-e", '{"preflight_maintenance_window": {"days": ["Sat"], '
-                     '"start": "02:00", "end": "05:00"}, "preflight_maintenance_now": "2026-11-25T12:00:00Z"}')
+    output = refused(clean_lab, "-e", '{"preflight_maintenance_days": ["Sat"], "preflight_maintenance_start": '
+                     '"02:00", "preflight_maintenance_end": "05:00", "preflight_maintenance_now": '
+                     '"2026-11-25T12:00:00Z"}')
     assert "Wed 12:00 UTC is outside the maintenance window 02:00-05:00 UTC on Sat" in output
     assert "nothing was touched" in output
