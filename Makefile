@@ -62,4 +62,4 @@ test-integration: lab-up ## Integration tests against the lab
 test-molecule: lab-up ## Molecule scenarios (default, fallback, abort) against the lab
 	@molecule test --all
 
-test: test-unit test-integration test-molecule ## Everything CI runs
+test: test-unit lint test-integration test-molecule ## Everything CI runs
