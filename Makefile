@@ -7,7 +7,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 PYTHON := $(VENV)/bin/python
 LAB := $(PYTHON) -m lab
 
-.PHONY: help setup lab-up lab-down lab-status lab-fault lab-clear demo detect remediate mitigate test test-unit test-integration test-molecule lint bench bench-health
+.PHONY: help setup lab-up lab-down lab-status lab-fault lab-clear demo detect remediate mitigate test test-unit test-integration test-molecule test-faults lint bench bench-health
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -58,6 +58,10 @@ test-unit: setup ## Unit tests (no docker)
 
 test-integration: lab-up ## Integration tests against the lab
 	@$(PYTHON) -m pytest tests/integration -q
+
+test-faults: lab-up ## The whole fault matrix and every refusal (CI runs a subset)
+	@$(PYTHON) -m pytest tests/integration/test_fault_matrix.py tests/integration/test_remediate_faults.py \
+	  tests/integration/test_remediate_refusals.py -q -m "faults_full or not faults_full"
 
 test-molecule: lab-up ## Molecule scenarios (default, fallback, abort) against the lab
 	@molecule test --all

@@ -11,6 +11,7 @@ __metaclass__ = type
 import datetime
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from jinja2 import Undefined
 
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_layout import (
@@ -64,6 +65,29 @@ def maintenance_window_filter(window, now=None):
         raise AnsibleFilterError("maintenance_window: %s" % error) from error
 
 
+def role_variable_errors(provided, options_by_role):
+    """Messages for kit variables of a wrong type or value, checked before anything runs.
+
+    provided: {variable: value} as set in the inventory or with -e. options_by_role:
+    {role: the options of its meta/argument_specs.yml}. A role checks its own
+    variables only when it runs, which for the late roles is after the lock and the
+    snapshot; preflight checks them all at the start instead.
+    """
+    if not isinstance(provided, dict) or not isinstance(options_by_role, dict):
+        raise AnsibleFilterError("role_variable_errors: give the provided variables and the options "
+                                 "by role as dicts")
+    errors = []
+    for role, options in sorted(options_by_role.items()):
+        given = dict((name, provided[name]) for name in options if name in provided)
+        if not given:
+            continue
+        # Required options with role defaults are checked when the role runs.
+        spec = dict((name, dict(option, required=False)) for name, option in options.items())
+        result = ArgumentSpecValidator(spec).validate(given)
+        errors.extend("%s: %s" % (role, message) for message in result.error_messages)
+    return errors
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -72,4 +96,5 @@ class FilterModule(object):
             "maintenance_window": maintenance_window_filter,
             "remediation_plan": remediation_plan_filter,
             "remediation_report": remediation_report_filter,
+            "role_variable_errors": role_variable_errors,
         }

@@ -425,6 +425,15 @@ _PEER_IO_TIMEOUT = re.compile(r"i/o timeout", re.IGNORECASE)
 _PEER_CONTEXT = re.compile(r"rafthttp|peer|prober|stream msgapp|stream message", re.IGNORECASE)
 _LEADER_ELECTED = re.compile(r"elected leader|changed leader|leader changed", re.IGNORECASE)
 _LEADER_LOST = re.compile(r"lost leader", re.IGNORECASE)
+# A line about failing to reach a peer, and the peer it names (capnslog and zap forms):
+#   rafthttp: health check for peer e6410efdc5601397 could not connect: ...
+#   rafthttp: failed to read e6410efdc5601397 on stream MsgApp v2 (... i/o timeout)
+#   {"msg":"prober detected unhealthy status",...,"remote-peer-id":"5a84b05ae0d2e8fb",...}
+_PEER_UNREACHABLE = re.compile(
+    r"health check for peer|prober detected unhealthy|lost (?:the )?TCP streaming connection|"
+    r"failed to (?:read|dial|write|heartbeat)|became inactive", re.IGNORECASE)
+_REMOTE_PEER_ID = re.compile(
+    r'(?:remote-peer-id"\s*:\s*"|for peer |with peer |failed to (?:read|dial|write|heartbeat) |peer )([0-9a-f]{16})\b')
 
 
 def classify_symptoms(log_lines, leader_changes=None, window_hours=1.0):
@@ -450,8 +459,12 @@ def classify_symptoms(log_lines, leader_changes=None, window_hours=1.0):
 
     counts = {"peer_io_timeouts": 0, "tls_handshake_timeouts": 0, "leader_elections": 0, "leader_lost": 0}
     evidence = []
+    peers_unreachable = {}
     for raw in log_lines:
         line = str(raw).rstrip()
+        if _PEER_UNREACHABLE.search(line):
+            for peer_id in set(_REMOTE_PEER_ID.findall(line)):
+                peers_unreachable[peer_id] = peers_unreachable.get(peer_id, 0) + 1
         # One category per line, TLS first: a TLS timeout line also says "i/o timeout".
         if _TLS_HANDSHAKE_TIMEOUT.search(line):
             category = "tls_handshake_timeouts"
@@ -491,6 +504,9 @@ def classify_symptoms(log_lines, leader_changes=None, window_hours=1.0):
         "lines_scanned": len(log_lines),
         "symptomatic": bool(reasons),
         "reasons": reasons,
+        # Which peers this member failed to reach, and how often: a member that the
+        # others cannot reach is the suspect; remediation_plan() puts it first.
+        "peers_unreachable": peers_unreachable,
         "evidence": evidence,
     })
     return result

@@ -15,8 +15,24 @@ from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_cluster impor
 REQUIRED_KEYS = ("host", "member", "kernel", "affected", "target")
 
 
+def suspected_members(host_reports, health):
+    """Members that most of the other members fail to reach, by their logs: the epoll
+    bug's victims. A member that flaps complains about every peer too, but only it is
+    complained about by (a majority of) the others."""
+    names_by_id = dict((m["id"], m["name"]) for m in health["members"] if m.get("id") and m.get("name"))
+    complainers = {}
+    for report in host_reports:
+        for peer_id in ((report.get("symptoms") or {}).get("peers_unreachable") or {}):
+            name = names_by_id.get(peer_id)
+            if name and name != report["member"]:
+                complainers.setdefault(name, set()).add(report["member"])
+    others = len(names_by_id) - 1
+    return sorted(name for name, who in complainers.items() if others > 0 and len(who) >= others // 2 + 1)
+
+
 def remediation_plan(host_reports, health):
-    """Ordered plan steps for the affected hosts: unhealthy members first, the leader last.
+    """Ordered plan steps for the affected hosts: unhealthy members first, then the
+    members the others cannot reach (the symptom), then followers, the leader last.
 
     host_reports: one dict per host with at least host, member, kernel (running
     release), affected (bool) and target (release or None), as the detect role
@@ -34,16 +50,24 @@ def remediation_plan(host_reports, health):
     by_host = dict((report["host"], report) for report in host_reports)
     affected = [report["host"] for report in host_reports if report["affected"]]
     member_names = dict((host, by_host[host]["member"]) for host in affected)
-    steps = []
-    for position, host in enumerate(remediation_order(affected, health, member_names), start=1):
-        report = by_host[host]
-        member = find_member(health, report["member"])
+    suspects = set(suspected_members(host_reports, health))
+    roles = {}
+    for host in affected:
+        member = find_member(health, member_names[host])
         if not member["healthy"]:
-            role = "unhealthy"
-        elif member["is_leader"]:
-            role = "leader"
+            roles[host] = "unhealthy"
+        elif member_names[host] in suspects:
+            roles[host] = "symptomatic"
         else:
-            role = "follower"
+            roles[host] = "leader" if member["is_leader"] else "follower"
+    ordered = remediation_order(affected, health, member_names)
+    ordered = [h for h in ordered if roles[h] == "unhealthy"] + \
+        [h for h in ordered if roles[h] == "symptomatic"] + \
+        [h for h in ordered if roles[h] in ("follower", "leader")]
+    steps = []
+    for position, host in enumerate(ordered, start=1):
+        report = by_host[host]
+        role = roles[host]
         steps.append({"order": position, "host": host, "member": report["member"],
                       "from": report["kernel"], "to": report["target"], "role": role})
     return steps

@@ -132,3 +132,46 @@ def test_a_run_outside_the_maintenance_window_stops_before_touching_any_host(cle
                      '"2026-11-25T12:00:00Z"}')
     assert "Wed 12:00 UTC is outside the maintenance window 02:00-05:00 UTC on Sat" in output
     assert "nothing was touched" in output
+
+
+def drop_member_name(inventory):
+    del inventory["all"]["hosts"]["master2"]["etcd_member_name"]
+
+
+def duplicate_member_name(inventory):
+    inventory["all"]["hosts"]["master3"]["etcd_member_name"] = "etcd1"
+
+
+@pytest.mark.parametrize("change, message", [
+    (drop_member_name, "master2 has no etcd_member_name"),
+    (duplicate_member_name, "needs its own etcd_member_name"),
+])
+def test_hosts_without_their_own_member_name_are_refused(clean_lab, tmp_path, change, message):
+    output = refused(clean_lab, "-i", inventory_variant(tmp_path, change))
+    assert message in output
+
+
+@pytest.mark.parametrize("variable, message", [
+    ("etcd_gate_wait_s=soon", "etcd_gate: argument 'etcd_gate_wait_s' is of type"),
+    ("etcd_deployment_type=podman", "value of detect_etcd_layout must be one of: docker, kubeadm, host"),
+    ("preflight_force_cluster_size=maybe", "preflight_force_cluster_size"),
+    ("reboot_verify_timeout_s=[1]", "reboot_verify: argument 'reboot_verify_timeout_s' is of type"),
+])
+def test_malformed_kit_variables_are_refused_before_anything_runs(clean_lab, variable, message):
+    output = refused(clean_lab, "-e", variable)
+    assert message in output
+
+
+def test_certificates_that_are_not_certificates_are_refused(clean_lab):
+    for host in clean_lab.hosts:
+        exec_in(clean_lab.master(host), "sh", "-c",
+                "mkdir -p /tmp/garbage-certs && cd /tmp/garbage-certs && "
+                "for f in ca.pem admin-%s.pem admin-%s-key.pem; do echo not a certificate > $f; done"
+                % (host, host))
+    try:
+        output = refused(clean_lab, "-e", "etcd_cert_dir=/tmp/garbage-certs")
+    finally:
+        for host in clean_lab.hosts:
+            exec_in(clean_lab.master(host), "rm", "-rf", "/tmp/garbage-certs")
+    assert "ca_file" in output or "cert_file" in output
+    assert "Traceback" not in output

@@ -126,3 +126,30 @@ def test_check_mode_with_work_to_do_is_planned():
                                 [detected(h) for h in ("master1", "master2", "master3")], {})
     assert result["result"] == "planned"
     assert {h["status"] for h in result["hosts"]} == {"planned"}
+
+
+# The member the others cannot reach ----------------------------------------------
+
+def complaining(host, *peer_ids):
+    return dict(detected(host), symptoms={"peers_unreachable": {peer: 3 for peer in peer_ids}})
+
+
+def test_the_member_the_others_cannot_reach_goes_first_even_before_followers():
+    # etcd3 (id 3) flaps: etcd1 and etcd2 fail to reach it; etcd3 itself complains about both.
+    reports = [complaining("master1", "%016x" % 3), complaining("master2", "%016x" % 3),
+               complaining("master3", "%016x" % 1, "%016x" % 2)]
+    plan = remediation_plan(reports, health(leader="etcd2"))
+    assert [(s["host"], s["role"]) for s in plan] == [
+        ("master3", "symptomatic"), ("master1", "follower"), ("master2", "leader")]
+
+
+def test_one_complaint_is_not_enough_to_suspect_a_member():
+    reports = [complaining("master1", "%016x" % 3), detected("master2"), detected("master3")]
+    plan = remediation_plan(reports, health(leader="etcd2"))
+    assert [s["role"] for s in plan] == ["follower", "follower", "leader"]
+
+
+def test_an_unhealthy_member_still_comes_before_a_suspected_one():
+    reports = [complaining("master1", "%016x" % 3), complaining("master2", "%016x" % 3), detected("master3")]
+    plan = remediation_plan(reports, health(leader="etcd2", unhealthy=("etcd1",)))
+    assert [(s["host"], s["role"]) for s in plan][:2] == [("master1", "unhealthy"), ("master3", "symptomatic")]

@@ -1,0 +1,187 @@
+"""The fault matrix: the real remediate.yml against the lab, one fault per scenario,
+under the writer and the monitor. Each scenario asserts the invariants from their
+records (at most one member down, quorum held, no acknowledged write lost), the
+run's exit status and report, and which hosts were touched.
+
+CI runs the scenarios not marked `faults_full`; `make test-faults` runs them all
+(the ones left out of CI are covered in CI by the molecule scenarios too)."""
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+from lab import cluster, faults, witness
+from lab.config import REPO_ROOT
+from lab.docker import exec_in
+
+from lab_helpers import ansible_env, run_playbook, wait_for
+
+pytestmark = pytest.mark.lab
+
+
+def kernels(lab):
+    return {h: exec_in(lab.master(h), "cat", "/var/lib/lab/osrelease").stdout.strip() for h in lab.hosts}
+
+
+def boot_ids(lab):
+    return {h: cluster.boot_id_of(lab, h) for h in lab.hosts}
+
+
+def latest_report():
+    with open(os.path.join(REPO_ROOT, "reports", "latest.json")) as handle:
+        return json.load(handle)
+
+
+class Scenario:
+    """A run under the witnesses, with the lab's state before and after."""
+
+    def __init__(self, lab):
+        self.lab = lab
+
+    def __enter__(self):
+        self.boots_before = boot_ids(self.lab)
+        witness.start(self.lab)
+        return self
+
+    def __exit__(self, *exc):
+        self.records = witness.stop(self.lab)
+        self.boots_after = boot_ids(self.lab)
+        self.kernels_after = kernels(self.lab)
+
+    def rebooted(self):
+        return sorted(h for h in self.lab.hosts if self.boots_before[h] != self.boots_after[h])
+
+    def assert_invariants(self, quorum=True):
+        monitor, writer = self.records["monitor"], self.records["writer"]
+        assert writer["lost"] == 0, writer
+        if quorum:
+            assert monitor["max_down"] <= 1, monitor
+            assert monitor["seconds_without_quorum"] == 0, monitor
+
+
+def first_follower(lab):
+    states = cluster.member_states(lab)
+    return next(h for h in lab.hosts if states[h]["leader"] != states[h]["id"])
+
+
+def test_a_member_down_that_does_not_come_back_stops_the_run_there(affected_lab):
+    faults.inject(affected_lab, "master3", "member_stopped")
+    faults.inject(affected_lab, "master3", "never_recovers")
+    with Scenario(affected_lab) as scenario:
+        result = run_playbook("remediate.yml", "-e", "etcd_recover_wait_s=10")
+    report = latest_report()
+    assert result.returncode != 0
+    assert report["result"] == "stopped" and report["stopped_at"] == "master3"
+    assert "still not healthy" in report["reason"]
+    assert scenario.rebooted() == ["master3"]
+    assert scenario.kernels_after["master1"] == scenario.kernels_after["master2"] == "5.4.0-132-generic"
+    scenario.assert_invariants()
+
+
+def test_the_flapping_member_is_remediated_first(affected_lab):
+    flapper = first_follower(affected_lab)
+    faults.inject(affected_lab, flapper, "flapping", period=6, freeze=3)
+    time.sleep(20)  # let the symptom show in the logs, as it would for 20-30 minutes
+    with Scenario(affected_lab) as scenario:
+        result = run_playbook("remediate.yml")
+    report = latest_report()
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert report["result"] == "remediated"
+    assert report["plan"][0]["host"] == flapper, report["plan"]
+    scenario.assert_invariants()
+
+
+def test_a_boot_that_never_returns_stops_the_run_within_the_timeout(affected_lab):
+    target = first_follower(affected_lab)
+    faults.inject(affected_lab, target, "boot_never_returns")
+    started = time.monotonic()
+    with Scenario(affected_lab) as scenario:
+        result = run_playbook("remediate.yml", "-e", "reboot_verify_timeout_s=20")
+    elapsed = time.monotonic() - started
+    report = latest_report()
+    faults.clear(affected_lab, target, "boot_never_returns")
+    assert result.returncode != 0 and report["result"] == "stopped"
+    assert report["stopped_at"] == target and "Timed out" in report["reason"]
+    assert elapsed < 120, "the run took %.0fs" % elapsed
+    others = [h for h in affected_lab.hosts if h != target]
+    assert all(scenario.kernels_after[h] == "5.4.0-132-generic" for h in others)
+    assert all(scenario.boots_before[h] == scenario.boots_after[h] for h in others)
+    scenario.assert_invariants()
+
+
+def test_a_slow_boot_within_the_timeout_completes(affected_lab):
+    target = first_follower(affected_lab)
+    faults.inject(affected_lab, target, "slow_boot", seconds=15)
+    with Scenario(affected_lab) as scenario:
+        result = run_playbook("remediate.yml", "-e", "reboot_verify_timeout_s=60")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert latest_report()["result"] == "remediated"
+    assert set(scenario.kernels_after.values()) == {"5.4.0-136-generic"}
+    scenario.assert_invariants()
+
+
+def test_a_second_member_failing_mid_run_stops_the_kit_before_another_reboot(affected_lab):
+    target = first_follower(affected_lab)
+    victim = [h for h in affected_lab.hosts if h != target][-1]
+    before = cluster.boot_id_of(affected_lab, target)
+
+    def break_another_member_once_the_first_reboots():
+        wait_for(lambda: cluster.boot_id_of(affected_lab, target) not in (None, before), 120,
+                 what="the first reboot")
+        faults.inject(affected_lab, victim, "member_stopped")
+
+    saboteur = threading.Thread(target=break_another_member_once_the_first_reboots, daemon=True)
+    with Scenario(affected_lab) as scenario:
+        saboteur.start()
+        result = run_playbook("remediate.yml", "-e", "etcd_gate_wait_s=10")
+        saboteur.join(timeout=10)
+    report = latest_report()
+    assert result.returncode != 0 and report["result"] == "stopped"
+    assert report["stopped_at"] == target, report
+    assert scenario.rebooted() == [target]
+    scenario.assert_invariants(quorum=False)  # the injected failure itself takes a member out
+
+
+@pytest.mark.faults_full
+def test_a_killed_run_frees_its_lock_by_ttl_and_a_rerun_resumes(affected_lab):
+    target = first_follower(affected_lab)
+    before = cluster.boot_id_of(affected_lab, target)
+    with Scenario(affected_lab) as scenario:
+        run = subprocess.Popen(["ansible-playbook", "remediate.yml", "-e", "etcd_lock_ttl=20"],
+                               cwd=REPO_ROOT, env=ansible_env(), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+        wait_for(lambda: cluster.boot_id_of(affected_lab, target) not in (None, before), 120,
+                 what="the first reboot")
+        os.killpg(run.pid, signal.SIGKILL)  # the controller dies mid-host
+        run.wait()
+        refused = run_playbook("remediate.yml")
+        assert refused.returncode != 0
+        assert "remediation lock is held by" in " ".join(refused.stdout.split())
+        time.sleep(25)  # the dead run's lease expires
+        resumed = run_playbook("remediate.yml")
+    assert resumed.returncode == 0, resumed.stdout[-3000:]
+    report = latest_report()
+    assert report["result"] == "remediated"
+    statuses = {h["name"]: h["status"] for h in report["hosts"]}
+    assert statuses[target] == "already_fixed"
+    assert set(scenario.kernels_after.values()) == {"5.4.0-136-generic"}
+    scenario.assert_invariants()
+
+
+@pytest.mark.faults_full
+def test_two_runs_started_together_one_stops_with_a_clear_message(affected_lab):
+    with Scenario(affected_lab) as scenario:
+        runs = [subprocess.Popen(["ansible-playbook", "remediate.yml"], cwd=REPO_ROOT, env=ansible_env(),
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                for _ in range(2)]
+        outputs = [run.communicate()[0] for run in runs]
+    codes = sorted(run.returncode for run in runs)
+    assert codes[0] == 0 and codes[1] != 0, outputs
+    loser = outputs[[run.returncode for run in runs].index(codes[1])]
+    assert "remediation lock is held by" in " ".join(loser.split())
+    assert set(scenario.kernels_after.values()) == {"5.4.0-136-generic"}
+    scenario.assert_invariants()
