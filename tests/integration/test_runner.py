@@ -9,7 +9,9 @@ from lab.config import REPO_ROOT
 pytestmark = pytest.mark.lab
 
 
-def test_ansible_runner_reports_the_plan_as_artifact_data(affected_lab, tmp_path):
+def test_ansible_runner_reports_the_plan_as_artifact_data(affected_lab, tmp_path, monkeypatch):
+    # ansible-runner looks for ansible-playbook on PATH, as AWX's execution environment has it.
+    monkeypatch.setenv("PATH", os.path.join(REPO_ROOT, ".venv", "bin") + os.pathsep + os.environ["PATH"])
     runner = ansible_runner.run(
         private_data_dir=str(tmp_path),
         project_dir=REPO_ROOT,
