@@ -50,8 +50,9 @@ bench: lab-up ## Rollout benchmark: kit vs kit without leader handoff vs naive (
 bench-health: lab-up ## Median time of one etcd health check per backend, vs etcdctl
 	@$(PYTHON) -m bench.health_check
 
-lint: setup ## ansible-lint, production profile, no skip list
+lint: setup ## ansible-lint (production profile, no skip list) and module documentation sanity
 	@ansible-lint
+	@$(PYTHON) -m pytest tests/unit/plugins/modules/test_module_docs.py -q
 
 test-unit: setup ## Unit tests (no docker)
 	@$(PYTHON) -m pytest tests/unit -q
