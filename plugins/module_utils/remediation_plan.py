@@ -122,9 +122,10 @@ def remediation_report(run, plan, detect_reports, host_reports):
         "run_id": run.get("run_id"),
         "started": run.get("started"),
         "finished": run.get("finished"),
-        "stopped_at": run.get("stopped_at"),
-        "reason": run.get("reason"),
-        "snapshot": run.get("snapshot"),
+        # Ansible renders an unset value as "": the report says null.
+        "stopped_at": run.get("stopped_at") or None,
+        "reason": run.get("reason") or None,
+        "snapshot": run.get("snapshot") or None,
         "plan": list(plan),
         "hosts": hosts,
     }

@@ -99,6 +99,9 @@ def test_a_complete_run_is_remediated_and_lists_hosts_in_plan_order():
     assert [h["name"] for h in result["hosts"]] == ["master1", "master3", "master2"]
     assert result["hosts"][-1]["leader_transferred"] and result["hosts"][-1]["member"] == "etcd2"
     assert result["summary"] == "remediated: 3 remediated"
+    empty = remediation_report(dict(RUN, stopped_at="", reason="", snapshot=""), plan,
+                               [detected(h) for h in ("master1", "master2", "master3")], reports)
+    assert empty["stopped_at"] is None and empty["reason"] is None and empty["snapshot"] is None
 
 
 def test_a_stopped_run_says_where_and_marks_later_hosts_not_started():
