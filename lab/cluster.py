@@ -214,7 +214,8 @@ def _ensure_master(config, host, tag):
     return _ensure_running(config.master(host), [
         "--hostname", host, "--network", config.network, "--ip", config.ip(host),
         "--restart", "always", *_labels("master"),
-        "-e", "LAB_HOST=" + host, "-e", "LAB_ETCD_CONTAINER=" + config.etcd_container(host),
+        "-e", "LAB_HOST=" + host, "-e", "LAB_CONTAINER=" + config.master(host),
+        "-e", "LAB_ETCD_CONTAINER=" + config.etcd_container(host),
         "-e", "LAB_BOOT_DELAY=%g" % config.boot_delay,
         "-v", "/var/run/docker.sock:/var/run/docker.sock",
         "-v", "%s:/lab/bin:ro" % NODE_SCRIPTS,
