@@ -30,8 +30,10 @@ VARIANTS = {
     "kit-no-lead": ["remediate.yml", "-e", "etcd_leader_handoff_enabled=false"],
     "naive": ["bench/naive.yml"],
 }
-METRICS = ("wall_s", "downtime_s", "overhead_s", "failed_writes", "max_latency_ms", "p99_latency_ms",
-           "leader_changes", "no_quorum_s", "gate_lag_s")
+METRICS = ("wall_s", "downtime_s", "overhead_s", "overhead_per_host_s", "failed_writes", "max_latency_ms",
+           "p99_latency_ms", "leader_changes", "no_quorum_s", "gate_lag_s")
+TOP_TASKS = 12
+TASK_TIMES = os.path.join(ROOT, ".lab", "bench-task-times.json")
 
 
 def member_up_times(monitor):
@@ -51,7 +53,7 @@ def gate_lags(report, monitor):
     ups = member_up_times(monitor)
     lags = []
     for host in report.get("hosts", []):
-        healthy_at = host.get("healthy_at")
+        healthy_at = host.get("healthy_at")  # epoch seconds (a number)
         if healthy_at is None:
             continue
         candidates = [t for t in ups.get(host["member"], []) if t <= healthy_at + 0.5]
@@ -66,14 +68,20 @@ def one_run(variant, log):
     config = cluster.up(log=lambda *_: None)
     witness.start(config, rate=50.0)
     time.sleep(2)  # a baseline before the rollout starts
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
+               ANSIBLE_CALLBACK_PLUGINS=os.path.join(ROOT, "bench", "callback_plugins"),
+               ANSIBLE_CALLBACKS_ENABLED="task_times", BENCH_TASK_TIMES=TASK_TIMES)
     env["PATH"] = os.path.join(ROOT, ".venv", "bin") + os.pathsep + env["PATH"]
-    started = time.monotonic()
-    result = subprocess.run(["ansible-playbook", *VARIANTS[variant]], cwd=ROOT, env=env,
-                            capture_output=True, text=True)
-    wall = time.monotonic() - started
-    time.sleep(2)
-    records = witness.stop(config)
+    try:
+        started = time.monotonic()
+        result = subprocess.run(["ansible-playbook", *VARIANTS[variant]], cwd=ROOT, env=env,
+                                capture_output=True, text=True)
+        wall = time.monotonic() - started
+        time.sleep(2)
+    finally:
+        records = witness.stop(config)
+    with open(TASK_TIMES) as handle:
+        task_seconds = json.load(handle)
     monitor, writer = records["monitor"], records["writer"]
     downtime = sum(monitor["downtime_s"].values())
     figures = {
@@ -81,6 +89,7 @@ def one_run(variant, log):
         "wall_s": round(wall, 1),
         "downtime_s": round(downtime, 1),
         "overhead_s": round(wall - downtime, 1),
+        "overhead_per_host_s": round((wall - downtime) / len(config.hosts), 1),
         "failed_writes": writer["failed"],
         "lost_writes": writer["lost"],
         "max_latency_ms": writer["latency_ms"]["max"],
@@ -89,6 +98,8 @@ def one_run(variant, log):
         "no_quorum_s": monitor["seconds_without_quorum"],
         "max_down": monitor["max_down"],
         "gate_lag_s": None,
+        "slowest_writes": writer["slowest"],
+        "task_seconds": task_seconds,
     }
     if variant.startswith("kit"):
         with open(os.path.join(ROOT, "reports", "latest.json")) as handle:
@@ -96,7 +107,7 @@ def one_run(variant, log):
         lags = gate_lags(report, monitor)
         figures["gate_lag_s"] = round(statistics.median(lags), 2) if lags else None
         figures["transfers"] = sum(1 for h in report["hosts"] if h.get("leader_transferred"))
-    log("  %-12s %s" % (variant, json.dumps(figures)))
+    log("  %-12s %s" % (variant, json.dumps({k: v for k, v in figures.items() if k != "task_seconds"})))
     return figures
 
 
@@ -106,7 +117,26 @@ def summarise(runs):
         values = [r[metric] for r in runs if r.get(metric) is not None]
         summary[metric] = {"median": round(statistics.median(values), 2) if values else None,
                            "worst": max(values) if values else None}
+    tasks = set(name for r in runs for name in r["task_seconds"])
+    medians = {name: round(statistics.median(r["task_seconds"].get(name, 0.0) for r in runs), 2) for name in tasks}
+    summary["slowest_tasks"] = dict(sorted(medians.items(), key=lambda item: -item[1])[:TOP_TASKS])
     return summary
+
+
+def print_table(table, variants):
+    print()
+    print("%-20s" % "median (worst)" + "".join("%18s" % v for v in variants))
+    for metric in METRICS:
+        cells = []
+        for variant in variants:
+            cell = table[variant][metric]
+            cells.append("-" if cell["median"] is None else "%s (%s)" % (cell["median"], cell["worst"]))
+        print("%-20s" % metric + "".join("%18s" % c for c in cells))
+    for variant in variants:
+        print()
+        print("where %s's time goes (median seconds per run, summed over hosts):" % variant)
+        for name, seconds in table[variant]["slowest_tasks"].items():
+            print("  %7.2f  %s" % (seconds, name))
 
 
 def main():
@@ -122,14 +152,7 @@ def main():
         for variant in variants:  # interleaved, so a slow spell hits every variant alike
             results[variant].append(one_run(variant, lambda line: print(line, flush=True)))
     table = {variant: summarise(runs) for variant, runs in results.items()}
-    print()
-    print("%-16s" % "median (worst)" + "".join("%16s" % v for v in variants))
-    for metric in METRICS:
-        cells = []
-        for variant in variants:
-            cell = table[variant][metric]
-            cells.append("-" if cell["median"] is None else "%s (%s)" % (cell["median"], cell["worst"]))
-        print("%-16s" % metric + "".join("%16s" % c for c in cells))
+    print_table(table, variants)
     os.makedirs(os.path.join(ROOT, "reports"), exist_ok=True)
     with open(os.path.join(ROOT, "reports", "bench.json"), "w") as handle:
         json.dump({"summary": table, "runs": results}, handle, indent=2)

@@ -11,7 +11,12 @@ from urllib.parse import urlsplit
 
 
 class EtcdHTTPError(Exception):
-    pass
+    """A failed call; connection_failed when no answer came at all (refused, reset,
+    timed out), as opposed to an answer with an error status."""
+
+    def __init__(self, message, connection_failed=False):
+        super().__init__(message)
+        self.connection_failed = connection_failed
 
 
 def b64(text):
@@ -42,7 +47,8 @@ class Client:
             response = connection.getresponse()
             payload = response.read()
         except (OSError, http.client.HTTPException) as error:
-            raise EtcdHTTPError("%s%s: %s" % (url, path, error or type(error).__name__)) from error
+            raise EtcdHTTPError("%s%s: %s" % (url, path, error or type(error).__name__),
+                                connection_failed=True) from error
         finally:
             connection.close()
         if response.status != 200:

@@ -1,8 +1,10 @@
 """The load writer and the monitor: the lab's witnesses of a rollout.
 
-writer   puts sequenced keys at a fixed rate, round-robin through every member's
-         client URL; like etcd's own client it fails over to the next member when
-         one does not answer, within a per-write deadline. It records acks,
+writer   puts sequenced keys at a fixed rate, round-robin through the members'
+         client URLs, the way etcd's Go client (gRPC round_robin) balances: an
+         endpoint whose connection failed is left out of the rotation and probed in
+         the background until it answers again, and a write whose attempt failed is
+         retried on the next endpoint within a per-write deadline. It records acks,
          failures (no member took the write in time), failovers and latency; at the
          end it reads the keys back and counts acknowledged writes that are missing.
 monitor  asks every member for its status about five times a second and records,
@@ -59,36 +61,87 @@ def write_json(path, data):
         json.dump(data, handle, indent=2)
 
 
+class EndpointRotation:
+    """Round robin over the endpoints that are up, as gRPC's round_robin picks only
+    READY connections. A failed endpoint is out until a background probe reaches it;
+    when every endpoint is out, all are tried (a client has nothing better to do)."""
+
+    def __init__(self, endpoints, probe, probe_interval=0.25):
+        self.endpoints = list(endpoints)
+        self.out = set()
+        self.lock = threading.Lock()
+        self.probe = probe
+        self.probe_interval = probe_interval
+        self.stopping = False
+        self.prober = threading.Thread(target=self._probe_loop, daemon=True)
+        self.prober.start()
+
+    def order(self, seq):
+        """The endpoints to try for write seq: those up, rotated by seq, then the rest."""
+        rotated = self.endpoints[seq % len(self.endpoints):] + self.endpoints[:seq % len(self.endpoints)]
+        with self.lock:
+            return [e for e in rotated if e not in self.out] + [e for e in rotated if e in self.out]
+
+    def failed(self, endpoint):
+        with self.lock:
+            self.out.add(endpoint)
+
+    def stop(self):
+        self.stopping = True
+        self.prober.join()
+
+    def _probe_loop(self):
+        while not self.stopping:
+            with self.lock:
+                out = list(self.out)
+            for endpoint in out:
+                if self.probe(endpoint):
+                    with self.lock:
+                        self.out.discard(endpoint)
+            time.sleep(self.probe_interval)
+
+
 def run_writer(endpoints, tls, rate, duration, out, timeout=1.0, deadline=5.0):
     """timeout: per attempt; deadline: per write, across failovers."""
     client = Client(tls, timeout=timeout)
     run_id = uuid.uuid4().hex[:8]
     prefix = "%s%s/" % (PREFIX, run_id)
-    results = []          # (seq, ok, latency_s, error, failovers)
+    results = []          # (seq, ok, latency_s, error, failovers, started_s)
     lock = threading.Lock()
     stopper = Stopper(duration)
+    started_at, began = time.time(), time.monotonic()
+
+    def answers(url):
+        try:
+            client.status(url)
+            return True
+        except EtcdHTTPError:
+            return False
+
+    rotation = EndpointRotation(endpoints, answers)
 
     def put(seq):
         started = time.monotonic()
         attempt, error = 0, None
         while time.monotonic() - started < deadline:
-            url = endpoints[(seq + attempt) % len(endpoints)]
+            candidates = rotation.order(seq)
+            url = candidates[attempt % len(candidates)]
             try:
                 client.put(url, "%s%09d" % (prefix, seq), str(seq))
-                outcome = (seq, True, time.monotonic() - started, None, attempt)
+                outcome = (seq, True, time.monotonic() - started, None, attempt, started - began)
                 break
             except EtcdHTTPError as failure:
                 error = str(failure)
+                if failure.connection_failed:
+                    rotation.failed(url)
                 attempt += 1
                 if attempt % len(endpoints) == 0:
                     time.sleep(0.1)  # every member refused: back off a little, as clients do
         else:
-            outcome = (seq, False, time.monotonic() - started, error, attempt)
+            outcome = (seq, False, time.monotonic() - started, error, attempt, started - began)
         with lock:
             results.append(outcome)
 
-    started_at = time.time()
-    began = time.monotonic()
     seq = 0
     # Requests run in a pool so a member that hangs does not slow the rate down.
     with ThreadPoolExecutor(max_workers=32) as pool:
@@ -99,6 +152,7 @@ def run_writer(endpoints, tls, rate, duration, out, timeout=1.0, deadline=5.0):
             if stopper.wait(max(0.0, next_due - time.monotonic())):
                 break
     elapsed = time.monotonic() - began
+    rotation.stop()
     acked = sorted(r[0] for r in results if r[1])
     present = _read_back(client, endpoints, prefix)
     lost = [s for s in acked if "%s%09d" % (prefix, s) not in present]
@@ -116,6 +170,9 @@ def run_writer(endpoints, tls, rate, duration, out, timeout=1.0, deadline=5.0):
         "latency_ms": {"p50": _ms(percentile(latencies, 0.5)), "p99": _ms(percentile(latencies, 0.99)),
                        "max": _ms(max(latencies) if latencies else None)},
         "errors": dict(sorted(errors.items(), key=lambda item: -item[1])[:10]),
+        # Where the worst latencies happened (seconds after started), to line up with the rollout.
+        "slowest": [{"t": round(r[5], 2), "latency_ms": _ms(r[2]), "ok": r[1], "failovers": r[4]}
+                    for r in sorted(results, key=lambda r: -r[2])[:5]],
     }
     write_json(out, report)
     return report

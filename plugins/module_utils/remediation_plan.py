@@ -75,6 +75,22 @@ def remediation_plan(host_reports, health):
 
 HOST_REPORT_KEYS = ("name", "kernel_before", "kernel_after", "leader_transferred", "fallback_used",
                     "downtime_s", "status")
+NUMBER_KEYS = ("downtime_s", "reboot_at", "healthy_at")
+FLAG_KEYS = ("leader_transferred", "fallback_used")
+
+
+def typed_host_entry(entry):
+    """The host entry with numbers as numbers and flags as booleans: Ansible's
+    set_fact hands nested values over as strings ("8.0", "False"), and a report that
+    tools read must not."""
+    typed = dict(entry)
+    for key in NUMBER_KEYS:
+        if key in typed:
+            typed[key] = None if typed[key] in (None, "", "None") else float(typed[key])
+    for key in FLAG_KEYS:
+        if isinstance(typed.get(key), str):
+            typed[key] = typed[key].strip().lower() in ("true", "yes", "1")
+    return typed
 
 
 def remediation_report(run, plan, detect_reports, host_reports):
@@ -104,6 +120,7 @@ def remediation_report(run, plan, detect_reports, host_reports):
             entry = {"name": name, "kernel_before": detected["kernel"], "kernel_after": detected["kernel"],
                      "leader_transferred": False, "fallback_used": False, "downtime_s": 0,
                      "status": "already_fixed"}
+        entry = typed_host_entry(entry)
         entry["member"] = detected["member"]
         entry["order"] = planned[name]["order"] if name in planned else None
         hosts.append(entry)

@@ -41,6 +41,31 @@ options:
     type: str
     choices: [none, healthy, quorum]
     default: none
+  wait_for:
+    description:
+      - Look again, about four times a second, until the cluster reaches this state or O(wait_timeout)
+        passes; the result is the last look. Waiting inside the module lets a rollout move on within a
+        fraction of a second of etcd being ready, where a task-level C(until) pays a task and a round
+        trip per look.
+      - V(none) looks once.
+      - V(healthy) waits for RV(cluster.healthy).
+      - V(member_healthy) waits for O(member) to be healthy and the cluster to be in sync (a member back
+        from a reboot).
+      - V(disruptable) waits until O(member) may be stopped; every other member healthy and in sync, no
+        alarm, and quorum without it (the filter P(sre.etcd_kernel.etcd_disruption_check#filter)).
+      - When the wait gives up, the module fails with the reasons and the last look's result.
+    type: str
+    choices: [none, healthy, member_healthy, disruptable]
+    default: none
+  member:
+    description:
+      - The member name that O(wait_for=member_healthy) and O(wait_for=disruptable) are about.
+    type: str
+  wait_timeout:
+    description:
+      - Seconds O(wait_for) waits before it gives up.
+    type: float
+    default: 300
 extends_documentation_fragment:
   - sre.etcd_kernel.etcd
   - sre.etcd_kernel.etcd.backend
@@ -80,6 +105,16 @@ EXAMPLES = r"""
     cert_file: /etc/ssl/etcd/ssl/admin-master1.pem
     key_file: /etc/ssl/etcd/ssl/admin-master1-key.pem
     fail_on: healthy
+
+- name: Wait up to a minute until etcd2 may be stopped
+  sre.etcd_kernel.etcd_health:
+    endpoints: [https://10.0.0.11:2379, https://10.0.0.12:2379, https://10.0.0.13:2379]
+    ca_file: /etc/ssl/etcd/ssl/ca.pem
+    cert_file: /etc/ssl/etcd/ssl/admin-master1.pem
+    key_file: /etc/ssl/etcd/ssl/admin-master1-key.pem
+    wait_for: disruptable
+    member: etcd2
+    wait_timeout: 60
 
 - name: Ask from the controller over gRPC
   sre.etcd_kernel.etcd_health:
@@ -205,6 +240,22 @@ cluster:
       description: All members healthy, quorum, in sync, no alarm.
       type: bool
       sample: true
+ready:
+  description: Whether the state O(wait_for) waited for was reached.
+  returned: when O(wait_for) is not V(none)
+  type: bool
+  sample: true
+reasons:
+  description: What kept the state O(wait_for) waited for from being reached, at the last look.
+  returned: when O(wait_for) is not V(none)
+  type: list
+  elements: str
+  sample: ["etcd2 is unhealthy: connection refused by https://10.0.0.12:2379 (status)"]
+waited_s:
+  description: Seconds spent waiting.
+  returned: when O(wait_for) is not V(none)
+  type: float
+  sample: 4.52
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -218,6 +269,12 @@ from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_backends impo
     client_factory,
     connection_argument_spec,
 )
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_wait import (
+    MEMBER_CONDITIONS,
+    readiness,
+    timeout_message,
+    wait_until,
+)
 
 
 def main():
@@ -225,20 +282,43 @@ def main():
     argument_spec.update(
         max_index_gap=dict(type="int", default=1000),
         fail_on=dict(type="str", choices=["none", "healthy", "quorum"], default="none"),
+        wait_for=dict(type="str", choices=["none", "healthy", "member_healthy", "disruptable"], default="none"),
+        member=dict(type="str"),
+        wait_timeout=dict(type="float", default=300),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           required_if=[("wait_for", value, ("member",)) for value in MEMBER_CONDITIONS])
     params = module.params
     if params["timeout"] <= 0:
         module.fail_json(msg="timeout must be a positive number of seconds, got %s" % params["timeout"])
     if params["max_index_gap"] < 0:
         module.fail_json(msg="max_index_gap must not be negative, got %d" % params["max_index_gap"])
+    if params["wait_timeout"] < 0:
+        module.fail_json(msg="wait_timeout must not be negative, got %s" % params["wait_timeout"])
 
+    open_client = client_factory(params)
+
+    def look():
+        return collect_health(open_client, params["endpoints"], params["timeout"], params["max_index_gap"])
+
+    wait_for = params["wait_for"]
     try:
-        health = collect_health(client_factory(params), params["endpoints"], params["timeout"], params["max_index_gap"])
-    except EtcdError as error:
+        if wait_for == "none":
+            health, waited = look(), None
+        else:
+            waited = wait_until(look, lambda health: readiness(health, wait_for, params["member"],
+                                                               params["max_index_gap"]),
+                                params["wait_timeout"])
+            health = waited["health"]
+    except (EtcdError, ValueError) as error:
         module.fail_json(msg=str(error))
 
     result = dict(changed=False, members=health["members"], cluster=health["cluster"])
+    if waited is not None:
+        result.update(ready=waited["ready"], reasons=waited["reasons"], waited_s=waited["waited_s"])
+        if not waited["ready"]:
+            module.fail_json(msg=timeout_message(wait_for, params["member"], waited["waited_s"], waited["reasons"]),
+                             **result)
     cluster = health["cluster"]
     fail_on = params["fail_on"]
     if (fail_on == "healthy" and not cluster["healthy"]) or (fail_on == "quorum" and not cluster["quorum"]):

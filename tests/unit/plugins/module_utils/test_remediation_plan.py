@@ -156,3 +156,16 @@ def test_an_unhealthy_member_still_comes_before_a_suspected_one():
     reports = [complaining("master1", "%016x" % 3), complaining("master2", "%016x" % 3), detected("master3")]
     plan = remediation_plan(reports, health(leader="etcd2", unhealthy=("etcd1",)))
     assert [(s["host"], s["role"]) for s in plan][:2] == [("master1", "unhealthy"), ("master3", "symptomatic")]
+
+
+def test_the_report_gives_numbers_and_flags_their_types_back():
+    # set_fact hands nested values to the report filter as strings.
+    plan = three_host_plan()
+    as_ansible_gives_them = dict(worked("master1"), downtime_s="8.0", reboot_at="1795568642.01",
+                                 healthy_at="", leader_transferred="False", fallback_used="True")
+    result = remediation_report(RUN, plan, [detected(h) for h in ("master1", "master2", "master3")],
+                                {"master1": as_ansible_gives_them})
+    master1 = next(h for h in result["hosts"] if h["name"] == "master1")
+    assert master1["downtime_s"] == 8.0 and master1["reboot_at"] == 1795568642.01
+    assert master1["healthy_at"] is None
+    assert master1["leader_transferred"] is False and master1["fallback_used"] is True

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import sys
+import threading
 import time
 from unittest.mock import patch
 
@@ -228,6 +229,47 @@ def test_fail_on_quorum_and_healthy(cluster, backend):
     assert result["msg"].startswith("etcd cluster is without quorum (fail_on=quorum): ")
     assert "no quorum: 1 of 3 members healthy" in result["msg"]
     assert result["cluster"]["quorum"] is False
+
+
+# --------------------------------------------------------------------------
+# Waiting inside the module (the rollout's gates)
+# --------------------------------------------------------------------------
+def test_wait_for_member_healthy_returns_soon_after_the_member_is_back(cluster):
+    stopped = a_follower(cluster)
+    stopped.stop()
+    restarter = threading.Timer(1.0, stopped.start, args=(cluster.initial_cluster,))
+    restarter.start()
+    try:
+        failed, result = run_module(etcd_health, cluster.connection_args(
+            wait_for="member_healthy", member=stopped.name, wait_timeout=30))
+    finally:
+        restarter.join()
+    assert not failed, result["msg"]
+    assert result["ready"] is True and result["reasons"] == []
+    assert 1.0 <= result["waited_s"] < 30
+    assert member_entry(result, stopped.name)["healthy"] is True
+
+
+def test_wait_for_disruptable_gives_up_with_the_reasons(cluster):
+    stopped = a_follower(cluster)
+    stopped.stop()
+    other = next(m for m in cluster.members if m is not stopped)
+    failed, result = run_module(etcd_health, cluster.connection_args(
+        wait_for="disruptable", member=other.name, wait_timeout=1))
+    assert failed and result["ready"] is False
+    assert result["msg"].startswith("%s may not be disrupted after waiting 1s: %s is unhealthy: connection refused"
+                                    % (other.name, stopped.name))
+    # The stopped member itself may go: it is out already and the others keep quorum.
+    failed, result = run_module(etcd_health, cluster.connection_args(
+        wait_for="disruptable", member=stopped.name, wait_timeout=1))
+    assert not failed and result["ready"] is True and result["waited_s"] < 0.5  # one look, no wait
+
+
+def test_wait_needs_a_known_member(cluster):
+    failed, result = run_module(etcd_health, cluster.connection_args(wait_for="member_healthy"))
+    assert failed and result["msg"] == "wait_for is member_healthy but all of the following are missing: member"
+    failed, result = run_module(etcd_health, cluster.connection_args(wait_for="disruptable", member="etcd9"))
+    assert failed and result["msg"].startswith("unknown etcd member 'etcd9'; known members: etcd1, etcd2, etcd3")
 
 
 # --------------------------------------------------------------------------

@@ -1,0 +1,82 @@
+# -*- coding: utf-8 -*-
+# Copyright: Control-plane SRE team
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Waiting for etcd to reach a state, inside one module call.
+
+A gate that polls with a task-level `until` pays an SSH round trip and a task per
+look, so it notices a recovered member a second or more late. Polling here, a few
+times a second, lets the rollout move on within a fraction of a second.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_cluster import (
+    describe_problems,
+    disruption_check,
+    find_member,
+    known_member_names,
+)
+
+# What a caller can wait for:
+#   healthy         the whole cluster is healthy (etcd_health's cluster.healthy);
+#   member_healthy  one member answers with a leader and the cluster is in sync;
+#   disruptable     one member may be stopped now (every other member healthy and in sync).
+CONDITIONS = ("healthy", "member_healthy", "disruptable")
+MEMBER_CONDITIONS = ("member_healthy", "disruptable")
+POLL_INTERVAL_S = 0.25
+
+CONDITION_WORDS = {
+    "healthy": "the etcd cluster is not healthy",
+    "member_healthy": "{member} is not healthy and in sync",
+    "disruptable": "{member} may not be disrupted",
+}
+
+
+def readiness(health, condition, member=None, max_index_gap=1000):
+    """(ready, reasons): whether health meets condition, and what is missing if not."""
+    if condition not in CONDITIONS:
+        raise ValueError("unknown condition %r; expected one of %s" % (condition, ", ".join(CONDITIONS)))
+    if condition == "healthy":
+        return health["cluster"]["healthy"], describe_problems(health)
+    if not known_member_names(health):
+        # No endpoint answered, so the membership is unknown: not ready yet.
+        return False, describe_problems(health) or ["no etcd endpoint answered"]
+    if condition == "disruptable":
+        verdict = disruption_check(health, member, max_index_gap)
+        return verdict["safe"], verdict["reasons"]
+    if condition == "member_healthy":
+        state = find_member(health, member)
+        reasons = []
+        if not state["healthy"]:
+            reasons.append("%s: %s" % (member, "; ".join(state["errors"]) or "unhealthy"))
+        if not health["cluster"]["in_sync"]:
+            reasons.append("members are %s raft entries apart (allowed %d)"
+                           % (health["cluster"]["max_index_gap"], max_index_gap))
+        return not reasons, reasons
+
+
+def wait_until(collect, check, timeout, interval=POLL_INTERVAL_S, clock=time.monotonic, sleep=time.sleep):
+    """Call collect() until check(its result) is ready or timeout seconds pass.
+
+    check returns (ready, reasons). Errors from collect or check (TLS, an unknown
+    member) are raised at once, since waiting cannot fix them.
+    Returns {"health", "ready", "reasons", "waited_s"} from the last look.
+    """
+    started = clock()
+    while True:
+        health = collect()
+        ready, reasons = check(health)
+        waited = clock() - started
+        if ready or waited + interval > timeout:
+            return {"health": health, "ready": ready, "reasons": reasons, "waited_s": round(waited, 2)}
+        sleep(interval)
+
+
+def timeout_message(condition, member, waited_s, reasons):
+    """The failure message when the wait gave up."""
+    return "%s after waiting %.0fs: %s" % (CONDITION_WORDS[condition].format(member=member), waited_s,
+                                           "; ".join(reasons) or "no reason given")

@@ -1,0 +1,89 @@
+"""Waiting for a state of etcd: readiness per condition and the polling loop."""
+import pytest
+
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_cluster import build_health
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_wait import (
+    readiness,
+    timeout_message,
+    wait_until,
+)
+from test_etcd_cluster import make_health
+
+HEALTHY = {"etcd1": "leader", "etcd2": "follower", "etcd3": "follower"}
+ETCD2_DOWN = {"etcd1": "leader", "etcd2": "down", "etcd3": "follower"}
+
+
+class FakeClock:
+    """time.monotonic and time.sleep for a loop that must not really sleep."""
+
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps = []
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_healthy_needs_the_whole_cluster():
+    assert readiness(make_health(HEALTHY), "healthy") == (True, [])
+    ready, reasons = readiness(make_health(ETCD2_DOWN), "healthy")
+    assert not ready and any("etcd2" in reason for reason in reasons)
+
+
+def test_member_healthy_is_about_that_member_and_the_sync():
+    assert readiness(make_health(ETCD2_DOWN), "member_healthy", "etcd1")[0]
+    ready, reasons = readiness(make_health(ETCD2_DOWN), "member_healthy", "etcd2")
+    assert not ready and reasons == ["etcd2: connection refused by https://etcd2:2379 (status)"]
+    behind = make_health({"etcd1": "leader", "etcd2": {"raft_index": 90000}, "etcd3": "follower"})
+    ready, reasons = readiness(behind, "member_healthy", "etcd2")
+    assert not ready and reasons == ["members are 89900 raft entries apart (allowed 1000)"]
+
+
+def test_disruptable_is_the_disruption_check():
+    assert readiness(make_health(ETCD2_DOWN), "disruptable", "etcd2") == (True, [])
+    ready, reasons = readiness(make_health(ETCD2_DOWN), "disruptable", "etcd1")
+    assert not ready and reasons[0].startswith("etcd2 is unhealthy")
+
+
+def test_no_answer_at_all_is_not_ready_rather_than_an_unknown_member():
+    nothing = build_health([], {}, [], {"https://etcd1:2379": "connection refused"})
+    ready, reasons = readiness(nothing, "member_healthy", "etcd1")
+    assert not ready and "connection refused" in reasons[0]
+
+
+def test_a_misspelt_member_or_condition_is_an_error_not_a_wait():
+    with pytest.raises(ValueError, match="unknown etcd member 'etcd9'"):
+        readiness(make_health(HEALTHY), "member_healthy", "etcd9")
+    with pytest.raises(ValueError, match="unknown condition"):
+        readiness(make_health(HEALTHY), "quorum")
+
+
+def test_wait_returns_as_soon_as_the_state_is_reached():
+    clock = FakeClock()
+    looks = iter([make_health(ETCD2_DOWN), make_health(ETCD2_DOWN), make_health(HEALTHY)])
+    result = wait_until(lambda: next(looks), lambda h: readiness(h, "healthy"), timeout=60,
+                        clock=clock.clock, sleep=clock.sleep)
+    assert result["ready"] and result["reasons"] == [] and result["waited_s"] == 0.5
+    assert clock.sleeps == [0.25, 0.25]
+
+
+def test_wait_gives_up_after_the_timeout_with_the_last_reasons():
+    clock = FakeClock()
+    result = wait_until(lambda: make_health(ETCD2_DOWN), lambda h: readiness(h, "member_healthy", "etcd2"),
+                        timeout=3, clock=clock.clock, sleep=clock.sleep)
+    assert not result["ready"] and 2.75 <= result["waited_s"] <= 3
+    assert result["health"]["cluster"]["healthy_count"] == 2
+    message = timeout_message("member_healthy", "etcd2", result["waited_s"], result["reasons"])
+    assert message == ("etcd2 is not healthy and in sync after waiting 3s: "
+                       "etcd2: connection refused by https://etcd2:2379 (status)")
+
+
+def test_a_zero_timeout_looks_once():
+    clock = FakeClock()
+    result = wait_until(lambda: make_health(ETCD2_DOWN), lambda h: readiness(h, "healthy"), timeout=0,
+                        clock=clock.clock, sleep=clock.sleep)
+    assert not result["ready"] and clock.sleeps == []
