@@ -296,13 +296,12 @@ def main():
     if params["wait_timeout"] < 0:
         module.fail_json(msg="wait_timeout must not be negative, got %s" % params["wait_timeout"])
 
-    open_client = client_factory(params)
-
     def look():
         return collect_health(open_client, params["endpoints"], params["timeout"], params["max_index_gap"])
 
     wait_for = params["wait_for"]
     try:
+        open_client = client_factory(params)
         if wait_for == "none":
             health, waited = look(), None
         else:
