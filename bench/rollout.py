@@ -134,7 +134,7 @@ def print_table(table, variants):
         print("%-20s" % metric + "".join("%18s" % c for c in cells))
     for variant in variants:
         print()
-        print("where %s's time goes (median seconds per run, summed over hosts):" % variant)
+        print("where %s's time goes (median wall seconds per run, per task):" % variant)
         for name, seconds in table[variant]["slowest_tasks"].items():
             print("  %7.2f  %s" % (seconds, name))
 

@@ -1,6 +1,10 @@
 # -*- coding: utf-8 -*-
 # The benchmark's own callback (not part of the kit): where a run's time goes.
-"""Writes {task name: seconds summed over hosts} to $BENCH_TASK_TIMES at the end of a run."""
+"""Writes {task name: wall seconds} to $BENCH_TASK_TIMES at the end of a run.
+
+A task's wall seconds run from its first host starting to its last host finishing,
+summed over the times the task runs (a serial play runs it once per host), so the
+figures add up to about the run's wall time."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -9,7 +13,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: task_times
 type: aggregate
-short_description: Seconds per task, summed over hosts, as JSON for bench/rollout.py
+short_description: Wall seconds per task, as JSON for bench/rollout.py
 description:
   - Enabled only by the benchmark, through ANSIBLE_CALLBACKS_ENABLED.
   - Writes the file named by the BENCH_TASK_TIMES environment variable.
@@ -30,21 +34,27 @@ class CallbackModule(CallbackBase):
 
     def __init__(self):
         super().__init__()
-        self.started = {}
         self.seconds = {}
+        self.current = None  # (name, started) of the task running now
 
-    def v2_runner_on_start(self, host, task):
-        self.started[(host.get_name(), task._uuid)] = time.monotonic()
+    def _close_current(self):
+        if self.current is not None:
+            name, started = self.current
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.monotonic() - started
+            self.current = None
 
-    def _finished(self, result, *_args, **_kwargs):
-        key = (result._host.get_name(), result._task._uuid)
-        if key in self.started:
-            name = result._task.get_name()
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.monotonic() - self.started.pop(key)
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        self._close_current()
+        self.current = (task.get_name(), time.monotonic())
 
-    v2_runner_on_ok = v2_runner_on_failed = v2_runner_on_skipped = v2_runner_on_unreachable = _finished
+    def v2_playbook_on_handler_task_start(self, task):
+        self.v2_playbook_on_task_start(task, False)
+
+    def v2_playbook_on_play_start(self, play):
+        self._close_current()
 
     def v2_playbook_on_stats(self, stats):
+        self._close_current()
         path = os.environ.get("BENCH_TASK_TIMES")
         if path:
             with open(path, "w") as handle:

@@ -1,12 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: Control-plane SRE team
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
-"""sre.etcd_kernel.reboot: ansible.builtin.reboot, polling about once a second.
+"""sre.etcd_kernel.reboot: ansible.builtin.reboot, polling twice a second.
 
 The builtin backs off exponentially (2, 4, 8, then 12 s between attempts) while it
 waits for the new boot. With one etcd member out at a time, every second the kit
 waits after the host is back is a second of reduced redundancy and of rollout time,
-and a handful of control-plane hosts cannot be overwhelmed by one probe a second.
+and a handful of control-plane hosts cannot be overwhelmed by two probes a second.
 Everything else (commands, boot detection, timeouts, messages) is the builtin's.
 """
 
@@ -24,7 +24,7 @@ from ansible.utils.display import Display
 
 display = Display()
 
-POLL_INTERVAL_SECONDS = 1.0
+POLL_INTERVAL_SECONDS = 0.5
 
 
 class ActionModule(BuiltinReboot):

@@ -9,14 +9,14 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: reboot
-short_description: Reboot a machine and wait for it, polling about once a second
+short_description: Reboot a machine and wait for it, polling twice a second
 version_added: "0.1.0"
 author: Control-plane SRE team
 description:
   - M(ansible.builtin.reboot) with one change; the work is done by the action plugin of the same name.
-  - While it waits for the new boot, it checks about once a second instead of backing off
+  - While it waits for the new boot, it checks twice a second instead of backing off
     exponentially (2, 4, 8, then 12 seconds between attempts), so the kit learns that a control-plane
-    host is back within about a second of its boot.
+    host is back within half a second of its boot.
   - Takes the same options as M(ansible.builtin.reboot); those the kit uses are listed here.
 options:
   msg:
