@@ -289,8 +289,6 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_if=[("wait_for", value, ("member",)) for value in MEMBER_CONDITIONS])
     params = module.params
-    if params["timeout"] <= 0:
-        module.fail_json(msg="timeout must be a positive number of seconds, got %s" % params["timeout"])
     if params["max_index_gap"] < 0:
         module.fail_json(msg="max_index_gap must not be negative, got %d" % params["max_index_gap"])
     if params["wait_timeout"] < 0:

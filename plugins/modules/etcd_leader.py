@@ -123,9 +123,8 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    for option in ("timeout", "confirm_timeout"):
-        if params[option] <= 0:
-            module.fail_json(msg="%s must be a positive number of seconds, got %s" % (option, params[option]))
+    if params["confirm_timeout"] <= 0:
+        module.fail_json(msg="confirm_timeout must be a positive number of seconds, got %s" % params["confirm_timeout"])
 
     try:
         result = transfer_leadership(

@@ -312,6 +312,14 @@ def test_missing_file_names_the_option(cluster, tmp_path, backend, option):
     assert result["msg"] == "%s: %s does not exist or is not a file" % (option, missing)
 
 
+@pytest.mark.parametrize("module, extra", [(etcd_health, {}), (etcd_leader, {"away_from": "etcd1"})])
+def test_a_timeout_that_is_not_positive_is_refused(cluster, module, extra):
+    failed, result = run_module(module, cluster.connection_args(timeout=0, **extra))
+    assert failed and result["msg"] == "timeout must be a positive number of seconds, got 0.0"
+    failed, result = run_module(etcd_health, cluster.connection_args(wait_for="healthy", wait_timeout=-1))
+    assert failed and result["msg"] == "wait_timeout must not be negative, got -1.0"
+
+
 def test_key_that_does_not_match_the_certificate(cluster, foreign_pki):
     failed, result = run_module(etcd_health, cluster.connection_args(key_file=foreign_pki["key"]))
     assert failed and result["msg"].startswith("key_file: %s is not the key of cert_file" % foreign_pki["key"])
