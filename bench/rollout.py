@@ -8,8 +8,9 @@ writer (50 writes/s through all members) and the monitor:
 Prints a table and writes reports/bench.json: per variant the median and worst of
 wall time, summed member downtime (monitor), overhead (wall time minus the time
 members were necessarily out), failed writes, max and p99 write latency, leader
-changes, seconds without quorum and gate lag (member healthy again -> the kit moves
-on; kit variants only). A benchmark prints figures; it never fails on a slow machine.
+changes, the leadership transfers the kit made, seconds without quorum and gate lag
+(member healthy again -> the kit moves on; kit variants only). Below the table, the
+tasks that took the most wall time. A benchmark prints figures; it never fails on a slow machine.
 Usage: python -m bench.rollout [--runs N] [--variants kit,naive]
 """
 import argparse
@@ -31,7 +32,7 @@ VARIANTS = {
     "naive": ["bench/naive.yml"],
 }
 METRICS = ("wall_s", "downtime_s", "overhead_s", "overhead_per_host_s", "failed_writes", "max_latency_ms",
-           "p99_latency_ms", "leader_changes", "no_quorum_s", "gate_lag_s")
+           "p99_latency_ms", "leader_changes", "transfers", "no_quorum_s", "gate_lag_s")
 TOP_TASKS = 12
 TASK_TIMES = os.path.join(ROOT, ".lab", "bench-task-times.json")
 
@@ -98,6 +99,7 @@ def one_run(variant, log):
         "no_quorum_s": monitor["seconds_without_quorum"],
         "max_down": monitor["max_down"],
         "gate_lag_s": None,
+        "transfers": None,
         "slowest_writes": writer["slowest"],
         "task_seconds": task_seconds,
     }

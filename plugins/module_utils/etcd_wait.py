@@ -76,7 +76,8 @@ def wait_until(collect, check, timeout, interval=POLL_INTERVAL_S, clock=time.mon
         sleep(interval)
 
 
-def timeout_message(condition, member, waited_s, reasons):
+def timeout_message(condition, member, waited_s, wait_timeout, reasons):
     """The failure message when the wait gave up."""
-    return "%s after waiting %.0fs: %s" % (CONDITION_WORDS[condition].format(member=member), waited_s,
-                                           "; ".join(reasons) or "no reason given")
+    return "%s after waiting %.1fs (wait_timeout %gs): %s" % (
+        CONDITION_WORDS[condition].format(member=member), waited_s, wait_timeout,
+        "; ".join(reasons) or "no reason given")

@@ -67,15 +67,14 @@ options:
     type: float
     default: 300
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - sre.etcd_kernel.etcd
   - sre.etcd_kernel.etcd.backend
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The module only reads, so check mode returns exactly what a normal run returns.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in diff mode).
     support: none
 requirements:
   - etcd v3.4 (the JSON gateway paths C(/v3/...)) with TLS on the client port.
@@ -314,7 +313,8 @@ def main():
     if waited is not None:
         result.update(ready=waited["ready"], reasons=waited["reasons"], waited_s=waited["waited_s"])
         if not waited["ready"]:
-            module.fail_json(msg=timeout_message(wait_for, params["member"], waited["waited_s"], waited["reasons"]),
+            module.fail_json(msg=timeout_message(wait_for, params["member"], waited["waited_s"],
+                                                 params["wait_timeout"], waited["reasons"]),
                              **result)
     cluster = health["cluster"]
     fail_on = params["fail_on"]

@@ -37,15 +37,14 @@ options:
     type: float
     default: 10.0
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - sre.etcd_kernel.etcd
   - sre.etcd_kernel.etcd.backend
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reports whether leadership would move and to whom, and moves nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in diff mode).
     support: none
 requirements:
   - etcd v3.4 with TLS on the client port.

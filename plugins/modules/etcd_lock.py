@@ -45,6 +45,7 @@ options:
     type: int
     default: 1800
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - sre.etcd_kernel.etcd
 attributes:
   check_mode:

@@ -75,16 +75,15 @@ options:
         apt; RV(target_offered) says whether it is.
       - Unset or empty means choose automatically.
     type: str
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The module only reads, so check mode returns exactly what a normal run returns.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in diff mode).
     support: none
   platform:
-    description: Target OS/families that can be operated against.
     support: full
     platforms: debian
 requirements:

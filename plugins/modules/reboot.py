@@ -46,6 +46,8 @@ options:
     description: Command that must succeed on the rebooted host.
     type: str
     default: whoami
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full

@@ -77,8 +77,8 @@ def test_wait_gives_up_after_the_timeout_with_the_last_reasons():
                         timeout=3, clock=clock.clock, sleep=clock.sleep)
     assert not result["ready"] and 2.75 <= result["waited_s"] <= 3
     assert result["health"]["cluster"]["healthy_count"] == 2
-    message = timeout_message("member_healthy", "etcd2", result["waited_s"], result["reasons"])
-    assert message == ("etcd2 is not healthy and in sync after waiting 3s: "
+    message = timeout_message("member_healthy", "etcd2", 3.04, 3, result["reasons"])
+    assert message == ("etcd2 is not healthy and in sync after waiting 3.0s (wait_timeout 3s): "
                        "etcd2: connection refused by https://etcd2:2379 (status)")
 
 
