@@ -48,15 +48,15 @@ def readiness(health, condition, member=None, max_index_gap=1000):
     if condition == "disruptable":
         verdict = disruption_check(health, member, max_index_gap)
         return verdict["safe"], verdict["reasons"]
-    if condition == "member_healthy":
-        state = find_member(health, member)
-        reasons = []
-        if not state["healthy"]:
-            reasons.append("%s: %s" % (member, "; ".join(state["errors"]) or "unhealthy"))
-        if not health["cluster"]["in_sync"]:
-            reasons.append("members are %s raft entries apart (allowed %d)"
-                           % (health["cluster"]["max_index_gap"], max_index_gap))
-        return not reasons, reasons
+    # member_healthy
+    state = find_member(health, member)
+    reasons = []
+    if not state["healthy"]:
+        reasons.append("%s: %s" % (member, "; ".join(state["errors"]) or "unhealthy"))
+    if not health["cluster"]["in_sync"]:
+        reasons.append("members are %s raft entries apart (allowed %d)"
+                       % (health["cluster"]["max_index_gap"], max_index_gap))
+    return not reasons, reasons
 
 
 def wait_until(collect, check, timeout, interval=POLL_INTERVAL_S, clock=time.monotonic, sleep=time.sleep):
