@@ -64,7 +64,6 @@ def gate_lags(report, monitor):
 
 
 def one_run(variant, log):
-    config = cluster.current_config()
     cluster.down(log=lambda *_: None)
     config = cluster.up(log=lambda *_: None)
     witness.start(config, rate=50.0)
