@@ -404,17 +404,25 @@ def status():
     return {"subnet": config.subnet, "healthy": cluster_is_healthy(states), "hosts": hosts}
 
 
+def ssh_connection_vars(config):
+    """How Ansible reaches the masters: this checkout's lab key, and their host keys
+    pinned (absolute paths, so a copy of an inventory elsewhere finds them too)."""
+    ssh_dir = config.path("ssh")
+    return {
+        "ansible_ssh_private_key_file": os.path.join(ssh_dir, "id_ed25519"),
+        "ansible_ssh_common_args": "-o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes"
+                                   % os.path.join(ssh_dir, "known_hosts"),
+    }
+
+
 def write_inventory(config):
     """inventory/lab/hosts.yml with kubespray's group names; values live in group_vars."""
-    ssh_dir = config.path("ssh")
     lines = ["---", "# Written by `make lab-up` for the local lab; do not edit.", "all:",
              "  vars:",
              "    # This checkout's lab key, and the masters' host keys pinned (absolute paths, so",
-             "    # molecule's copy of the inventory finds them too).",
-             "    ansible_ssh_private_key_file: %s" % os.path.join(ssh_dir, "id_ed25519"),
-             "    ansible_ssh_common_args: -o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes"
-             % os.path.join(ssh_dir, "known_hosts"),
-             "  hosts:"]
+             "    # molecule's copy of the inventory finds them too)."]
+    lines += ["    %s: %s" % item for item in ssh_connection_vars(config).items()]
+    lines += ["  hosts:"]
     for host in config.hosts:
         lines += ["    %s:" % host,
                   "      ansible_host: %s" % config.ip(host),

@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from lab import cluster
 from lab.config import REPO_ROOT
 
 from lab_helpers import run_playbook
@@ -28,14 +29,11 @@ def kubespray_inventory(lab, folder):
     # kubespray's group_vars/all/etcd.yml
     (group_vars / "etcd.yml").write_text("---\netcd_deployment_type: docker\netcd_data_dir: /var/lib/etcd\n")
     # What only the lab needs: how to reach it, and its kernel and reboot seams.
-    ssh = lab.path("ssh")
     (group_vars / "lab.yml").write_text("\n".join([
         "---",
         "ansible_user: root",
         "ansible_python_interpreter: /usr/bin/python3",
-        "ansible_ssh_private_key_file: %s" % os.path.join(ssh, "id_ed25519"),
-        "ansible_ssh_common_args: -o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes"
-        % os.path.join(ssh, "known_hosts"),
+        *["%s: %s" % item for item in cluster.ssh_connection_vars(lab).items()],
         "etcd_kernel_osrelease_path: /var/lib/lab/osrelease",
         "etcd_kernel_reboot_command: /lab/bin/reboot",
         "etcd_kernel_boot_time_command: cat /var/lib/lab/boot_id",
