@@ -19,10 +19,8 @@ from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_layout import
     etcd_commands,
 )
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.maintenance_window import check_window
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.remediation_plan import (
-    remediation_plan,
-    remediation_report,
-)
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.remediation_plan import remediation_plan
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.remediation_run import remediation_report
 
 
 def etcd_commands_filter(layout, container_name, since_seconds=3600):

@@ -3,8 +3,8 @@ import pytest
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.sre.etcd_kernel.plugins.filter.remediation import FilterModule
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.remediation_plan import (
-    remediation_plan, remediation_report)
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.remediation_plan import remediation_plan
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.remediation_run import remediation_report
 
 
 def health(leader="etcd2", unhealthy=()):
