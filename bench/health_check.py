@@ -21,7 +21,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.join(ROOT, "collections"), ROOT]
 
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_cluster import collect_health  # noqa: E402
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_client_ops import collect_health  # noqa: E402
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_gateway import gateway_client_factory  # noqa: E402
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_pyclient import grpc_client_factory  # noqa: E402
 from lab import cluster  # noqa: E402

@@ -3,7 +3,7 @@
 For each variant, from the same fresh lab (three masters on 5.4.0-132), under the
 writer (50 writes/s through all members) and the monitor:
   kit          ansible-playbook remediate.yml
-  kit-no-lead  the same with etcd_leader_handoff_enabled=false
+  kit-no-lead  the same with etcd_kernel_leader_handoff_enabled=false
   naive        bench/naive.yml: serial 1, install, reboot, wait for port 2379
 Prints a table and writes reports/bench.json: per variant the median and worst of
 wall time, summed member downtime (monitor), overhead (wall time minus the time
@@ -28,7 +28,7 @@ from lab import cluster, witness  # noqa: E402
 
 VARIANTS = {
     "kit": ["remediate.yml"],
-    "kit-no-lead": ["remediate.yml", "-e", "etcd_leader_handoff_enabled=false"],
+    "kit-no-lead": ["remediate.yml", "-e", "etcd_kernel_leader_handoff_enabled=false"],
     "naive": ["bench/naive.yml"],
 }
 METRICS = ("wall_s", "downtime_s", "overhead_s", "overhead_per_host_s", "failed_writes", "max_latency_ms",

@@ -1,7 +1,7 @@
-"""Write docs/variables.md from the roles' meta/argument_specs.yml (the one source).
+"""Write docs/variables.md from the role's meta/argument_specs.yml and defaults/main.yml.
 
 python docs/generate_variables.py          rewrite docs/variables.md
-tests/unit/test_docs.py fails when the file and the argument specs disagree.
+tests/unit/test_docs.py fails when the file and the role disagree.
 """
 import os
 import sys
@@ -9,7 +9,18 @@ import sys
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROLE = os.path.join(ROOT, "roles", "etcd_kernel")
 TARGET = os.path.join(ROOT, "docs", "variables.md")
+# The entry point that checks every setting; the others check all or a part of them.
+FULL_ENTRY_POINT = "preflight"
+
+
+def load_role():
+    with open(os.path.join(ROLE, "meta", "argument_specs.yml")) as handle:
+        specs = yaml.safe_load(handle)["argument_specs"]
+    with open(os.path.join(ROLE, "defaults", "main.yml")) as handle:
+        defaults = yaml.safe_load(handle) or {}
+    return specs, defaults
 
 
 def _text(value):
@@ -18,41 +29,39 @@ def _text(value):
     return str(value)
 
 
-def _default(option):
-    if "default" not in option:
-        return "required" if option.get("required") else "-"
-    value = option["default"]
-    return "`%s`" % (yaml.safe_dump(value, default_flow_style=True).strip().replace("\n...", "")
-                     if not isinstance(value, str) else (value or '""'))
+def _default(value):
+    if isinstance(value, str):
+        return "`%s`" % (" ".join(value.split()) or '""')
+    return "`%s`" % yaml.safe_dump(value, default_flow_style=True).strip().replace("\n...", "")
 
 
 def render():
-    lines = ["# Role variables", "",
-             "Generated from each role's `meta/argument_specs.yml` by `python docs/generate_variables.py`;",
-             "a test keeps this file and the specs in step. Set these in the inventory (group_vars) or",
-             "with `-e`; kubespray's own variables (`etcd_cert_dir`, `etcd_member_name`,",
-             "`etcd_deployment_type`, `ip`, `access_ip`, `etcd_client_port`) are read as they are.", ""]
-    for role in sorted(os.listdir(os.path.join(ROOT, "roles"))):
-        path = os.path.join(ROOT, "roles", role, "meta", "argument_specs.yml")
-        with open(path) as handle:
-            specs = yaml.safe_load(handle)["argument_specs"]
-        for entry_point, spec in sorted(specs.items()):
-            title = role if entry_point == "main" else "%s (%s)" % (role, entry_point)
-            lines += ["## %s" % title, "", _text(spec.get("short_description", "")), ""]
-            options = spec.get("options") or {}
-            if not options:
-                lines += ["No options.", ""]
-                continue
-            lines += ["| variable | type | default | description |", "|---|---|---|---|"]
-            for name, option in sorted(options.items()):
-                kind = option.get("type", "str")
-                if option.get("elements"):
-                    kind += " of " + option["elements"]
-                if option.get("choices"):
-                    kind += " (%s)" % ", ".join(str(c) for c in option["choices"])
-                lines.append("| `%s` | %s | %s | %s |" % (name, kind, _default(option),
-                                                           _text(option.get("description", "")).replace("|", "/")))
-            lines.append("")
+    specs, defaults = load_role()
+    options = specs[FULL_ENTRY_POINT]["options"]
+    lines = ["# Settings", "",
+             "Generated from `roles/etcd_kernel/meta/argument_specs.yml` and `defaults/main.yml` by",
+             "`python docs/generate_variables.py`; a test keeps this file and the role in step. Every",
+             "setting has one home, the role's defaults; set them in the inventory (group_vars) or with",
+             "`-e`. kubespray's own variables (`etcd_member_name`, `etcd_cert_dir`, `etcd_deployment_type`,",
+             "`etcd_container_name`, `etcd_client_port`, `ip`, `access_ip`) are read as they are.", "",
+             "| variable | type | default | description |", "|---|---|---|---|"]
+    for name, option in sorted(options.items()):
+        kind = option.get("type", "str")
+        if option.get("elements"):
+            kind += " of " + option["elements"]
+        if option.get("choices"):
+            kind += " (%s)" % ", ".join(str(c) for c in option["choices"])
+        lines.append("| `%s` | %s | %s | %s |" % (name, kind, _default(defaults[name]),
+                                                   _text(option.get("description", "")).replace("|", "/")))
+    lines += ["", "## Entry points", "",
+              "One role, `sre.etcd_kernel.etcd_kernel`, with one entry point per phase; Ansible checks",
+              "the settings each one reads before it runs.", "",
+              "| entry point | what it does | settings it checks |", "|---|---|---|"]
+    for entry_point, spec in sorted(specs.items()):
+        checked = sorted(spec.get("options") or {})
+        scope = "all" if checked == sorted(options) else (", ".join("`%s`" % n for n in checked) or "none")
+        lines.append("| `%s` | %s | %s |" % (entry_point, _text(spec.get("short_description", "")), scope))
+    lines.append("")
     return "\n".join(lines)
 
 

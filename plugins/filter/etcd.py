@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: Control-plane SRE team
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
-"""etcd decision filters: thin wrappers over module_utils.etcd_cluster.
+"""etcd decision filters: thin wrappers over module_utils (etcd_decisions,
+etcd_health_result, etcd_symptoms).
 
 The decisions live in module_utils so that the modules (on the managed node)
 and the playbooks (on the controller) make them the same way. Each filter's
@@ -14,13 +15,15 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_cluster import (
-    DEFAULT_MAX_INDEX_GAP,
-    classify_symptoms,
-    describe_problems,
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_decisions import (
     disruption_check,
-    remediation_order,
+    health_remediation_order,
 )
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_health_result import (
+    DEFAULT_MAX_INDEX_GAP,
+    describe_problems,
+)
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_symptoms import classify_symptoms
 
 
 def etcd_disruption_check(health, member_name, max_index_gap=DEFAULT_MAX_INDEX_GAP):
@@ -34,15 +37,17 @@ def etcd_disruption_check(health, member_name, max_index_gap=DEFAULT_MAX_INDEX_G
 def etcd_remediation_order(hosts, health, member_names):
     """hosts reordered: unhealthy members first, then healthy followers, the leader last."""
     try:
-        return remediation_order(hosts, health, member_names)
+        return health_remediation_order(hosts, health, member_names)
     except (ValueError, KeyError, TypeError) as error:
         raise AnsibleFilterError("etcd_remediation_order: %s" % error) from error
 
 
-def etcd_symptoms(log_lines, leader_changes=None, window_hours=1.0):
-    """Counts of the epoll bug's symptoms in etcd log lines, and a verdict."""
+def etcd_symptoms(log_lines, leader_changes=None, window_hours=1.0, members=None, metrics=None,
+                  peer_restarts=None):
+    """Counts of the epoll bug's symptoms in one member's etcd log (and counters), and a verdict."""
     try:
-        return classify_symptoms(log_lines, leader_changes, window_hours)
+        return classify_symptoms(log_lines, leader_changes, window_hours, members=members, metrics=metrics,
+                                 peer_restarts=peer_restarts)
     except (ValueError, TypeError) as error:
         raise AnsibleFilterError("etcd_symptoms: %s" % error) from error
 

@@ -15,9 +15,9 @@ __metaclass__ = type
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.kernel_release import (
-    check_affected,
     choose_target_release,
     compare_releases,
+    kernel_verdict,
     parse_release,
     sort_releases,
 )
@@ -57,12 +57,13 @@ def ubuntu_kernel_sort(releases):
 
 
 def ubuntu_kernel_affected(release, affected_ranges=None):
-    """{affected: bool, reason: str} for one release."""
+    """{affected: bool, status: affected|fixed|unaffected|unknown, reason: str} for one release;
+    affected_ranges are added to the built-in ones."""
     try:
-        affected, reason = check_affected(release, affected_ranges)
+        verdict = kernel_verdict(release, affected_ranges)
     except ValueError as error:
         raise AnsibleFilterError("ubuntu_kernel_affected: %s" % error) from error
-    return {"affected": affected, "reason": reason}
+    return {"affected": verdict["affected"], "status": verdict["status"], "reason": verdict["reason"]}
 
 
 def ubuntu_kernel_target(running_release, offered_releases, affected_ranges=None, pinned=None):

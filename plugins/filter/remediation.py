@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: Control-plane SRE team
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
-"""Remediation helpers: etcd_commands (log and restart argv per layout) and
-remediation_plan (which hosts, in which order, from which kernel to which)."""
+"""Remediation helpers: etcd_commands (log and restart argv per layout),
+remediation_plan (which hosts, in which order, from which kernel to which) and the
+run record (run_new, run_update, run_report)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -11,7 +12,6 @@ __metaclass__ = type
 import datetime
 
 from ansible.errors import AnsibleFilterError
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from jinja2 import Undefined
 
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_layout import (
@@ -19,8 +19,12 @@ from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_layout import
     etcd_commands,
 )
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.maintenance_window import check_window
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.remediation_plan import remediation_plan
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.remediation_run import remediation_report
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.remediation_plan import remediation_plan, unknown_hosts
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.remediation_run import (
+    new_run,
+    run_report,
+    run_update,
+)
 
 
 def etcd_commands_filter(layout, container_name, since_seconds=3600):
@@ -46,11 +50,61 @@ def remediation_plan_filter(host_reports, health):
         raise AnsibleFilterError("remediation_plan: %s" % error) from error
 
 
-def remediation_report_filter(run, plan, detect_reports, host_reports):
+def remediation_unknown_filter(host_reports):
+    """[{host, member, kernel, reason}] for the hosts whose kernel the kit cannot judge."""
     try:
-        return remediation_report(run, plan, detect_reports, host_reports)
+        return unknown_hosts(host_reports)
     except (ValueError, KeyError, TypeError) as error:
-        raise AnsibleFilterError("remediation_report: %s" % error) from error
+        raise AnsibleFilterError("remediation_unknown: %s" % error) from error
+
+
+def run_new_filter(fields):
+    """A fresh run record from {run_id, started, check_mode, limit}."""
+    try:
+        return new_run(**dict(fields))
+    except (ValueError, TypeError) as error:
+        raise AnsibleFilterError("run_new: %s" % error) from error
+
+
+def run_update_filter(run, **changes):
+    """The run record with changes applied (see module_utils.remediation_run.run_update)."""
+    try:
+        return run_update(run, **changes)
+    except (ValueError, KeyError, TypeError) as error:
+        raise AnsibleFilterError("run_update: %s" % error) from error
+
+
+def run_report_filter(run, finished):
+    """The run's report, its result decided from the run record alone."""
+    try:
+        return run_report(run, finished)
+    except (ValueError, KeyError, TypeError) as error:
+        raise AnsibleFilterError("run_report: %s" % error) from error
+
+
+def failure_lines(hosts, hostvars, limit=1500):
+    """One line per host that failed its last task: "<host>: <task>: <message>".
+
+    hosts: inventory names; hostvars: Ansible's hostvars. A rescue reads this to say
+    why every host that failed at the same time failed, not just the first.
+    """
+    if isinstance(hosts, Undefined):
+        return hosts  # let Ansible report the undefined variable itself
+    if isinstance(hosts, str) or not isinstance(hosts, (list, tuple)):
+        raise AnsibleFilterError("failure_lines: give a list of hosts, got %r" % (hosts,))
+    lines = []
+    for host in hosts:
+        variables = hostvars[host]
+        if "ansible_failed_result" not in variables:
+            continue
+        result = variables["ansible_failed_result"] or {}
+        task = (variables.get("ansible_failed_task") or {}).get("name") or "a task"
+        message = result.get("msg") or ("unreachable" if result.get("unreachable") else "failed")
+        message = " ".join(str(message).split())
+        if len(message) > limit:
+            message = message[:limit] + "..."
+        lines.append("%s: %s: %s" % (host, task, message))
+    return lines
 
 
 def maintenance_window_filter(window, now=None):
@@ -63,36 +117,16 @@ def maintenance_window_filter(window, now=None):
         raise AnsibleFilterError("maintenance_window: %s" % error) from error
 
 
-def role_variable_errors(provided, options_by_role):
-    """Messages for kit variables of a wrong type or value, checked before anything runs.
-
-    provided: {variable: value} as set in the inventory or with -e. options_by_role:
-    {role: the options of its meta/argument_specs.yml}. A role checks its own
-    variables only when it runs, which for the late roles is after the lock and the
-    snapshot; preflight checks them all at the start instead.
-    """
-    if not isinstance(provided, dict) or not isinstance(options_by_role, dict):
-        raise AnsibleFilterError("role_variable_errors: give the provided variables and the options "
-                                 "by role as dicts")
-    errors = []
-    for role, options in sorted(options_by_role.items()):
-        given = dict((name, provided[name]) for name in options if name in provided)
-        if not given:
-            continue
-        # Required options with role defaults are checked when the role runs.
-        spec = dict((name, dict(option, required=False)) for name, option in options.items())
-        result = ArgumentSpecValidator(spec).validate(given)
-        errors.extend("%s: %s" % (role, message) for message in result.error_messages)
-    return errors
-
-
 class FilterModule(object):
     def filters(self):
         return {
             "etcd_client_urls": etcd_client_urls_filter,
             "etcd_commands": etcd_commands_filter,
+            "failure_lines": failure_lines,
             "maintenance_window": maintenance_window_filter,
             "remediation_plan": remediation_plan_filter,
-            "remediation_report": remediation_report_filter,
-            "role_variable_errors": role_variable_errors,
+            "remediation_unknown": remediation_unknown_filter,
+            "run_new": run_new_filter,
+            "run_report": run_report_filter,
+            "run_update": run_update_filter,
         }

@@ -7,7 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_cluster import EtcdConfigError
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_errors import EtcdConfigError
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_gateway import gateway_client_factory
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_pyclient import grpc_client_factory
 

@@ -4,9 +4,9 @@
 """A small client for etcd v3.4's JSON gateway, over HTTPS with client certificates.
 
 Python 3.8, standard library only: it runs on managed nodes where nothing may
-be installed. It speaks the backend interface of etcd_cluster (normalized data:
-member ids as 16-digit hex strings, 64-bit integers as int) and raises the
-EtcdError types defined there, each with a message that says what to fix.
+be installed. It speaks the backend interface of etcd_client_ops (normalized
+data: member ids as 16-digit hex strings, 64-bit integers as int) and raises the
+EtcdError types of etcd_errors, each with a message that says what to fix.
 
 The gateway encodes 64-bit integers as JSON strings and omits fields whose value
 is zero or empty (no "leader" key when there is no leader, no "errors" key when
@@ -25,20 +25,20 @@ import socket
 import ssl
 from urllib.parse import urlsplit
 
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_cluster import (
-    DEFAULT_TIMEOUT,
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_client_ops import DEFAULT_TIMEOUT
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_errors import (
     EtcdConfigError,
     EtcdConnectionError,
     EtcdRequestError,
     EtcdTLSError,
     ca_verify_error,
     client_cert_rejected_error,
-    format_member_id,
     hostname_mismatch_error,
-    parse_member_id,
     refused_error,
     timeout_error,
 )
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_ids import format_member_id, parse_member_id
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_metrics import parse_etcd_metrics
 
 # TLS alerts a server sends when it refuses our client certificate (or its absence).
 _CLIENT_CERT_REJECTED_REASONS = (
@@ -121,8 +121,8 @@ class EtcdGatewayClient:
         """Nothing stays open between requests."""
 
     # -- transport ----------------------------------------------------------
-    def request(self, operation, method, path, body=None, timeout=None):
-        """The decoded JSON answer of one gateway request, or an EtcdError naming operation."""
+    def _exchange(self, operation, method, path, body=None, timeout=None):
+        """(HTTP response, body bytes) of one request, or an EtcdError naming operation."""
         timeout = self.timeout if timeout is None else timeout
         connection = http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=self.context)
         try:
@@ -130,11 +130,15 @@ class EtcdGatewayClient:
             headers = {"Content-Type": "application/json"} if body is not None else {}
             connection.request(method, path, payload, headers)
             response = connection.getresponse()
-            data = response.read()
+            return response, response.read()
         except Exception as error:
             raise self._translate(error, operation, timeout) from error
         finally:
             connection.close()
+
+    def request(self, operation, method, path, body=None, timeout=None):
+        """The decoded JSON answer of one gateway request, or an EtcdError naming operation."""
+        response, data = self._exchange(operation, method, path, body, timeout)
         try:
             answer = json.loads(data.decode("utf-8")) if data else {}
         except ValueError as error:
@@ -218,9 +222,19 @@ class EtcdGatewayClient:
         answer = self.request("health", "GET", "/health")
         return {"health": answer.get("health") == "true", "reason": answer.get("reason", "")}
 
+    def metrics_text(self):
+        """etcd's Prometheus counters, as the text its client URL serves at /metrics."""
+        response, data = self._exchange("metrics", "GET", "/metrics")
+        if response.status != 200:
+            raise EtcdRequestError("%s (metrics) failed: HTTP %d: %r" % (self.endpoint, response.status, data[:200]))
+        return data.decode("utf-8", "replace")
+
+    def metrics(self):
+        return parse_etcd_metrics(self.metrics_text())
+
 
 def gateway_client_factory(ca_file, cert_file, key_file, timeout=DEFAULT_TIMEOUT):
-    """open_client(endpoint) for etcd_cluster.collect_health, sharing one TLS context."""
+    """open_client(endpoint) for etcd_client_ops.collect_health, sharing one TLS context."""
     context = make_ssl_context(ca_file, cert_file, key_file)
 
     def open_client(endpoint):

@@ -18,7 +18,7 @@ import base64
 import json
 import time
 
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_cluster import EtcdError
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_errors import EtcdError
 
 DEFAULT_LOCK_KEY = "/sre.etcd_kernel/remediation-lock"
 

@@ -6,7 +6,8 @@
 Prefers `pyetcd` (PyPI etcd-sdk-python, the maintained fork), accepts `etcd3`.
 It speaks the same backend interface as etcd_gateway and must return exactly the
 same normalized data, so it uses the raw gRPC stubs: the high-level API drops
-fields (raftAppliedIndex, errors) and has no MoveLeader wrapper.
+fields (raftAppliedIndex, errors) and has no MoveLeader wrapper. etcd serves its
+counters (metrics()) only over HTTPS, so those are read as etcd_gateway reads them.
 
 The protobuf definitions shipped with pyetcd 0.0.7 predate etcd 3.4: their
 StatusResponse has no raftAppliedIndex (7), errors (8) or dbSizeInUse (9). The
@@ -20,25 +21,28 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_cluster import (
-    ALARM_NAMES,
-    DEFAULT_TIMEOUT,
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_client_ops import DEFAULT_TIMEOUT
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_errors import (
     EtcdClientUnavailable,
     EtcdConnectionError,
     EtcdRequestError,
     EtcdTLSError,
     ca_verify_error,
     client_cert_rejected_error,
-    format_member_id,
     hostname_mismatch_error,
-    parse_member_id,
     refused_error,
     timeout_error,
 )
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_gateway import (
+    EtcdGatewayClient,
     check_tls_files,
     make_ssl_context,
     parse_endpoint,
+)
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_ids import (
+    ALARM_NAMES,
+    format_member_id,
+    parse_member_id,
 )
 
 # gRPC's C core logs handshake failures straight to stderr; they are reported
@@ -108,6 +112,7 @@ class EtcdGrpcClient:
         check_tls_files(ca_file, cert_file, key_file)
         self.ca_file = ca_file
         self.cert_file = cert_file
+        self.key_file = key_file
         self.timeout = timeout
         self.rpc = library.etcdrpc
         self.client = library.client(host=host, port=port, ca_cert=ca_file, cert_key=key_file,
@@ -180,9 +185,14 @@ class EtcdGrpcClient:
         request = self.rpc.MoveLeaderRequest(targetID=parse_member_id(target_id))
         self._call("move leader", self.client.maintenancestub, "MoveLeader", request, timeout)
 
+    def metrics(self):
+        # etcd serves its counters over HTTPS only, not gRPC: read them as the gateway does.
+        client = EtcdGatewayClient(self.endpoint, self.ca_file, self.cert_file, self.key_file, self.timeout)
+        return client.metrics()
+
 
 def grpc_client_factory(ca_file, cert_file, key_file, timeout=DEFAULT_TIMEOUT):
-    """open_client(endpoint) for etcd_cluster.collect_health."""
+    """open_client(endpoint) for etcd_client_ops.collect_health."""
     require_library()
     # gRPC only notices a bad PEM or a key that does not match at the first
     # call, with a vague message; Python's ssl names the culprit now.

@@ -14,9 +14,9 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_cluster import (
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_decisions import disruption_check
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_health_result import (
     describe_problems,
-    disruption_check,
     find_member,
     known_member_names,
 )

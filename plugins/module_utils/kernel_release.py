@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: Control-plane SRE team
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
-"""Ubuntu kernel release logic: parsing, ordering, affected ranges, target choice.
+"""Ubuntu kernel release logic: parsing, ordering, verdicts, target choice.
 
 This file is shipped to managed Ubuntu 20.04 nodes by the kernel_status module,
 so it must run on Python 3.8 with the standard library only.
@@ -20,6 +20,25 @@ Ordering
     ABIs on their own (5.4.0-1093-aws is not "newer" than 5.4.0-135-generic), so
     compare_releases() refuses them instead of guessing. release_sort_key() still
     gives mixed lists a stable order for display (upstream, ABI, then flavour).
+
+Verdicts (kernel_verdict)
+    affected    some range covers the release: same upstream, a flavour the
+                range lists, from_abi <= ABI < fixed_abi.
+    fixed       not affected, and at or above the fixed_abi of a range of its
+                series and flavour.
+    unaffected  below the from_abi of every range of its series and flavour, or
+                of a series no range names: the bug never reached it.
+    unknown     its series has ranges, but none lists its flavour. ABI numbers
+                mean nothing across flavours that number them separately
+                (5.4.0-1093-aws says nothing about 5.4.0-135-generic), so the kit
+                refuses to guess rather than call a cloud kernel fixed.
+
+Ranges
+    The built-in ranges (DEFAULT_AFFECTED_RANGES) always apply; operator ranges
+    are added to them, never replace them, so an operator range can only widen
+    what is affected (or turn an unknown flavour into a known one). A range
+    without flavours covers GENERIC_ABI_FLAVOURS, the flavours that share the
+    generic ABI numbering, never every flavour.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -28,15 +47,37 @@ __metaclass__ = type
 
 import re
 
-# The seed incident. Users extend this list through the module option or the
+VERDICT_AFFECTED = "affected"
+VERDICT_FIXED = "fixed"
+VERDICT_UNAFFECTED = "unaffected"
+VERDICT_UNKNOWN = "unknown"
+VERDICTS = (VERDICT_AFFECTED, VERDICT_FIXED, VERDICT_UNAFFECTED, VERDICT_UNKNOWN)
+
+# Where operators add ranges for the whole kit; quoted in "unknown" reasons.
+RANGES_SETTING = "etcd_kernel_affected_ranges"
+
+# The flavours built from a series' main linux source package, in one upload,
+# so they share its ABI numbers: 5.4.0-132-generic, -lowlatency and
+# -generic-lpae are the same code. The meta packages (linux-image-generic,
+# -virtual, -generic-hwe-18.04...) install these flavours, so they need no
+# entry. Cloud and device flavours (aws, azure, gcp, gke, oracle, kvm, ibm,
+# raspi...) come from their own source packages with their own numbering.
+GENERIC_ABI_FLAVOURS = ("generic", "generic-lpae", "lowlatency")
+
+# The seed incident. Operators add ranges through the module option or the
 # filters' affected_ranges argument; keep entries in this shape.
 DEFAULT_AFFECTED_RANGES = [
     {
         "upstream": "5.4.0",
         "from_abi": 132,
         "fixed_abi": 135,
-        "flavours": [],
+        "flavours": list(GENERIC_ABI_FLAVOURS),
         "reference": "LP#1996678 epoll: autoremove wakers even more aggressively",
+        "sources": [
+            "https://bugs.launchpad.net/ubuntu/+source/linux/+bug/1996678",
+            "Ubuntu linux 5.4.0-135 changelog: the fix for LP#1996678",
+            "upstream 5.4.211 commit \"epoll: autoremove wakers even more aggressively\"",
+        ],
     },
 ]
 
@@ -48,11 +89,21 @@ RELEASE_FORMAT_HINT = (
 
 # Upstream is always three numbers on Ubuntu; the flavour is lower-case words
 # joined by hyphens (generic, lowlatency, aws, generic-lpae, intel-iotg...).
+# [0-9], not \d: \d also matches other scripts' digits, and int() accepts
+# them, so a full-width "５.４.０-１３２-generic" would pass for a release.
+# The patterns are used with fullmatch(): "$" would also accept a trailing "\n".
 _RELEASE_PATTERN = re.compile(
-    r"^(?P<upstream>\d+\.\d+\.\d+)-(?P<abi>\d+)-(?P<flavour>[a-z][a-z0-9]*(?:-[a-z0-9]+)*)$"
+    r"(?P<upstream>[0-9]+\.[0-9]+\.[0-9]+)-(?P<abi>[0-9]+)-(?P<flavour>[a-z][a-z0-9]*(?:-[a-z0-9]+)*)"
 )
-_UPSTREAM_PATTERN = re.compile(r"^\d+\.\d+\.\d+$")
-_FLAVOUR_PATTERN = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
+_UPSTREAM_PATTERN = re.compile(r"[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,4}")
+_FLAVOUR_PATTERN = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
+
+# Far above any real release (ABIs reach four digits, upstream parts three).
+# Longer numbers are garbage, and int() of a few thousand digits raises its
+# own ValueError on newer Pythons instead of a message that helps.
+MAX_ABI_DIGITS = 6
+MAX_UPSTREAM_PART_DIGITS = 4
+_SHOWN_CHARACTERS = 48
 
 _IMAGE_PACKAGE_PREFIX = "linux-image-"
 # Packages named like an image but not a bootable kernel the kit would install:
@@ -60,7 +111,7 @@ _IMAGE_PACKAGE_PREFIX = "linux-image-"
 _NOT_AN_IMAGE_SUFFIXES = ("-dbg", "-dbgsym", "-unsigned")
 
 _RANGE_REQUIRED_KEYS = ("upstream", "from_abi", "fixed_abi")
-_RANGE_OPTIONAL_KEYS = ("flavours", "reference")
+_RANGE_OPTIONAL_KEYS = ("flavours", "reference", "sources")
 
 
 class InvalidKernelRelease(ValueError):
@@ -122,26 +173,49 @@ class KernelRelease(object):
         return self.release
 
 
+def _shown(value):
+    """repr() of value, cut short: a message must not carry megabytes of garbage."""
+    text = repr(value)
+    if len(text) <= _SHOWN_CHARACTERS:
+        return text
+    return "%s... (%d characters)" % (text[:_SHOWN_CHARACTERS], len(text))
+
+
 def parse_release(release):
     """Parse a release string (or pass a KernelRelease through).
 
     Surrounding whitespace is ignored because /proc/sys/kernel/osrelease ends
-    with a newline. Raises InvalidKernelRelease for anything else.
+    with a newline. Raises InvalidKernelRelease for anything else, including
+    non-ASCII digits and numbers longer than any real release has.
     """
     if isinstance(release, KernelRelease):
         return release
     if not isinstance(release, str):
         raise InvalidKernelRelease(
-            "expected a kernel release string, got %s %r; %s"
-            % (type(release).__name__, release, RELEASE_FORMAT_HINT)
+            "expected a kernel release string, got %s %s; %s"
+            % (type(release).__name__, _shown(release), RELEASE_FORMAT_HINT)
         )
-    match = _RELEASE_PATTERN.match(release.strip())
+    match = _RELEASE_PATTERN.fullmatch(release.strip())
     if match is None:
         raise InvalidKernelRelease(
-            "%r is not an Ubuntu kernel release; %s" % (release, RELEASE_FORMAT_HINT)
+            "%s is not an Ubuntu kernel release; %s" % (_shown(release), RELEASE_FORMAT_HINT)
         )
-    upstream = tuple(int(number) for number in match.group("upstream").split("."))
-    return KernelRelease(upstream, int(match.group("abi")), match.group("flavour"))
+    abi_digits = match.group("abi")
+    if len(abi_digits) > MAX_ABI_DIGITS:
+        raise InvalidKernelRelease(
+            "%s is not an Ubuntu kernel release: its ABI number has %d digits, at most %d are "
+            "expected; %s" % (_shown(release), len(abi_digits), MAX_ABI_DIGITS, RELEASE_FORMAT_HINT)
+        )
+    upstream_parts = match.group("upstream").split(".")
+    if any(len(part) > MAX_UPSTREAM_PART_DIGITS for part in upstream_parts):
+        raise InvalidKernelRelease(
+            "%s is not an Ubuntu kernel release: its upstream version %s has a number of more "
+            "than %d digits; %s"
+            % (_shown(release), _shown(match.group("upstream")), MAX_UPSTREAM_PART_DIGITS,
+               RELEASE_FORMAT_HINT)
+        )
+    upstream = tuple(int(part) for part in upstream_parts)
+    return KernelRelease(upstream, int(abi_digits), match.group("flavour"))
 
 
 def release_from_package_name(package_name):
@@ -208,9 +282,12 @@ def validate_affected_ranges(affected_ranges):
     """Check user-supplied ranges and return them normalised.
 
     Each range needs upstream (str like "5.4.0"), from_abi and fixed_abi (ints,
-    from_abi < fixed_abi); flavours (list of str, empty = every flavour) and
-    reference (str) are optional. The returned dicts carry upstream as a tuple
-    of ints. Raises InvalidAffectedRanges naming the bad entry.
+    from_abi < fixed_abi); flavours (list of str), reference (str) and sources
+    (list of str) are optional. The returned dicts carry upstream as a tuple of
+    ints, and empty flavours as GENERIC_ABI_FLAVOURS: an ABI range is written in
+    one numbering, and without flavours that is the generic one. Only the given
+    list is checked (effective_ranges() adds the built-in ones). Raises
+    InvalidAffectedRanges naming the bad entry.
     """
     if not isinstance(affected_ranges, (list, tuple)):
         raise InvalidAffectedRanges(
@@ -238,7 +315,7 @@ def validate_affected_ranges(affected_ranges):
             )
 
         upstream = entry["upstream"]
-        if not isinstance(upstream, str) or not _UPSTREAM_PATTERN.match(upstream):
+        if not isinstance(upstream, str) or not _UPSTREAM_PATTERN.fullmatch(upstream):
             raise InvalidAffectedRanges(
                 "%s: upstream must be a version string like \"5.4.0\", got %r" % (where, upstream)
             )
@@ -258,86 +335,160 @@ def validate_affected_ranges(affected_ranges):
 
         flavours = entry.get("flavours") or []
         if not isinstance(flavours, (list, tuple)) or not all(
-            isinstance(flavour, str) and _FLAVOUR_PATTERN.match(flavour) for flavour in flavours
+            isinstance(flavour, str) and _FLAVOUR_PATTERN.fullmatch(flavour) for flavour in flavours
         ):
             raise InvalidAffectedRanges(
-                "%s: flavours must be a list of flavour names like [\"generic\", \"lowlatency\"] "
-                "(empty means every flavour), got %r" % (where, entry.get("flavours"))
+                "%s: flavours must be a list of flavour names like [\"aws\"] or [\"generic\", "
+                "\"lowlatency\"] (empty means %s), got %r"
+                % (where, ", ".join(GENERIC_ABI_FLAVOURS), entry.get("flavours"))
             )
         reference = entry.get("reference") or ""
         if not isinstance(reference, str):
             raise InvalidAffectedRanges(
                 "%s: reference must be a string, got %r" % (where, reference)
             )
+        sources = entry.get("sources") or []
+        if not isinstance(sources, (list, tuple)) or not all(isinstance(source, str) for source in sources):
+            raise InvalidAffectedRanges(
+                "%s: sources must be a list of strings (links or citations), got %r"
+                % (where, entry.get("sources"))
+            )
 
         normalised.append({
             "upstream": tuple(int(number) for number in upstream.split(".")),
             "from_abi": entry["from_abi"],
             "fixed_abi": entry["fixed_abi"],
-            "flavours": list(flavours),
+            "flavours": list(flavours) or list(GENERIC_ABI_FLAVOURS),
             "reference": reference,
+            "sources": list(sources),
         })
     return normalised
+
+
+def effective_ranges(affected_ranges=None):
+    """The ranges every decision uses: the built-in ones, then the operator's.
+
+    None and [] add nothing. Operator ranges are added, never substituted, so
+    an operator can widen what is affected but cannot drop the seed incident.
+    """
+    operator_ranges = [] if affected_ranges is None else validate_affected_ranges(affected_ranges)
+    return validate_affected_ranges(DEFAULT_AFFECTED_RANGES) + operator_ranges
 
 
 def _describe_range(affected_range):
     upstream = ".".join(str(number) for number in affected_range["upstream"])
     text = "%s-%d..%d" % (upstream, affected_range["from_abi"], affected_range["fixed_abi"] - 1)
-    if affected_range["flavours"]:
+    # The generic-numbered flavours are what a range means by default; naming
+    # them in every reason would only bury the part that matters.
+    if sorted(affected_range["flavours"]) != sorted(GENERIC_ABI_FLAVOURS):
         text += " [%s]" % ", ".join(affected_range["flavours"])
     if affected_range["reference"]:
         text += " (%s)" % affected_range["reference"]
     return text
 
 
-def _fixed_release(release, affected_range):
-    """The first release of this release's line that the range no longer covers."""
-    return KernelRelease(release.upstream, affected_range["fixed_abi"], release.flavour)
+def _covers_line(affected_range, release):
+    """True when the range speaks about this release's series and flavour."""
+    return release.upstream == affected_range["upstream"] and release.flavour in affected_range["flavours"]
+
+
+def _in_range(affected_range, release):
+    return _covers_line(affected_range, release) and \
+        affected_range["from_abi"] <= release.abi < affected_range["fixed_abi"]
 
 
 def _matching_range(release, normalised_ranges):
     for affected_range in normalised_ranges:
-        if release.upstream != affected_range["upstream"]:
-            continue
-        if affected_range["flavours"] and release.flavour not in affected_range["flavours"]:
-            continue
-        if affected_range["from_abi"] <= release.abi < affected_range["fixed_abi"]:
+        if _in_range(affected_range, release):
             return affected_range
     return None
 
 
-def check_affected(release, affected_ranges=None):
-    """Return (affected, reason) for one release.
+def _first_fixed_abi(release, line_ranges):
+    """The first ABI at or after release's that no range covers.
 
-    affected_ranges defaults to DEFAULT_AFFECTED_RANGES. A release is affected
-    when some range has the same upstream, from_abi <= ABI < fixed_abi and,
-    if the range lists flavours, the release's flavour among them.
+    Ranges may overlap or adjoin (an operator's 132..137 over the built-in
+    132..134), so stepping to one range's fixed_abi can land in another.
     """
-    parsed = parse_release(release)
-    ranges = validate_affected_ranges(DEFAULT_AFFECTED_RANGES if affected_ranges is None else affected_ranges)
+    abi = release.abi
+    moved = True
+    while moved:
+        moved = False
+        for affected_range in line_ranges:
+            if affected_range["from_abi"] <= abi < affected_range["fixed_abi"]:
+                abi = affected_range["fixed_abi"]
+                moved = True
+    return abi
 
-    matched = _matching_range(parsed, ranges)
-    if matched is not None:
-        return True, "%s is in the affected range %s; fixed from %s" % (
-            parsed.release, _describe_range(matched), _fixed_release(parsed, matched).release)
 
-    # Say why each range of the same series does not apply, so a surprising
-    # "not affected" is easy to check.
+def _verdict(status, reason, fixed_from=None):
+    return {
+        "status": status,
+        "affected": status == VERDICT_AFFECTED,
+        "reason": reason,
+        "fixed_from": fixed_from,
+    }
+
+
+def _judge(release, ranges):
+    """kernel_verdict() for a parsed release and already effective ranges."""
+    series_ranges = [r for r in ranges if r["upstream"] == release.upstream]
+    if not series_ranges:
+        return _verdict(VERDICT_UNAFFECTED, "%s is not affected: no affected range covers upstream %s, "
+                        "so the bug never reached that series" % (release, release.upstream_string))
+
+    line_ranges = [r for r in series_ranges if release.flavour in r["flavours"]]
+    if not line_ranges:
+        known = sorted(set(flavour for r in series_ranges for flavour in r["flavours"]))
+        return _verdict(VERDICT_UNKNOWN, "the status of %s is unknown: no known range for flavour %s; the "
+                        "%s ranges cover %s, whose ABI numbers say nothing about %s; add one via %s"
+                        % (release, release.flavour, release.upstream_string, ", ".join(known),
+                           release.flavour, RANGES_SETTING))
+
+    fixed_from = KernelRelease(release.upstream, _first_fixed_abi(release, line_ranges), release.flavour)
+    matched = [r for r in line_ranges if _in_range(r, release)]
+    if matched:
+        return _verdict(VERDICT_AFFECTED, "%s is in the affected range %s; fixed from %s"
+                        % (release, _describe_range(matched[0]), fixed_from), fixed_from.release)
+
+    # Say why each range of the line does not apply, so a surprising verdict
+    # is easy to check.
     notes = []
-    for affected_range in ranges:
-        if parsed.upstream != affected_range["upstream"]:
-            continue
-        described = _describe_range(affected_range)
-        if affected_range["flavours"] and parsed.flavour not in affected_range["flavours"]:
-            notes.append("flavour %s is not listed in %s" % (parsed.flavour, described))
-        elif parsed.abi < affected_range["from_abi"]:
-            notes.append("it predates %s" % described)
+    passed = []
+    for affected_range in line_ranges:
+        if release.abi < affected_range["from_abi"]:
+            notes.append("it predates %s" % _describe_range(affected_range))
         else:
-            notes.append("it is at or above the fix for %s" % described)
-    if not notes:
-        return False, "%s is not affected: no affected range covers upstream %s" % (
-            parsed.release, parsed.upstream_string)
-    return False, "%s is not affected: %s" % (parsed.release, "; ".join(notes))
+            notes.append("it is at or above the fix for %s" % _describe_range(affected_range))
+            passed.append(affected_range)
+    if not passed:
+        return _verdict(VERDICT_UNAFFECTED, "%s is not affected: %s" % (release, "; ".join(notes)))
+    # Not in any range, so the latest fix it is past is where its line became
+    # fixed for good.
+    latest_fix = max(affected_range["fixed_abi"] for affected_range in passed)
+    return _verdict(VERDICT_FIXED, "%s is fixed: %s" % (release, "; ".join(notes)),
+                    KernelRelease(release.upstream, latest_fix, release.flavour).release)
+
+
+def kernel_verdict(release, affected_ranges=None):
+    """Judge one release against the built-in ranges plus affected_ranges.
+
+    Returns {"status": one of VERDICTS, "affected": status == "affected",
+    "reason": a sentence for reports, "fixed_from": the first release of the
+    line that is fixed (for affected and fixed; None otherwise)}. See the
+    module docstring for what each status means.
+    """
+    return _judge(parse_release(release), effective_ranges(affected_ranges))
+
+
+def check_affected(release, affected_ranges=None):
+    """Return (affected, reason) for one release; see kernel_verdict().
+
+    An unknown release is not affected here: callers that must not treat it
+    as fine read kernel_verdict()'s status.
+    """
+    verdict = kernel_verdict(release, affected_ranges)
+    return verdict["affected"], verdict["reason"]
 
 
 def is_affected(release, affected_ranges=None):
@@ -345,15 +496,22 @@ def is_affected(release, affected_ranges=None):
     return check_affected(release, affected_ranges)[0]
 
 
+# A target must be known good. "unknown" is excluded: a cloud kernel's ABI
+# number alone says nothing about the fix, so without a range for its flavour
+# no release of that flavour is picked or accepted.
+_TARGET_STATUSES = (VERDICT_FIXED, VERDICT_UNAFFECTED)
+
+
 def newest_fixed_release(running_release, offered_releases, affected_ranges=None):
-    """The newest offered release of the running series and flavour that is not
-    affected and is newer than the running one; None when there is none.
+    """The newest offered release of the running series and flavour whose
+    verdict is fixed or unaffected and that is newer than the running one;
+    None when there is none.
 
     Offered entries that are not releases are ignored: apt lists contain
     unrelated names and a stray one must not hide a good target.
     """
     running = parse_release(running_release)
-    ranges = validate_affected_ranges(DEFAULT_AFFECTED_RANGES if affected_ranges is None else affected_ranges)
+    ranges = effective_ranges(affected_ranges)
     candidates = []
     for offered in offered_releases or []:
         try:
@@ -362,7 +520,7 @@ def newest_fixed_release(running_release, offered_releases, affected_ranges=None
             continue
         if not candidate.same_line(running) or candidate.abi <= running.abi:
             continue
-        if _matching_range(candidate, ranges) is not None:
+        if _judge(candidate, ranges)["status"] not in _TARGET_STATUSES:
             continue
         candidates.append(candidate)
     if not candidates:
@@ -373,13 +531,14 @@ def newest_fixed_release(running_release, offered_releases, affected_ranges=None
 def validate_pinned_target(running_release, pinned_release, affected_ranges=None):
     """Check a pinned target against the running release; return it parsed.
 
-    The pin must be a release of the same series and flavour, not affected,
-    and not older than the running one (equal is allowed: a host already on
-    its pinned, fixed kernel needs nothing). Raises InvalidTargetRelease with
-    a message that says what to pin instead.
+    The pin must be a release of the same series and flavour, fixed or
+    unaffected (not affected, not unknown), and not older than the running one
+    (equal is allowed: a host already on its pinned, fixed kernel needs
+    nothing). Raises InvalidTargetRelease with a message that says what to pin
+    instead.
     """
     running = parse_release(running_release)
-    ranges = validate_affected_ranges(DEFAULT_AFFECTED_RANGES if affected_ranges is None else affected_ranges)
+    ranges = effective_ranges(affected_ranges)
     try:
         pinned = parse_release(pinned_release)
     except InvalidKernelRelease as error:
@@ -392,11 +551,16 @@ def validate_pinned_target(running_release, pinned_release, affected_ranges=None
             % (pinned.release, running.upstream_string, running.flavour,
                running.upstream_string, running.flavour)
         )
-    matched = _matching_range(pinned, ranges)
-    if matched is not None:
+    verdict = _judge(pinned, ranges)
+    if verdict["status"] == VERDICT_AFFECTED:
         raise InvalidTargetRelease(
             "pinned target %s is in the affected range %s; pin %s or newer"
-            % (pinned.release, _describe_range(matched), _fixed_release(pinned, matched).release)
+            % (pinned.release, _describe_range(_matching_range(pinned, ranges)), verdict["fixed_from"])
+        )
+    if verdict["status"] == VERDICT_UNKNOWN:
+        raise InvalidTargetRelease(
+            "pinned target %s cannot be judged: no known range for flavour %s; add one via %s"
+            % (pinned.release, pinned.flavour, RANGES_SETTING)
         )
     if pinned.abi < running.abi:
         raise InvalidTargetRelease(

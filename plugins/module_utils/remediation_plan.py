@@ -7,12 +7,17 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_cluster import (
-    find_member,
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_decisions import (
+    member_raft_indexes,
+    member_roles,
     remediation_order,
 )
 
 REQUIRED_KEYS = ("host", "member", "kernel", "affected", "target")
+
+# kernel_status's verdict for a kernel no known range speaks about (a cloud
+# flavour with its own ABI numbers): neither fixed nor known to be affected.
+UNKNOWN_STATUS = "unknown"
 
 
 def suspected_members(host_reports, health):
@@ -30,16 +35,7 @@ def suspected_members(host_reports, health):
     return sorted(name for name, who in complainers.items() if others > 0 and len(who) >= others // 2 + 1)
 
 
-def remediation_plan(host_reports, health):
-    """Ordered plan steps for the affected hosts: unhealthy members first, then the
-    members the others cannot reach (the symptom), then followers, the leader last.
-
-    host_reports: one dict per host with at least host, member, kernel (running
-    release), affected (bool) and target (release or None), as the detect role
-    records them. health: an etcd_health result. Each step is
-    {"order", "host", "member", "from", "to", "role"}; "to" is None when no fixed
-    kernel is offered (the host cannot be fixed until the mirror has one).
-    """
+def _check_reports(host_reports):
     if not isinstance(host_reports, (list, tuple)):
         raise ValueError("host_reports must be a list of per-host reports, got %s"
                          % type(host_reports).__name__)
@@ -47,23 +43,28 @@ def remediation_plan(host_reports, health):
         missing = [key for key in REQUIRED_KEYS if not isinstance(report, dict) or key not in report]
         if missing:
             raise ValueError("a host report lacks %s: %r" % (", ".join(missing), report))
+
+
+def remediation_plan(host_reports, health):
+    """Ordered plan steps for the affected hosts: unhealthy members first, then the
+    members the others cannot reach (the symptom), then followers, the leader last.
+
+    host_reports: one dict per host with at least host, member, kernel (running
+    release), affected (bool) and target (release or None), as the detect role
+    records them, and optionally status (kernel_status's verdict). A host whose
+    status is "unknown" is never planned, whatever its affected flag says: the
+    kit cannot tell a fixed kernel of its flavour from an affected one
+    (unknown_hosts() lists them). health: an etcd_health result. Each step is
+    {"order", "host", "member", "from", "to", "role"}; "to" is None when no fixed
+    kernel is offered (the host cannot be fixed until the mirror has one).
+    """
+    _check_reports(host_reports)
     by_host = dict((report["host"], report) for report in host_reports)
-    affected = [report["host"] for report in host_reports if report["affected"]]
+    affected = [report["host"] for report in host_reports
+                if report["affected"] and report.get("status") != UNKNOWN_STATUS]
     member_names = dict((host, by_host[host]["member"]) for host in affected)
-    suspects = set(suspected_members(host_reports, health))
-    roles = {}
-    for host in affected:
-        member = find_member(health, member_names[host])
-        if not member["healthy"]:
-            roles[host] = "unhealthy"
-        elif member_names[host] in suspects:
-            roles[host] = "symptomatic"
-        else:
-            roles[host] = "leader" if member["is_leader"] else "follower"
-    ordered = remediation_order(affected, health, member_names)
-    ordered = [h for h in ordered if roles[h] == "unhealthy"] + \
-        [h for h in ordered if roles[h] == "symptomatic"] + \
-        [h for h in ordered if roles[h] in ("follower", "leader")]
+    roles = member_roles(affected, health, member_names, suspected_members(host_reports, health))
+    ordered = remediation_order(affected, roles, member_raft_indexes(affected, health, member_names))
     steps = []
     for position, host in enumerate(ordered, start=1):
         report = by_host[host]
@@ -71,3 +72,14 @@ def remediation_plan(host_reports, health):
         steps.append({"order": position, "host": host, "member": report["member"],
                       "from": report["kernel"], "to": report["target"], "role": role})
     return steps
+
+
+def unknown_hosts(host_reports):
+    """The hosts whose kernel has no verdict, in report order, for the plan and
+    the report to list: [{"host", "member", "kernel", "reason"}]. reason is the
+    report's reason (it says which range to add), or "" when the report has none.
+    """
+    _check_reports(host_reports)
+    return [{"host": report["host"], "member": report["member"], "kernel": report["kernel"],
+             "reason": report.get("reason") or ""}
+            for report in host_reports if report.get("status") == UNKNOWN_STATUS]

@@ -1,83 +1,227 @@
 # -*- coding: utf-8 -*-
 # Copyright: Control-plane SRE team
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
-"""The run: its state while it runs, and the report it ends with."""
+"""The run: one typed record of what a run has found and done, and the report it ends with.
+
+The plays keep the record as one fact on the controller (etcd_kernel_run) and change it
+only through run_update(), so every field keeps its type and meaning; finish builds the
+report from it once, with run_report(). The result is decided here and nowhere else:
+
+  refused        stopped before any member was disrupted (start or preflight said no)
+  stopped        stopped during the rollout, at a host, or a planned host has no
+                 read-back result (it became unreachable, or the run was interrupted)
+  remediated     every planned host was read back on a fixed kernel with its member healthy
+  nothing_to_do  no host in the plan
+  planned        check mode with work to do
+"""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-HOST_REPORT_KEYS = ("name", "kernel_before", "kernel_after", "leader_transferred", "fallback_used",
-                    "downtime_s", "status")
-NUMBER_KEYS = ("downtime_s", "reboot_at", "healthy_at")
-FLAG_KEYS = ("leader_transferred", "fallback_used")
+import copy
+import math
+
+PHASES = ("start", "preflight", "rollout", "finish")
+HOST_STATUSES = ("remediated", "already_fixed", "failed")
+LOCK_STATES = ("not_taken", "held", "released", "not_released")
+
+_RUN_FIELDS = ("run_id", "started", "check_mode", "limit", "phase", "stop", "plan", "unknown",
+               "detected", "snapshot", "lock", "in_progress", "hosts")
+# What run_update() accepts: every field but hosts (changed through host=...) and run_id.
+_UPDATABLE = ("phase", "stop", "plan", "unknown", "detected", "snapshot", "lock", "in_progress", "host")
+
+# A summary goes into chat messages and AWX job descriptions: the full reason is in the report.
+SUMMARY_REASON_CHARS = 300
+_NUMBER_KEYS = ("downtime_s", "reboot_at", "healthy_at")
+_FLAG_KEYS = ("leader_transferred", "fallback_used", "verified")
+_HOST_KEYS = ("name", "member", "kernel_before", "kernel_after", "status", "verified") + \
+    ("leader_transferred", "fallback_used", "downtime_s", "reboot_at", "healthy_at")
+
+
+def new_run(run_id, started, check_mode=False, limit=None):
+    """A fresh run record. run_id must be unique per run (it names the lock and the snapshot)."""
+    if not isinstance(run_id, str) or not run_id.strip():
+        raise ValueError("run_id must be a non-empty string, got %r" % (run_id,))
+    if not isinstance(started, str) or not started:
+        raise ValueError("started must be the run's start time as text, got %r" % (started,))
+    return {
+        "run_id": run_id,
+        "started": started,
+        "check_mode": _flag(check_mode),
+        # --limit as given (None without one): the report says the run was narrowed.
+        "limit": limit or None,
+        "phase": "start",
+        "stop": None,
+        "plan": [],
+        "unknown": [],
+        "detected": [],
+        "snapshot": None,
+        "lock": "not_taken",
+        "in_progress": None,
+        "hosts": {},
+    }
+
+
+def _check_run(run):
+    if not isinstance(run, dict) or sorted(run) != sorted(_RUN_FIELDS):
+        raise ValueError("expected the run record that run_new() made (etcd_kernel_run), got %r" % (run,))
+
+
+def _flag(value):
+    # Ansible hands nested values over as text ("False", "true"); a report must not.
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "1", "on")
+    return bool(value)
+
+
+def _number(value, key):
+    if value in (None, "", "None"):
+        return None
+    number = float(value)
+    if math.isnan(number) or math.isinf(number):
+        raise ValueError("%s must be a finite number, got %r" % (key, value))
+    return number
 
 
 def typed_host_entry(entry):
-    """The host entry with numbers as numbers and flags as booleans: Ansible's
-    set_fact hands nested values over as strings ("8.0", "False"), and a report that
-    tools read must not."""
-    typed = dict(entry)
-    for key in NUMBER_KEYS:
-        if key in typed:
-            typed[key] = None if typed[key] in (None, "", "None") else float(typed[key])
-    for key in FLAG_KEYS:
-        if isinstance(typed.get(key), str):
-            typed[key] = typed[key].strip().lower() in ("true", "yes", "1")
+    """A host's result with its numbers as numbers and its flags as booleans."""
+    if not isinstance(entry, dict) or not entry.get("name"):
+        raise ValueError("a host result needs at least a name, got %r" % (entry,))
+    unknown = sorted(set(entry) - set(_HOST_KEYS))
+    if unknown:
+        raise ValueError("a host result has unknown keys %s; known: %s" % (", ".join(unknown), ", ".join(_HOST_KEYS)))
+    typed = dict((key, None) for key in _HOST_KEYS)
+    typed.update(entry)
+    if typed["status"] not in HOST_STATUSES:
+        raise ValueError("host status must be one of %s, got %r" % (", ".join(HOST_STATUSES), typed["status"]))
+    for key in _NUMBER_KEYS:
+        typed[key] = _number(typed[key], key)
+    for key in _FLAG_KEYS:
+        typed[key] = _flag(typed[key])
     return typed
 
 
-def remediation_report(run, plan, detect_reports, host_reports):
-    """The run's report: its result and one entry per etcd host.
+def _check_stop(stop, phase):
+    if not isinstance(stop, dict) or sorted(stop) != ["at", "reason"] or not stop["at"] or not stop["reason"]:
+        raise ValueError("stop must be {'at': <host or phase>, 'reason': <text>}, got %r" % (stop,))
+    # The phase it stopped in decides refused (before any disruption) or stopped.
+    return {"at": str(stop["at"]), "reason": str(stop["reason"]).strip(), "phase": phase}
 
-    run: {"run_id", "started", "finished", "check_mode", "stopped_at", "reason",
-    "snapshot"}; stopped_at is None unless something stopped the run.
-    plan: the preflight plan. detect_reports: the detect role's per-host reports
-    (every etcd host). host_reports: {host: report} for the hosts the run worked
-    on, each with HOST_REPORT_KEYS.
-    result: "planned" (check mode), "stopped", "nothing_to_do" or "remediated".
+
+def run_update(run, **changes):
+    """The run with changes applied; the input is not modified.
+
+    phase: only forward (start, preflight, rollout, finish).
+    stop: {"at", "reason"}. The first stop is where the run stopped; a later one (for
+        example a second host's refusal in the same preflight) adds its reason.
+    host: one host's result (see typed_host_entry); it also ends in_progress for it.
+    lock: one of LOCK_STATES. plan, unknown, detected: lists. snapshot, in_progress: text or None.
     """
-    if not isinstance(run, dict) or not isinstance(host_reports, dict):
-        raise ValueError("run and host_reports must be dicts")
-    planned = dict((step["host"], step) for step in plan)
-    hosts = []
-    for detected in detect_reports:
-        name = detected["host"]
-        if name in host_reports:
-            entry = dict(host_reports[name])
-        elif name in planned:
-            step = planned[name]
-            entry = {"name": name, "kernel_before": step["from"], "kernel_after": None,
-                     "leader_transferred": False, "fallback_used": False, "downtime_s": None,
-                     "status": "planned" if run.get("check_mode") else "not_started"}
+    _check_run(run)
+    unknown = sorted(set(changes) - set(_UPDATABLE))
+    if unknown:
+        raise ValueError("cannot change %s; changeable: %s" % (", ".join(unknown), ", ".join(_UPDATABLE)))
+    updated = copy.deepcopy(run)
+    for key, value in sorted(changes.items()):
+        if key == "phase":
+            if value not in PHASES:
+                raise ValueError("phase must be one of %s, got %r" % (", ".join(PHASES), value))
+            if PHASES.index(value) < PHASES.index(updated["phase"]):
+                raise ValueError("the run is already in %s and cannot go back to %s" % (updated["phase"], value))
+            updated["phase"] = value
+        elif key == "stop":
+            stop = _check_stop(value, updated["phase"])
+            if updated["stop"] is None:
+                updated["stop"] = stop
+            elif stop["reason"] not in updated["stop"]["reason"]:
+                updated["stop"]["reason"] += "; " + stop["reason"]
+        elif key == "host":
+            entry = typed_host_entry(value)
+            updated["hosts"][entry["name"]] = entry
+            if updated["in_progress"] == entry["name"]:
+                updated["in_progress"] = None
+        elif key == "lock":
+            if value not in LOCK_STATES:
+                raise ValueError("lock must be one of %s, got %r" % (", ".join(LOCK_STATES), value))
+            updated["lock"] = value
+        elif key in ("plan", "unknown", "detected"):
+            if not isinstance(value, (list, tuple)):
+                raise ValueError("%s must be a list, got %r" % (key, value))
+            updated[key] = list(value)
         else:
-            entry = {"name": name, "kernel_before": detected["kernel"], "kernel_after": detected["kernel"],
-                     "leader_transferred": False, "fallback_used": False, "downtime_s": 0,
-                     "status": "already_fixed"}
-        entry = typed_host_entry(entry)
-        entry["member"] = detected["member"]
-        entry["order"] = planned[name]["order"] if name in planned else None
+            updated[key] = value or None
+    return updated
+
+
+def _unfinished_host(run):
+    """The first planned host without a read-back result, or None."""
+    for step in run["plan"]:
+        entry = run["hosts"].get(step["host"])
+        if entry is None or entry["status"] == "failed" or not entry["verified"]:
+            return step["host"]
+    return None
+
+
+def decide_result(run):
+    """(result, stop) for a finished run; stop is {"at", "reason"} or None."""
+    stop = run["stop"]
+    if stop is not None:
+        return ("refused" if stop["phase"] in ("start", "preflight") else "stopped"), stop
+    if not run["plan"]:
+        return "nothing_to_do", None
+    if run["check_mode"]:
+        return "planned", None
+    unfinished = run["in_progress"] or _unfinished_host(run)
+    if unfinished is not None:
+        return "stopped", {"at": unfinished, "reason": (
+            "%s has no read-back result: it became unreachable or the run was interrupted during "
+            "its step (see the log above); no later host was touched" % unfinished)}
+    return "remediated", None
+
+
+def _entry_for(run, detected, planned):
+    name = detected["host"]
+    if name in run["hosts"]:
+        return dict(run["hosts"][name])
+    entry = dict((key, None) for key in _HOST_KEYS)
+    entry.update({"name": name, "kernel_before": detected.get("kernel"), "leader_transferred": False,
+                  "fallback_used": False, "verified": False})
+    if name in planned:
+        entry["status"] = "planned" if run["check_mode"] else "not_started"
+    else:
+        # Hosts outside the plan keep their verdict: fixed, unaffected or unknown.
+        entry["status"] = {"fixed": "already_fixed"}.get(detected.get("status"), detected.get("status"))
+        entry["kernel_after"] = detected.get("kernel")
+    return entry
+
+
+def run_report(run, finished):
+    """The run's report: result, where and why it stopped, the plan, one entry per host."""
+    _check_run(run)
+    result, stop = decide_result(run)
+    planned = dict((step["host"], step) for step in run["plan"])
+    hosts = []
+    for detected in run["detected"]:
+        entry = _entry_for(run, detected, planned)
+        entry["member"] = detected.get("member")
+        entry["order"] = planned[entry["name"]]["order"] if entry["name"] in planned else None
         hosts.append(entry)
     # Plan order first (the order the run works in), then the hosts it had nothing to do on.
-    hosts.sort(key=lambda entry: entry["order"] if entry["order"] is not None else len(hosts) + 1)
-    if run.get("stopped_at"):
-        result = "stopped"
-    elif not plan:
-        result = "nothing_to_do"
-    elif run.get("check_mode"):
-        result = "planned"
-    else:
-        result = "remediated"
+    hosts.sort(key=lambda entry: (entry["order"] is None, entry["order"] or 0, entry["name"]))
     report = {
         "result": result,
-        "run_id": run.get("run_id"),
-        "started": run.get("started"),
-        "finished": run.get("finished"),
-        # Ansible renders an unset value as "": the report says null.
-        "stopped_at": run.get("stopped_at") or None,
-        "reason": run.get("reason") or None,
-        "snapshot": run.get("snapshot") or None,
-        "plan": list(plan),
+        "run_id": run["run_id"],
+        "started": run["started"],
+        "finished": finished,
+        "check_mode": run["check_mode"],
+        "limit": run["limit"],
+        "stopped_at": stop["at"] if stop else None,
+        "reason": stop["reason"] if stop else None,
+        "lock": run["lock"],
+        "snapshot": run["snapshot"],
+        "plan": list(run["plan"]),
+        "unknown": list(run["unknown"]),
         "hosts": hosts,
     }
     report["summary"] = summary_line(report)
@@ -90,7 +234,12 @@ def summary_line(report):
     for host in report["hosts"]:
         counts[host["status"]] = counts.get(host["status"], 0) + 1
     parts = ", ".join("%d %s" % (count, status) for status, count in sorted(counts.items()))
-    text = "%s: %s" % (report["result"], parts)
+    text = "%s: %s" % (report["result"], parts or "no host checked")
+    if report["limit"]:
+        text += " (limited to %s)" % report["limit"]
     if report["stopped_at"]:
-        text += "; stopped at %s: %s" % (report["stopped_at"], report["reason"])
+        reason = report["reason"]
+        if len(reason) > SUMMARY_REASON_CHARS:
+            reason = reason[:SUMMARY_REASON_CHARS].rstrip() + "... (see the report)"
+        text += "; stopped at %s: %s" % (report["stopped_at"], reason)
     return text

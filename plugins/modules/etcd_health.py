@@ -66,6 +66,17 @@ options:
       - Seconds O(wait_for) waits before it gives up.
     type: float
     default: 300
+  metrics:
+    description:
+      - Also read every member's own counters from C(/metrics) on its client URL (after the wait, if
+        any) into RV(members[].metrics), that is its leader changes, whether it has a leader, when its
+        process started, and the round trip to each peer. The filter
+        P(sre.etcd_kernel.etcd_symptoms#filter) uses them.
+      - A member whose counters cannot be read gets RV(members[].metrics_error) instead; that never
+        fails the module.
+      - Both backends read them over HTTPS with the same certificates (etcd has no gRPC call for them).
+    type: bool
+    default: false
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - sre.etcd_kernel.etcd
@@ -115,6 +126,15 @@ EXAMPLES = r"""
     member: etcd2
     wait_timeout: 60
 
+- name: Read the health and every member's own counters, for the symptoms
+  sre.etcd_kernel.etcd_health:
+    endpoints: [https://10.0.0.11:2379, https://10.0.0.12:2379, https://10.0.0.13:2379]
+    ca_file: /etc/ssl/etcd/ssl/ca.pem
+    cert_file: /etc/ssl/etcd/ssl/admin-master1.pem
+    key_file: /etc/ssl/etcd/ssl/admin-master1-key.pem
+    metrics: true
+  register: etcd_health
+
 - name: Ask from the controller over gRPC
   sre.etcd_kernel.etcd_health:
     endpoints: [https://127.0.0.1:2379]
@@ -151,6 +171,11 @@ members:
       description: The client URL the member was asked on (its first advertised one).
       type: str
       sample: https://10.0.0.11:2379
+    peer_urls:
+      description: The member's advertised peer URLs; empty for an unmatched endpoint.
+      type: list
+      elements: str
+      sample: ["https://10.0.0.11:2380"]
     healthy:
       description: Answered in time, reports a leader, no errors.
       type: bool
@@ -193,6 +218,34 @@ members:
       type: list
       elements: str
       sample: ["NOSPACE"]
+    metrics:
+      description: The member's own counters, read from its C(/metrics). A counter etcd did not report is V(null).
+      returned: when O(metrics=true) and the member answered
+      type: dict
+      contains:
+        leader_changes_seen_total:
+          description: C(etcd_server_leader_changes_seen_total), leader changes this process has seen since it started.
+          type: int
+          sample: 1
+        has_leader:
+          description: C(etcd_server_has_leader) is 1.
+          type: bool
+          sample: true
+        process_start_time_seconds:
+          description: When the etcd process started, in seconds since the epoch.
+          type: float
+          sample: 1669716000.12
+        peer_round_trip_time_seconds:
+          description:
+            - Mean round trip to each peer (by peer id) since the process started, from the histogram
+              C(etcd_network_peer_round_trip_time_seconds); a peer not yet probed is absent.
+          type: dict
+          sample: {"91bc3c398fb3c146": 0.0011}
+    metrics_error:
+      description: Why the member's counters could not be read.
+      returned: when O(metrics=true) and the member's counters could not be read
+      type: str
+      sample: "no answer from https://10.0.0.12:2379 (metrics) within 1.0 s (timeout): the member may be stopped, frozen or cut off"
 cluster:
   description: The verdict over all members.
   returned: success, and on failure caused by O(fail_on)
@@ -259,11 +312,12 @@ waited_s:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_cluster import (
-    EtcdError,
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_client_ops import (
     collect_health,
-    describe_problems,
+    collect_metrics,
 )
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_errors import EtcdError
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_health_result import describe_problems
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_backends import (
     client_factory,
     connection_argument_spec,
@@ -284,6 +338,7 @@ def main():
         wait_for=dict(type="str", choices=["none", "healthy", "member_healthy", "disruptable"], default="none"),
         member=dict(type="str"),
         wait_timeout=dict(type="float", default=300),
+        metrics=dict(type="bool", default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_if=[("wait_for", value, ("member",)) for value in MEMBER_CONDITIONS])
@@ -308,6 +363,8 @@ def main():
             health = waited["health"]
     except (EtcdError, ValueError) as error:
         module.fail_json(msg=str(error))
+    if params["metrics"]:
+        collect_metrics(open_client, health, params["timeout"])
 
     result = dict(changed=False, members=health["members"], cluster=health["cluster"])
     if waited is not None:

@@ -100,7 +100,8 @@ msg:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_cluster import EtcdError, transfer_leadership
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_client_ops import transfer_leadership
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_errors import EtcdError
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_backends import (
     client_factory,
     connection_argument_spec,

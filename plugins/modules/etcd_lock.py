@@ -92,7 +92,7 @@ holder:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_cluster import EtcdError
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_errors import EtcdError
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_backends import (
     client_factory,
     connection_argument_spec,

@@ -14,13 +14,15 @@ version_added: "0.1.0"
 author: Control-plane SRE team
 description:
   - Reads the running kernel release, the installed kernel images (C(dpkg-query)) and the kernel
-    images the host's apt sources offer (C(apt-cache pkgnames)), and decides whether the running
-    release is in a known affected range, which fixed release to install, and whether a reboot is
-    pending.
+    images the host's apt sources offer (C(apt-cache pkgnames)), and gives the running release a
+    verdict (RV(status)), which fixed release to install, and whether a reboot is pending.
   - Only reads. It never installs, never runs C(apt-get update) (the offered releases come from the
     package lists already on the host), and always reports RV(changed=false).
   - The seed case is Ubuntu 20.04's V(5.4.0-132-generic) epoll bug (Launchpad bug 1996678) that
-    breaks etcd; any 5.4.0 kernel with ABI 135 or later is fixed.
+    breaks etcd; a V(generic), V(generic-lpae) or V(lowlatency) 5.4.0 kernel with ABI 135 or later
+    is fixed. Cloud and other flavours (V(aws), V(azure), V(gcp), V(gke), V(oracle), V(kvm)...)
+    number their ABIs on their own scale, so without a range for them their status is V(unknown)
+    and no target is chosen for them.
   - Decisions use this module's reading of O(osrelease_path), never the C(ansible_kernel) fact.
 options:
   osrelease_path:
@@ -33,18 +35,15 @@ options:
     default: /proc/sys/kernel/osrelease
   affected_ranges:
     description:
-      - Known bad kernel ranges. A release is affected when a range has the same upstream version,
-        O(affected_ranges[].from_abi) <= ABI < O(affected_ranges[].fixed_abi) and, if the range lists
-        flavours, the release's flavour is among them.
-      - Setting this replaces the default list; repeat the default entry to extend it.
+      - Known bad kernel ranges, added to the built-in ones (C(5.4.0) ABI V(132) up to, not including,
+        V(135) for the generic-numbered flavours, Launchpad bug 1996678). The built-in ranges always
+        apply, so a range given here can only widen what is affected, or give a flavour with its own
+        ABI numbering (for example V(aws)) a verdict.
+      - A release is affected when a range has the same upstream version, its flavour is among the
+        range's flavours, and O(affected_ranges[].from_abi) <= ABI < O(affected_ranges[].fixed_abi).
     type: list
     elements: dict
-    default:
-      - upstream: 5.4.0
-        from_abi: 132
-        fixed_abi: 135
-        flavours: []
-        reference: "LP#1996678 epoll: autoremove wakers even more aggressively"
+    default: []
     suboptions:
       upstream:
         description: Upstream version of the series, for example V(5.4.0).
@@ -59,7 +58,10 @@ options:
         type: int
         required: true
       flavours:
-        description: Flavours the range applies to, for example V(generic); empty means every flavour.
+        description:
+          - Flavours the range applies to, for example V(aws). ABI numbers are only comparable within one
+            numbering, so empty means the flavours that share the generic numbering (V(generic),
+            V(generic-lpae), V(lowlatency)), never every flavour.
         type: list
         elements: str
         default: []
@@ -67,6 +69,11 @@ options:
         description: Bug reference, quoted in RV(reason).
         type: str
         default: ""
+      sources:
+        description: Links or citations that back the range (changelogs, bug reports).
+        type: list
+        elements: str
+        default: []
   target_release:
     description:
       - Pin the release to install instead of choosing the newest fixed one offered.
@@ -110,14 +117,15 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ kernel_status.reason }}; target {{ kernel_status.target_release | default('none', true) }}"
 
-- name: Pin the fixed release and add a site-specific range
+- name: Pin the fixed release and add site-specific ranges to the built-in one
   sre.etcd_kernel.kernel_status:
     target_release: 5.4.0-135-generic
     affected_ranges:
       - upstream: 5.4.0
-        from_abi: 132
-        fixed_abi: 135
-        reference: LP#1996678
+        from_abi: 1090
+        fixed_abi: 1094
+        flavours: [aws]
+        reference: INC-1233
       - upstream: 5.15.0
         from_abi: 56
         fixed_abi: 58
@@ -165,17 +173,30 @@ running:
       type: str
       sample: generic
 affected:
-  description: Whether the running release is in an affected range.
+  description: Whether the running release is in an affected range; the same as RV(status) being V(affected).
   returned: success
   type: bool
   sample: true
+status:
+  description:
+    - The verdict on the running release.
+    - V(affected) when a range covers it; V(fixed) when it is at or above the fix of a range of its series
+      and flavour; V(unaffected) when it predates every range of its series and flavour, or no range names
+      its series; V(unknown) when its series has ranges but none for its flavour (a flavour with its own ABI
+      numbering, such as V(aws)), which an added O(affected_ranges) entry resolves.
+  returned: success
+  type: str
+  choices: [affected, fixed, unaffected, unknown]
+  sample: affected
 reason:
   description: Which affected range the running release is in and the first fixed release, or why no range applies.
   returned: success
   type: str
   sample: "5.4.0-132-generic is in the affected range 5.4.0-132..134 (LP#1996678 epoll: autoremove wakers even more aggressively); fixed from 5.4.0-135-generic"
 remediation_needed:
-  description: Whether the host needs a fixed kernel; the same as RV(affected).
+  description:
+    - Whether the host needs a fixed kernel; the same as RV(affected).
+    - V(false) for an V(unknown) RV(status) too; read RV(status) before treating such a host as fine.
   returned: success
   type: bool
   sample: true
@@ -193,8 +214,9 @@ available_releases:
   sample: ["5.4.0-132-generic", "5.4.0-135-generic", "5.4.0-137-generic"]
 fixed_release_available:
   description:
-    - The newest available release of the running series and flavour that is not affected and is newer
-      than the running one, or V(null) when apt offers none.
+    - The newest available release of the running series and flavour whose verdict is V(fixed) or
+      V(unaffected) and that is newer than the running one, or V(null) when apt offers none. Always
+      V(null) when RV(status) is V(unknown).
   returned: success
   type: str
   sample: 5.4.0-137-generic
@@ -235,18 +257,16 @@ reboot_required_reason:
   sample: "5.4.0-137-generic is installed but 5.4.0-132-generic is running"
 """
 
-import copy
 import os
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.kernel_release import (
-    DEFAULT_AFFECTED_RANGES,
     InvalidAffectedRanges,
     InvalidKernelRelease,
     InvalidTargetRelease,
-    check_affected,
     choose_target_release,
+    kernel_verdict,
     newest_fixed_release,
     parse_release,
     release_from_package_name,
@@ -267,6 +287,7 @@ AFFECTED_RANGE_OPTIONS = dict(
     fixed_abi=dict(type="int", required=True),
     flavours=dict(type="list", elements="str", default=[]),
     reference=dict(type="str", default=""),
+    sources=dict(type="list", elements="str", default=[]),
 )
 
 
@@ -362,10 +383,8 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             osrelease_path=dict(type="path", default="/proc/sys/kernel/osrelease"),
-            affected_ranges=dict(
-                type="list", elements="dict", options=AFFECTED_RANGE_OPTIONS,
-                default=copy.deepcopy(DEFAULT_AFFECTED_RANGES),
-            ),
+            # Added to the built-in ranges, so the default adds none.
+            affected_ranges=dict(type="list", elements="dict", options=AFFECTED_RANGE_OPTIONS, default=[]),
             target_release=dict(type="str"),
         ),
         supports_check_mode=True,
@@ -382,7 +401,7 @@ def main():
     installed = installed_releases(module)
     available = available_releases(module)
 
-    affected, reason = check_affected(running, affected_ranges)
+    verdict = kernel_verdict(running, affected_ranges)
     fixed_available = newest_fixed_release(running, available, affected_ranges)
     try:
         target = choose_target_release(running, available, affected_ranges, pinned_release)
@@ -405,9 +424,10 @@ def main():
         changed=False,
         running_release=running.release,
         running=running.to_dict(),
-        affected=affected,
-        reason=reason,
-        remediation_needed=affected,
+        affected=verdict["affected"],
+        status=verdict["status"],
+        reason=verdict["reason"],
+        remediation_needed=verdict["affected"],
         installed_releases=installed,
         available_releases=available,
         fixed_release_available=fixed_available,

@@ -6,7 +6,9 @@ import time
 
 import pytest
 
+from lab import cluster, witness
 from lab.config import REPO_ROOT
+from lab.docker import exec_in
 
 
 def wait_for(predicate, timeout, interval=0.2, what="condition"):
@@ -59,3 +61,43 @@ def recap(output):
         if len(parts) > 2 and parts[1] == ":":
             totals[parts[0]] = dict((k, int(v)) for k, v in (p.split("=") for p in parts[2:]))
     return totals
+
+
+def kernels(lab):
+    return {h: exec_in(lab.master(h), "cat", "/var/lib/lab/osrelease").stdout.strip() for h in lab.hosts}
+
+
+def boot_ids(lab):
+    return {h: cluster.boot_id_of(lab, h) for h in lab.hosts}
+
+
+def latest_report():
+    with open(os.path.join(REPO_ROOT, "reports", "latest.json")) as handle:
+        return json.load(handle)
+
+
+class Scenario:
+    """A run under the witnesses, with the lab's state before and after."""
+
+    def __init__(self, lab):
+        self.lab = lab
+
+    def __enter__(self):
+        self.boots_before = boot_ids(self.lab)
+        witness.start(self.lab)
+        return self
+
+    def __exit__(self, *exc):
+        self.records = witness.stop(self.lab)
+        self.boots_after = boot_ids(self.lab)
+        self.kernels_after = kernels(self.lab)
+
+    def rebooted(self):
+        return sorted(h for h in self.lab.hosts if self.boots_before[h] != self.boots_after[h])
+
+    def assert_invariants(self, quorum=True):
+        monitor, writer = self.records["monitor"], self.records["writer"]
+        assert writer["lost"] == 0, writer
+        if quorum:
+            assert monitor["max_down"] <= 1, monitor
+            assert monitor["seconds_without_quorum"] == 0, monitor

@@ -9,7 +9,7 @@ from lab import cluster, faults
 from lab.config import REPO_ROOT
 from lab.docker import exec_in
 
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_cluster import collect_health
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_client_ops import collect_health
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_gateway import (
     gateway_client_factory)
 

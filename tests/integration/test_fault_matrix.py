@@ -5,7 +5,6 @@ run's exit status and report, and which hosts were touched.
 
 CI runs the scenarios not marked `faults_full`; `make test-faults` runs them all
 (the ones left out of CI are covered in CI by the molecule scenarios too)."""
-import json
 import os
 import signal
 import subprocess
@@ -14,53 +13,12 @@ import time
 
 import pytest
 
-from lab import cluster, faults, witness
+from lab import cluster, faults
 from lab.config import REPO_ROOT
-from lab.docker import exec_in
 
-from lab_helpers import ansible_env, run_playbook, wait_for
+from lab_helpers import Scenario, ansible_env, latest_report, run_playbook, wait_for
 
 pytestmark = pytest.mark.lab
-
-
-def kernels(lab):
-    return {h: exec_in(lab.master(h), "cat", "/var/lib/lab/osrelease").stdout.strip() for h in lab.hosts}
-
-
-def boot_ids(lab):
-    return {h: cluster.boot_id_of(lab, h) for h in lab.hosts}
-
-
-def latest_report():
-    with open(os.path.join(REPO_ROOT, "reports", "latest.json")) as handle:
-        return json.load(handle)
-
-
-class Scenario:
-    """A run under the witnesses, with the lab's state before and after."""
-
-    def __init__(self, lab):
-        self.lab = lab
-
-    def __enter__(self):
-        self.boots_before = boot_ids(self.lab)
-        witness.start(self.lab)
-        return self
-
-    def __exit__(self, *exc):
-        self.records = witness.stop(self.lab)
-        self.boots_after = boot_ids(self.lab)
-        self.kernels_after = kernels(self.lab)
-
-    def rebooted(self):
-        return sorted(h for h in self.lab.hosts if self.boots_before[h] != self.boots_after[h])
-
-    def assert_invariants(self, quorum=True):
-        monitor, writer = self.records["monitor"], self.records["writer"]
-        assert writer["lost"] == 0, writer
-        if quorum:
-            assert monitor["max_down"] <= 1, monitor
-            assert monitor["seconds_without_quorum"] == 0, monitor
 
 
 def first_follower(lab):
@@ -72,7 +30,7 @@ def test_a_member_down_that_does_not_come_back_stops_the_run_there(affected_lab)
     faults.inject(affected_lab, "master3", "member_stopped")
     faults.inject(affected_lab, "master3", "never_recovers")
     with Scenario(affected_lab) as scenario:
-        result = run_playbook("remediate.yml", "-e", "etcd_recover_wait_s=10")
+        result = run_playbook("remediate.yml", "-e", "etcd_kernel_recover_wait_s=10")
     report = latest_report()
     assert result.returncode != 0
     assert report["result"] == "stopped" and report["stopped_at"] == "master3"
@@ -100,7 +58,7 @@ def test_a_boot_that_never_returns_stops_the_run_within_the_timeout(affected_lab
     faults.inject(affected_lab, target, "boot_never_returns")
     started = time.monotonic()
     with Scenario(affected_lab) as scenario:
-        result = run_playbook("remediate.yml", "-e", "reboot_verify_timeout_s=20")
+        result = run_playbook("remediate.yml", "-e", "etcd_kernel_reboot_timeout_s=20")
     elapsed = time.monotonic() - started
     report = latest_report()
     faults.clear(affected_lab, target, "boot_never_returns")
@@ -117,7 +75,7 @@ def test_a_slow_boot_within_the_timeout_completes(affected_lab):
     target = first_follower(affected_lab)
     faults.inject(affected_lab, target, "slow_boot", seconds=15)
     with Scenario(affected_lab) as scenario:
-        result = run_playbook("remediate.yml", "-e", "reboot_verify_timeout_s=60")
+        result = run_playbook("remediate.yml", "-e", "etcd_kernel_reboot_timeout_s=60")
     assert result.returncode == 0, result.stdout[-3000:]
     assert latest_report()["result"] == "remediated"
     assert set(scenario.kernels_after.values()) == {"5.4.0-136-generic"}
@@ -137,7 +95,7 @@ def test_a_second_member_failing_mid_run_stops_the_kit_before_another_reboot(aff
     saboteur = threading.Thread(target=break_another_member_once_the_first_reboots, daemon=True)
     with Scenario(affected_lab) as scenario:
         saboteur.start()
-        result = run_playbook("remediate.yml", "-e", "etcd_gate_wait_s=10")
+        result = run_playbook("remediate.yml", "-e", "etcd_kernel_gate_wait_s=10")
         saboteur.join(timeout=10)
     report = latest_report()
     assert result.returncode != 0 and report["result"] == "stopped"
@@ -151,7 +109,7 @@ def test_a_killed_run_frees_its_lock_by_ttl_and_a_rerun_resumes(affected_lab):
     target = first_follower(affected_lab)
     before = cluster.boot_id_of(affected_lab, target)
     with Scenario(affected_lab) as scenario:
-        run = subprocess.Popen(["ansible-playbook", "remediate.yml", "-e", "etcd_lock_ttl=20"],
+        run = subprocess.Popen(["ansible-playbook", "remediate.yml", "-e", "etcd_kernel_lock_ttl=20"],
                                cwd=REPO_ROOT, env=ansible_env(), stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
         wait_for(lambda: cluster.boot_id_of(affected_lab, target) not in (None, before), 120,

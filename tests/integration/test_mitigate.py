@@ -32,7 +32,7 @@ def test_a_stuck_member_is_restarted_and_the_healthy_ones_are_left_alone(clean_l
 def test_nothing_is_restarted_while_another_member_is_down(clean_lab):
     stick(clean_lab, "master2")
     faults.inject(clean_lab, "master3", "member_stopped")
-    result = run_playbook("playbooks/mitigate.yml", "-e", "etcd_gate_wait_s=3")
+    result = run_playbook("playbooks/mitigate.yml", "-e", "etcd_kernel_gate_wait_s=3")
     output = " ".join(result.stdout.split())
     assert result.returncode != 0
     assert "etcd2 may not be disrupted after waiting" in output and "(wait_timeout 3s)" in output

@@ -83,7 +83,7 @@ def test_a_membership_that_differs_from_the_inventory_is_refused(clean_lab, tmp_
 
 
 def test_a_pinned_target_that_is_itself_affected_is_refused(clean_lab):
-    output = refused(clean_lab, "-e", "detect_target_release=5.4.0-133-generic")
+    output = refused(clean_lab, "-e", "etcd_kernel_target_release=5.4.0-133-generic")
     assert "5.4.0-133-generic" in output and "affected" in output
 
 
@@ -127,8 +127,8 @@ def test_two_members_out_is_refused(clean_lab):
 
 
 def test_a_run_outside_the_maintenance_window_stops_before_touching_any_host(clean_lab):
-    output = refused(clean_lab, "-e", '{"preflight_maintenance_days": ["Sat"], "preflight_maintenance_start": '
-                     '"02:00", "preflight_maintenance_end": "05:00", "preflight_maintenance_now": '
+    output = refused(clean_lab, "-e", '{"etcd_kernel_maintenance_days": ["Sat"], "etcd_kernel_maintenance_start": '
+                     '"02:00", "etcd_kernel_maintenance_end": "05:00", "etcd_kernel_maintenance_now": '
                      '"2026-11-25T12:00:00Z"}')
     assert "Wed 12:00 UTC is outside the maintenance window 02:00-05:00 UTC on Sat" in output
     assert "nothing was touched" in output
@@ -152,10 +152,10 @@ def test_hosts_without_their_own_member_name_are_refused(clean_lab, tmp_path, ch
 
 
 @pytest.mark.parametrize("variable, message", [
-    ("etcd_gate_wait_s=soon", "etcd_gate: argument 'etcd_gate_wait_s' is of type"),
-    ("etcd_deployment_type=podman", "value of detect_etcd_layout must be one of: docker, kubeadm, host"),
-    ("preflight_force_cluster_size=maybe", "preflight_force_cluster_size"),
-    ("reboot_verify_timeout_s=[1]", "reboot_verify: argument 'reboot_verify_timeout_s' is of type"),
+    ("etcd_kernel_gate_wait_s=soon", "etcd_gate: argument 'etcd_kernel_gate_wait_s' is of type"),
+    ("etcd_deployment_type=podman", "value of etcd_kernel_layout must be one of: docker, kubeadm, host"),
+    ("etcd_kernel_force_cluster_size=maybe", "etcd_kernel_force_cluster_size"),
+    ("etcd_kernel_reboot_timeout_s=[1]", "reboot_verify: argument 'etcd_kernel_reboot_timeout_s' is of type"),
 ])
 def test_malformed_kit_variables_are_refused_before_anything_runs(clean_lab, variable, message):
     output = refused(clean_lab, "-e", variable)

@@ -1,26 +1,41 @@
-"""Documentation that cannot drift: the variables reference and the roles' own specs."""
+"""Documentation that cannot drift: the settings reference and the role's own specs."""
 import os
-import sys
+import runpy
 
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "docs"))
-import generate_variables  # noqa: E402
+generate_variables = runpy.run_path(os.path.join(ROOT, "docs", "generate_variables.py"))
 
 
-def test_the_variables_reference_matches_the_argument_specs():
-    with open(generate_variables.TARGET) as handle:
-        assert handle.read() == generate_variables.render(), \
+def test_the_settings_reference_matches_the_role():
+    with open(generate_variables["TARGET"]) as handle:
+        assert handle.read() == generate_variables["render"](), \
             "docs/variables.md is stale: run python docs/generate_variables.py"
 
 
-def test_every_role_default_is_a_documented_option_and_back():
-    for role in sorted(os.listdir(os.path.join(ROOT, "roles"))):
-        with open(os.path.join(ROOT, "roles", role, "meta", "argument_specs.yml")) as handle:
-            options = set(yaml.safe_load(handle)["argument_specs"]["main"].get("options") or {})
-        defaults_file = os.path.join(ROOT, "roles", role, "defaults", "main.yml")
-        with open(defaults_file) as handle:
-            defaults = set(yaml.safe_load(handle) or {})
-        assert defaults <= options, "%s: defaults without a spec: %s" % (role, defaults - options)
-        assert all(name.startswith(role + "_") for name in options), "%s: unprefixed options" % role
+def test_every_setting_has_one_home_and_one_spec():
+    specs, defaults = generate_variables["load_role"]()
+    options = specs[generate_variables["FULL_ENTRY_POINT"]]["options"]
+    assert set(defaults) == set(options), "defaults and specs differ: %s" % (set(defaults) ^ set(options))
+    assert all(name.startswith("etcd_kernel_") for name in options), "settings without the etcd_kernel_ prefix"
+    for entry_point, spec in specs.items():
+        assert set(spec.get("options") or {}) <= set(options), "%s checks a setting with no home" % entry_point
+
+
+def test_a_literal_default_in_the_specs_is_the_one_in_defaults():
+    specs, defaults = generate_variables["load_role"]()
+    for name, option in specs[generate_variables["FULL_ENTRY_POINT"]]["options"].items():
+        if "default" in option:
+            assert option["default"] == defaults[name], name
+        else:
+            # Only derived settings (templates over kubespray's names) go without a spec default.
+            assert "{{" in str(defaults[name]), "%s needs a default in the specs" % name
+
+
+def test_the_kit_has_one_role():
+    assert os.listdir(os.path.join(ROOT, "roles")) == ["etcd_kernel"]
+    with open(os.path.join(ROOT, "roles", "etcd_kernel", "meta", "argument_specs.yml")) as handle:
+        entry_points = set(yaml.safe_load(handle)["argument_specs"])
+    for entry_point in entry_points:
+        assert os.path.exists(os.path.join(ROOT, "roles", "etcd_kernel", "tasks", entry_point + ".yml"))

@@ -97,7 +97,7 @@ def test_no_module_returns_key_material():
 
 
 def test_snapshots_are_written_into_a_root_only_folder_and_kept_root_only():
-    with open(os.path.join(ROOT, "roles", "etcd_snapshot", "tasks", "main.yml")) as handle:
+    with open(os.path.join(ROOT, "roles", "etcd_kernel", "tasks", "preflight", "04-lock-snapshot.yml")) as handle:
         tasks = list(tasks_in(yaml.safe_load(handle)))
     folder = next(t for t in tasks if t.get("ansible.builtin.file", {}).get("state") == "directory")
     save = next(i for i, t in enumerate(tasks) if "ansible.builtin.command" in t)

@@ -3,7 +3,8 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.sre.etcd_kernel.plugins.filter.etcd import FilterModule
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_cluster import build_health, format_member_id
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_health_result import build_health
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_ids import format_member_id
 
 FILTERS = FilterModule().filters()
 
@@ -13,7 +14,8 @@ def health_of(states):
     names = sorted(states)
     ids = {name: format_member_id(index + 1) for index, name in enumerate(names)}
     leader = next(name for name, state in states.items() if state == "leader")
-    members = [{"id": ids[n], "name": n, "peer_urls": [], "client_urls": ["https://%s:2379" % n]} for n in names]
+    members = [{"id": ids[n], "name": n, "peer_urls": ["https://%s:2380" % n], "client_urls": ["https://%s:2379" % n]}
+               for n in names]
     statuses = {}
     for name in names:
         if states[name] == "down":
@@ -116,6 +118,30 @@ class TestSymptomsFilter:
     def test_bad_window(self):
         with pytest.raises(AnsibleFilterError, match="^etcd_symptoms: window_hours must be a positive number"):
             self.symptoms([], window_hours=0)
+
+    def test_members_put_a_rejected_connection_on_its_peer(self):
+        health = health_of({"etcd1": "leader", "etcd2": "follower", "etcd3": "follower"})
+        line = ('{"level":"warn","ts":"2022-11-30T10:00:00.000Z","caller":"embed/config_logging.go:287","msg":'
+                '"rejected connection","remote-addr":"etcd3:45678","server-name":"","error":"read tcp '
+                '10.0.0.11:2380->10.0.0.13:45678: i/o timeout"}')
+        result = self.symptoms([line], members=health["members"])
+        assert result["peers_rejected"] == {format_member_id(3): 1}
+        assert result["peers_unreachable"] == {format_member_id(3): 1}
+
+    def test_peer_restarts_and_metrics_are_passed_through(self):
+        health = health_of({"etcd1": "leader", "etcd2": "follower"})
+        line = ("2022-11-30 10:00:30.000000 W | rafthttp: health check for peer %s could not connect: "
+                "dial tcp 10.0.0.12:2380: i/o timeout" % format_member_id(2))
+        restarted = 1669802400  # 2022-11-30 10:00:00 UTC
+        result = self.symptoms([line], members=health["members"], peer_restarts={"etcd2": restarted})
+        assert result["explained_by_restart"] == 1 and result["peer_io_timeouts"] == 0
+        no_leader = {"leader_changes_seen_total": 1, "has_leader": False, "process_start_time_seconds": 0.0,
+                     "peer_round_trip_time_seconds": {}}
+        assert self.symptoms([], metrics=no_leader)["symptomatic"] is True
+
+    def test_a_peer_name_without_members_names_the_filter(self):
+        with pytest.raises(AnsibleFilterError, match="^etcd_symptoms: peer_restarts names 'etcd2'"):
+            self.symptoms([], peer_restarts={"etcd2": 1.0})
 
 
 def test_etcd_problems_names_each_problem_and_is_empty_when_healthy():

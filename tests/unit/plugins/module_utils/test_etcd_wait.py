@@ -1,13 +1,13 @@
 """Waiting for a state of etcd: readiness per condition and the polling loop."""
 import pytest
 
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_cluster import build_health
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_health_result import build_health
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_wait import (
     readiness,
     timeout_message,
     wait_until,
 )
-from test_etcd_cluster import make_health
+from test_etcd_health_result import make_health
 
 HEALTHY = {"etcd1": "leader", "etcd2": "follower", "etcd3": "follower"}
 ETCD2_DOWN = {"etcd1": "leader", "etcd2": "down", "etcd3": "follower"}

@@ -3,8 +3,10 @@ import pytest
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.sre.etcd_kernel.plugins.filter.remediation import FilterModule
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.remediation_plan import remediation_plan
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.remediation_run import remediation_report
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.remediation_plan import (
+    remediation_plan,
+    unknown_hosts,
+)
 
 
 def health(leader="etcd2", unhealthy=()):
@@ -52,6 +54,53 @@ def test_nothing_affected_is_an_empty_plan():
     assert remediation_plan([report("master1", affected=False)], health()) == []
 
 
+UNKNOWN_REASON = ("the status of 5.4.0-1093-aws is unknown: no known range for flavour aws; "
+                  "add one via etcd_kernel_affected_ranges")
+
+
+def cloud_report(host, affected=False, status="unknown", reason=UNKNOWN_REASON):
+    return dict(report(host, affected=affected, target=None), kernel="5.4.0-1093-aws",
+                status=status, reason=reason)
+
+
+def test_hosts_of_unknown_status_are_not_planned():
+    reports = [report("master1"), cloud_report("master2"), dict(report("master3"), status="affected")]
+    plan = remediation_plan(reports, health(leader="etcd3"))
+    assert [(s["order"], s["host"], s["role"]) for s in plan] == [(1, "master1", "follower"), (2, "master3", "leader")]
+
+
+def test_an_unknown_status_wins_over_a_stray_affected_flag():
+    # Only kernel_status decides; a report saying both is not planned.
+    assert remediation_plan([cloud_report("master1", affected=True)], health()) == []
+
+
+def test_reports_without_status_are_planned_as_before():
+    assert [s["host"] for s in remediation_plan([report("master1")], health())] == ["master1"]
+
+
+def test_unknown_hosts_lists_host_member_kernel_and_reason():
+    reports = [report("master1"), cloud_report("master2"), cloud_report("master3", reason=None),
+               dict(report("master1", affected=False), status="fixed")]
+    assert unknown_hosts(reports) == [
+        {"host": "master2", "member": "etcd2", "kernel": "5.4.0-1093-aws", "reason": UNKNOWN_REASON},
+        {"host": "master3", "member": "etcd3", "kernel": "5.4.0-1093-aws", "reason": ""},
+    ]
+
+
+def test_no_unknown_hosts():
+    assert unknown_hosts([report("master1"), dict(report("master2"), status="affected")]) == []
+    assert unknown_hosts([]) == []
+
+
+@pytest.mark.parametrize("reports, message", [
+    ("master1", "must be a list"),
+    ([{"host": "master1", "status": "unknown"}], "lacks member, kernel, affected, target"),
+])
+def test_unknown_hosts_refuses_bad_reports(reports, message):
+    with pytest.raises(ValueError, match=message):
+        unknown_hosts(reports)
+
+
 @pytest.mark.parametrize("reports, message", [
     ("master1", "must be a list"),
     ([{"host": "master1"}], "lacks member, kernel, affected, target"),
@@ -68,67 +117,11 @@ def test_a_host_whose_member_is_not_in_the_cluster_is_refused():
         remediation_plan([stray], health())
 
 
-# The run's report ------------------------------------------------------------
+# Per-host detection reports as the plays record them
 
 def detected(host, affected=True):
     kernel = "5.4.0-132-generic" if affected else "5.4.0-136-generic"
     return dict(report(host, affected=affected), kernel=kernel)
-
-
-def worked(host, status="remediated", downtime=9.5, transferred=False):
-    return {"name": host, "kernel_before": "5.4.0-132-generic",
-            "kernel_after": "5.4.0-136-generic" if status == "remediated" else "5.4.0-132-generic",
-            "leader_transferred": transferred, "fallback_used": False,
-            "downtime_s": downtime if status == "remediated" else None, "status": status}
-
-
-RUN = {"run_id": "r1", "started": "t0", "finished": "t1", "check_mode": False,
-       "stopped_at": None, "reason": None, "snapshot": "master1:/var/backups/x.db"}
-
-
-def three_host_plan():
-    return remediation_plan([detected("master1"), detected("master2"), detected("master3")], health())
-
-
-def test_a_complete_run_is_remediated_and_lists_hosts_in_plan_order():
-    plan = three_host_plan()
-    reports = {h: worked(h, transferred=(h == "master2")) for h in ("master1", "master2", "master3")}
-    result = remediation_report(RUN, plan, [detected("master1"), detected("master2"), detected("master3")],
-                                reports)
-    assert result["result"] == "remediated"
-    assert [h["name"] for h in result["hosts"]] == ["master1", "master3", "master2"]
-    assert result["hosts"][-1]["leader_transferred"] and result["hosts"][-1]["member"] == "etcd2"
-    assert result["summary"] == "remediated: 3 remediated"
-    empty = remediation_report(dict(RUN, stopped_at="", reason="", snapshot=""), plan,
-                               [detected(h) for h in ("master1", "master2", "master3")], reports)
-    assert empty["stopped_at"] is None and empty["reason"] is None and empty["snapshot"] is None
-
-
-def test_a_stopped_run_says_where_and_marks_later_hosts_not_started():
-    plan = three_host_plan()
-    run = dict(RUN, stopped_at="master3", reason="Install the fixed kernel: no package")
-    result = remediation_report(run, plan, [detected(h) for h in ("master1", "master2", "master3")],
-                                {"master1": worked("master1"), "master3": worked("master3", "failed")})
-    assert result["result"] == "stopped" and result["stopped_at"] == "master3"
-    assert [(h["name"], h["status"]) for h in result["hosts"]] == [
-        ("master1", "remediated"), ("master3", "failed"), ("master2", "not_started")]
-    assert "stopped at master3: Install the fixed kernel" in result["summary"]
-
-
-def test_nothing_affected_is_nothing_to_do_even_in_check_mode():
-    detections = [detected(h, affected=False) for h in ("master1", "master2", "master3")]
-    for check_mode in (False, True):
-        result = remediation_report(dict(RUN, check_mode=check_mode), [], detections, {})
-        assert result["result"] == "nothing_to_do"
-        assert {h["status"] for h in result["hosts"]} == {"already_fixed"}
-
-
-def test_check_mode_with_work_to_do_is_planned():
-    plan = three_host_plan()
-    result = remediation_report(dict(RUN, check_mode=True), plan,
-                                [detected(h) for h in ("master1", "master2", "master3")], {})
-    assert result["result"] == "planned"
-    assert {h["status"] for h in result["hosts"]} == {"planned"}
 
 
 # The member the others cannot reach ----------------------------------------------
@@ -157,15 +150,3 @@ def test_an_unhealthy_member_still_comes_before_a_suspected_one():
     plan = remediation_plan(reports, health(leader="etcd2", unhealthy=("etcd1",)))
     assert [(s["host"], s["role"]) for s in plan][:2] == [("master1", "unhealthy"), ("master3", "symptomatic")]
 
-
-def test_the_report_gives_numbers_and_flags_their_types_back():
-    # set_fact hands nested values to the report filter as strings.
-    plan = three_host_plan()
-    as_ansible_gives_them = dict(worked("master1"), downtime_s="8.0", reboot_at="1795568642.01",
-                                 healthy_at="", leader_transferred="False", fallback_used="True")
-    result = remediation_report(RUN, plan, [detected(h) for h in ("master1", "master2", "master3")],
-                                {"master1": as_ansible_gives_them})
-    master1 = next(h for h in result["hosts"] if h["name"] == "master1")
-    assert master1["downtime_s"] == 8.0 and master1["reboot_at"] == 1795568642.01
-    assert master1["healthy_at"] is None
-    assert master1["leader_transferred"] is False and master1["fallback_used"] is True

@@ -16,7 +16,7 @@ from unittest.mock import patch
 import pytest
 from ansible.module_utils import basic
 
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_cluster import EtcdTLSError
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_errors import EtcdTLSError
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_gateway import EtcdGatewayClient
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_pyclient import EtcdGrpcClient
 from ansible_collections.sre.etcd_kernel.plugins.modules import etcd_health, etcd_leader

@@ -80,6 +80,7 @@ def test_affected_host(monkeypatch, osrelease):
     assert result["running_release"] == "5.4.0-132-generic"
     assert result["running"] == {"release": "5.4.0-132-generic", "upstream": "5.4.0", "abi": 132, "flavour": "generic"}
     assert result["affected"] is True
+    assert result["status"] == "affected"
     assert result["remediation_needed"] is True
     assert result["reason"].startswith("5.4.0-132-generic is in the affected range 5.4.0-132..134 (LP#1996678")
     assert result["installed_releases"] == ["5.4.0-131-generic", "5.4.0-132-generic"]
@@ -128,6 +129,7 @@ def test_fixed_host_after_reboot(monkeypatch, osrelease):
     assert outcome == "exit"
     assert result["changed"] is False
     assert result["affected"] is False
+    assert result["status"] == "fixed"
     assert result["remediation_needed"] is False
     assert "at or above the fix" in result["reason"]
     assert result["fixed_release_available"] is None  # nothing newer than 137 offered
@@ -219,6 +221,85 @@ def test_custom_affected_ranges_are_typed_and_used(monkeypatch, osrelease):
     assert result["fixed_release_available"] == "5.4.0-135-generic"  # 137 is in the custom range
 
 
+def test_an_operator_range_widens_the_built_in_one(monkeypatch, osrelease):
+    # 132..137 is added to the built-in 132..134: 135 is affected and 137 no target.
+    ranges = [{"upstream": "5.4.0", "from_abi": 132, "fixed_abi": 138, "reference": "INC-9"}]
+    outcome, result = run(monkeypatch, {"osrelease_path": osrelease("5.4.0-135-generic"), "affected_ranges": ranges})
+
+    assert outcome == "exit"
+    assert result["status"] == "affected"
+    assert result["affected"] is True
+    assert result["reason"] == "5.4.0-135-generic is in the affected range 5.4.0-132..137 (INC-9); fixed from 5.4.0-138-generic"
+    assert result["fixed_release_available"] is None
+    assert result["target_release"] is None
+
+
+def test_an_empty_range_list_keeps_the_built_in_range(monkeypatch, osrelease):
+    outcome, result = run(monkeypatch, {"osrelease_path": osrelease("5.4.0-132-generic"), "affected_ranges": []})
+
+    assert outcome == "exit"
+    assert result["status"] == "affected"
+
+
+def test_a_predating_kernel_is_unaffected(monkeypatch, osrelease):
+    outcome, result = run(monkeypatch, {"osrelease_path": osrelease("5.4.0-131-generic")})
+
+    assert outcome == "exit"
+    assert result["status"] == "unaffected"
+    assert result["affected"] is False
+    assert "predates 5.4.0-132..134" in result["reason"]
+
+
+AWS_HOST_DPKG = dpkg_output(("linux-image-5.4.0-1093-aws", "install ok installed"))
+AWS_APT = "linux-image-5.4.0-1093-aws\nlinux-image-5.4.0-1094-aws\nlinux-image-5.4.0-1100-aws\nlinux-image-5.4.0-137-generic\n"
+AWS_RANGE = {"upstream": "5.4.0", "from_abi": 1090, "fixed_abi": 1094, "flavours": ["aws"], "reference": "INC-7"}
+
+
+def test_a_cloud_kernel_without_a_range_is_unknown_and_gets_no_target(monkeypatch, osrelease):
+    commands = host_commands(dpkg=AWS_HOST_DPKG, apt=AWS_APT)
+    outcome, result = run(monkeypatch, {"osrelease_path": osrelease("5.4.0-1093-aws")}, commands)
+
+    assert outcome == "exit"
+    assert result["status"] == "unknown"
+    assert result["affected"] is False
+    assert result["remediation_needed"] is False
+    assert "no known range for flavour aws; " in result["reason"]
+    assert result["reason"].endswith("add one via etcd_kernel_affected_ranges")
+    assert result["fixed_release_available"] is None
+    assert result["target_release"] is None
+
+
+def test_a_cloud_kernel_with_an_operator_range(monkeypatch, osrelease):
+    commands = host_commands(dpkg=AWS_HOST_DPKG, apt=AWS_APT)
+    args = {"osrelease_path": osrelease("5.4.0-1093-aws"), "affected_ranges": [AWS_RANGE]}
+    outcome, result = run(monkeypatch, args, commands)
+
+    assert outcome == "exit"
+    assert result["status"] == "affected"
+    assert result["affected"] is True
+    assert result["reason"] == "5.4.0-1093-aws is in the affected range 5.4.0-1090..1093 [aws] (INC-7); fixed from 5.4.0-1094-aws"
+    assert result["target_release"] == "5.4.0-1100-aws"
+
+
+def test_a_later_cloud_kernel_with_an_operator_range_is_fixed(monkeypatch, osrelease):
+    commands = host_commands(dpkg=AWS_HOST_DPKG, apt=AWS_APT)
+    args = {"osrelease_path": osrelease("5.4.0-1094-aws"), "affected_ranges": [AWS_RANGE]}
+    outcome, result = run(monkeypatch, args, commands)
+
+    assert outcome == "exit"
+    assert result["status"] == "fixed"
+    assert result["affected"] is False
+    assert result["target_release"] == "5.4.0-1100-aws"
+
+
+def test_an_operator_range_may_carry_sources(monkeypatch, osrelease):
+    ranges = [dict(AWS_RANGE, sources=["https://example.invalid/INC-7"])]
+    outcome, result = run(monkeypatch, {"osrelease_path": osrelease("5.4.0-1093-aws"), "affected_ranges": ranges})
+
+    assert outcome == "exit"
+    assert result["status"] == "affected"
+
+
 # --- failure paths ---------------------------------------------------------
 
 def test_missing_osrelease_file(monkeypatch, tmp_path):
@@ -284,6 +365,30 @@ def test_pinned_target_affected(monkeypatch, osrelease):
     assert result["fixed_release_available"] == "5.4.0-137-generic"
 
 
+def test_pinned_cloud_target_without_a_range(monkeypatch, osrelease):
+    commands = host_commands(dpkg=AWS_HOST_DPKG, apt=AWS_APT)
+    args = {"osrelease_path": osrelease("5.4.0-1093-aws"), "target_release": "5.4.0-1100-aws"}
+    outcome, result = run(monkeypatch, args, commands)
+
+    assert outcome == "fail"
+    assert "pinned target 5.4.0-1100-aws cannot be judged: no known range for flavour aws" in result["msg"]
+
+
+def test_full_width_running_release_is_refused(monkeypatch, osrelease):
+    outcome, result = run(monkeypatch, {"osrelease_path": osrelease("\uff15.\uff14.\uff10-\uff11\uff13\uff12-generic\n")})
+
+    assert outcome == "fail"
+    assert "is not an Ubuntu kernel release" in result["msg"]
+
+
+def test_absurd_running_release_is_refused_with_a_short_message(monkeypatch, osrelease):
+    outcome, result = run(monkeypatch, {"osrelease_path": osrelease("5.4.0-" + "1" * 5000 + "-generic\n")})
+
+    assert outcome == "fail"
+    assert "its ABI number has 5000 digits, at most 6 are expected" in result["msg"]
+    assert len(result["msg"]) < 600
+
+
 def test_pinned_target_of_another_flavour(monkeypatch, osrelease):
     args = {"osrelease_path": osrelease("5.4.0-132-generic"), "target_release": "5.4.0-1093-aws"}
     outcome, result = run(monkeypatch, args)
@@ -329,12 +434,23 @@ def test_affected_range_missing_a_key_is_caught_by_the_argument_spec(monkeypatch
 
 # --- documentation and portability -----------------------------------------
 
-def test_documented_default_ranges_match_module_utils():
+def test_operator_ranges_default_to_none_added():
     import yaml
 
+    # The built-in ranges always apply; the option only adds to them.
     documentation = yaml.safe_load(kernel_status.DOCUMENTATION)
-    documented = documentation["options"]["affected_ranges"]["default"]
-    assert documented == kernel_status.DEFAULT_AFFECTED_RANGES
+    documented = documentation["options"]["affected_ranges"]
+    assert documented["default"] == []
+    assert "added to the built-in ones" in " ".join(documented["description"])
+
+
+def test_documented_statuses_are_the_verdicts():
+    import yaml
+
+    from ansible_collections.sre.etcd_kernel.plugins.module_utils.kernel_release import VERDICTS
+
+    documented = yaml.safe_load(kernel_status.RETURN)["status"]
+    assert sorted(documented["choices"]) == sorted(VERDICTS)
 
 
 def test_every_returned_key_is_documented(monkeypatch, osrelease):

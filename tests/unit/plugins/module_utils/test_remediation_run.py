@@ -1,0 +1,178 @@
+"""The run record and its report: the result is decided from the record alone, and only
+a run whose every planned host was read back is `remediated`."""
+import json
+
+import pytest
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.sre.etcd_kernel.plugins.filter.remediation import FilterModule
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.remediation_run import (
+    new_run,
+    run_report,
+    run_update,
+)
+
+FILTERS = FilterModule().filters()
+HOSTS = ("master1", "master2", "master3")
+
+
+def detected(host, status="affected"):
+    return {"host": host, "member": "etcd" + host[-1], "kernel": "5.4.0-132-generic", "status": status,
+            "reason": "a reason"}
+
+
+def plan(*hosts):
+    return [{"order": order, "host": host, "member": "etcd" + host[-1], "from": "5.4.0-132-generic",
+             "to": "5.4.0-136-generic", "role": "follower"} for order, host in enumerate(hosts, start=1)]
+
+
+def done(host, status="remediated", verified=True, **extra):
+    entry = {"name": host, "member": "etcd" + host[-1], "kernel_before": "5.4.0-132-generic",
+             "kernel_after": "5.4.0-136-generic", "status": status, "verified": verified,
+             "leader_transferred": False, "fallback_used": False, "downtime_s": 8.0}
+    entry.update(extra)
+    return entry
+
+
+def planned_run(*hosts, check_mode=False):
+    run = run_update(new_run("r1", "t0", check_mode=check_mode), phase="preflight")
+    return run_update(run, detected=[detected(h, "affected" if h in hosts else "unaffected") for h in HOSTS],
+                      plan=plan(*hosts), lock="held")
+
+
+def rolled_out(run, *entries):
+    run = run_update(run, phase="rollout")
+    for entry in entries:
+        run = run_update(run, in_progress=entry["name"])
+        run = run_update(run, host=entry)
+    return run
+
+
+def test_every_planned_host_read_back_is_remediated_in_plan_order():
+    run = rolled_out(planned_run("master3", "master1", "master2"), *(done(h) for h in ("master3", "master1", "master2")))
+    report = run_report(run_update(run, phase="finish", lock="released"), "t1")
+    assert report["result"] == "remediated" and report["stopped_at"] is None
+    assert [h["name"] for h in report["hosts"]] == ["master3", "master1", "master2"]
+    assert report["lock"] == "released" and report["summary"] == "remediated: 3 remediated"
+    json.dumps(report, allow_nan=False)
+
+
+def test_a_planned_host_without_a_result_makes_the_run_stopped_there_not_remediated():
+    # The false success: a host the plan named ends without a read-back result.
+    run = rolled_out(planned_run("master1", "master2"), done("master1"))
+    report = run_report(run, "t1")
+    assert report["result"] == "stopped" and report["stopped_at"] == "master2"
+    assert "no read-back result" in report["reason"]
+    assert [(h["name"], h["status"]) for h in report["hosts"]][:2] == [("master1", "remediated"),
+                                                                        ("master2", "not_started")]
+
+
+def test_a_step_that_started_and_never_ended_is_where_the_run_stopped():
+    run = run_update(rolled_out(planned_run("master1", "master2"), done("master1")), in_progress="master2")
+    assert run_report(run, "t1")["stopped_at"] == "master2"
+
+
+def test_an_unverified_result_is_not_a_success():
+    run = rolled_out(planned_run("master1"), done("master1", verified=False))
+    assert run_report(run, "t1")["result"] == "stopped"
+
+
+def test_a_stop_before_the_rollout_is_a_refusal_and_keeps_every_reason():
+    run = planned_run("master1")
+    run = run_update(run, stop={"at": "preflight", "reason": "master2: no quorum"})
+    run = run_update(run, stop={"at": "preflight", "reason": "master3: missing ca.pem"})
+    run = run_update(run, stop={"at": "preflight", "reason": "master3: missing ca.pem"})
+    report = run_report(run, "t1")
+    assert report["result"] == "refused" and report["stopped_at"] == "preflight"
+    assert report["reason"] == "master2: no quorum; master3: missing ca.pem"
+
+
+def test_a_refusal_in_start_has_no_hosts_and_says_so():
+    run = run_update(new_run("r1", "t0"), stop={"at": "start", "reason": "outside the window"})
+    report = run_report(run, "t1")
+    assert report["result"] == "refused" and report["hosts"] == []
+    assert report["summary"] == "refused: no host checked; stopped at start: outside the window"
+
+
+def test_a_stop_in_the_rollout_is_stopped_at_the_host_with_its_partial_result():
+    run = rolled_out(planned_run("master1", "master2"), done("master1"))
+    run = run_update(run, in_progress="master2", stop={"at": "master2", "reason": "gate: etcd3 is unhealthy"})
+    run = run_update(run, host=done("master2", status="failed", verified=False, kernel_after=None, downtime_s=None))
+    report = run_report(run, "t1")
+    assert report["result"] == "stopped" and report["stopped_at"] == "master2"
+    assert [h["status"] for h in report["hosts"]] == ["remediated", "failed", "unaffected"]
+
+
+def test_check_mode_plans_and_nothing_to_do_wins_over_it():
+    assert run_report(planned_run("master1", check_mode=True), "t1")["result"] == "planned"
+    assert run_report(planned_run(check_mode=True), "t1")["result"] == "nothing_to_do"
+    assert run_report(planned_run(), "t1")["result"] == "nothing_to_do"
+
+
+def test_hosts_outside_the_plan_keep_their_verdict():
+    run = run_update(new_run("r1", "t0"), phase="preflight",
+                     detected=[detected("master1", "fixed"), detected("master2", "unknown"),
+                               detected("master3", "unaffected")])
+    assert [h["status"] for h in run_report(run, "t1")["hosts"]] == ["already_fixed", "unknown", "unaffected"]
+
+
+def test_a_limited_run_says_so():
+    run = run_update(new_run("r1", "t0", limit="master2"), phase="preflight")
+    report = run_report(run, "t1")
+    assert report["limit"] == "master2" and "(limited to master2)" in report["summary"]
+
+
+def test_numbers_and_flags_get_their_types_back():
+    # set_fact hands nested values over as text.
+    run = rolled_out(planned_run("master1"), done("master1", downtime_s="8.0", reboot_at="1795568642.01",
+                                                  healthy_at="", leader_transferred="False", fallback_used="True",
+                                                  verified="True"))
+    entry = run_report(run, "t1")["hosts"][0]
+    assert entry["downtime_s"] == 8.0 and entry["reboot_at"] == 1795568642.01 and entry["healthy_at"] is None
+    assert entry["leader_transferred"] is False and entry["fallback_used"] is True and entry["verified"] is True
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"phase": "start"}, "cannot go back"),
+    ({"phase": "done"}, "phase must be one of"),
+    ({"stop": {"at": "master1"}}, "stop must be"),
+    ({"stop": {"at": "", "reason": "x"}}, "stop must be"),
+    ({"lock": "maybe"}, "lock must be one of"),
+    ({"plan": "master1"}, "plan must be a list"),
+    ({"run_id": "other"}, "cannot change run_id"),
+    ({"host": {"name": "master1", "status": "fine"}}, "host status must be one of"),
+    ({"host": {"name": "master1", "status": "failed", "colour": "red"}}, "unknown keys colour"),
+    ({"host": {"name": "master1", "status": "failed", "downtime_s": "nan"}}, "finite number"),
+    ({"host": {"status": "failed"}}, "needs at least a name"),
+])
+def test_bad_changes_are_refused_by_name(change, message):
+    with pytest.raises(AnsibleFilterError, match="run_update: .*" + message):
+        FILTERS["run_update"](planned_run("master1"), **change)
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"run_id": "", "started": "t0"}, "run_id must be a non-empty string"),
+    ({"run_id": "  ", "started": "t0"}, "run_id must be a non-empty string"),
+    ({"run_id": "r1", "started": ""}, "started must be"),
+    ({"run_id": "r1"}, "started"),
+])
+def test_a_run_needs_an_id_and_a_start(fields, message):
+    with pytest.raises(AnsibleFilterError, match="run_new: .*" + message):
+        FILTERS["run_new"](fields)
+
+
+def test_the_report_refuses_anything_but_a_run_record():
+    with pytest.raises(AnsibleFilterError, match="run_report: expected the run record"):
+        FILTERS["run_report"]({"result": "remediated"}, "t1")
+
+
+def test_failure_lines_name_each_failed_host_and_its_task():
+    hostvars = {"master1": {"ansible_failed_task": {"name": "Check the certificates"},
+                            "ansible_failed_result": {"msg": "Missing on master1:\n  /etc/ssl/etcd/ssl/ca.pem"}},
+                "master2": {},
+                "master3": {"ansible_failed_result": {"unreachable": True}}}
+    assert FILTERS["failure_lines"](["master1", "master2", "master3"], hostvars) == [
+        "master1: Check the certificates: Missing on master1: /etc/ssl/etcd/ssl/ca.pem",
+        "master3: a task: unreachable"]
+    with pytest.raises(AnsibleFilterError, match="failure_lines: give a list"):
+        FILTERS["failure_lines"]("master1", hostvars)
