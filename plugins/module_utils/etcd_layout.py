@@ -46,7 +46,8 @@ def etcd_commands(layout, container_name, since_seconds=3600):
                 "restart": ["crictl", "stop", CONTAINER_ID]}
     return {"lookup": None,
             "logs": ["journalctl", "--unit", container_name, "--since", "-%d seconds" % since_seconds,
-                     "--no-pager", "--output", "cat"],
+                     # short-iso keeps each line's time, which tells a peer's restart from a stuck link.
+                     "--no-pager", "--output", "short-iso"],
             "restart": ["systemctl", "restart", container_name]}
 
 

@@ -129,7 +129,8 @@ def kernels_and_packages(lab):
 
 
 @pytest.mark.parametrize("mode", [[], ["--check"]])
-def test_detect_lists_three_affected_masters_and_changes_nothing(clean_lab, mode):
+def test_detect_lists_three_affected_masters_and_changes_nothing(affected_lab, mode):
+    clean_lab = affected_lab
     before = kernels_and_packages(clean_lab)
     result = run_playbook("playbooks/detect.yml", *mode)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]

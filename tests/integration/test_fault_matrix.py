@@ -34,7 +34,7 @@ def test_a_member_down_that_does_not_come_back_stops_the_run_there(affected_lab)
     report = latest_report()
     assert result.returncode != 0
     assert report["result"] == "stopped" and report["stopped_at"] == "master3"
-    assert "still not healthy" in report["reason"]
+    assert "after the restart: etcd3 is not healthy" in report["reason"]
     assert scenario.rebooted() == ["master3"]
     assert scenario.kernels_after["master1"] == scenario.kernels_after["master2"] == "5.4.0-132-generic"
     scenario.assert_invariants()

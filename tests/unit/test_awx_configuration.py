@@ -1,9 +1,28 @@
-"""The AWX configuration points at playbooks that exist and asks only for variables the kit knows."""
+"""The AWX configuration runs playbooks that exist and asks only for settings the kit declares.
+
+Every survey variable must be a setting of the role sre.etcd_kernel.etcd_kernel, as its
+preflight entry point declares it (the one that checks every setting), with answers of the
+type and choices the spec allows, and the weekly schedule must start inside the window the
+survey proposes.
+"""
+import datetime
 import os
+import re
 
 import yaml
 
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.maintenance_window import DAYS, check_window
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SPECS = os.path.join("roles", "etcd_kernel", "meta", "argument_specs.yml")
+ENTRY_POINT = "preflight"
+PLAYBOOKS = {
+    "etcd kernel - detect": "playbooks/detect.yml",
+    "etcd kernel - remediate": "playbooks/remediate.yml",
+    "etcd kernel - mitigate": "playbooks/mitigate.yml",
+}
+# AWX question types, and the argument spec types an answer of that type can satisfy.
+SURVEY_TYPES = {"text": {"str", "path"}, "multiplechoice": {"bool", "str"}, "multiselect": {"list"}}
 
 
 def load(path):
@@ -11,37 +30,120 @@ def load(path):
         return yaml.safe_load(handle)
 
 
-def role_options():
-    options = {}
-    for role in os.listdir(os.path.join(ROOT, "roles")):
-        specs = load(os.path.join("roles", role, "meta", "argument_specs.yml"))["argument_specs"]
-        for entry in specs.values():
-            options.update(entry.get("options") or {})
-    return options
+def config():
+    return load("awx/controller_configuration.yml")
 
 
-def test_job_templates_run_existing_playbooks():
-    config = load("awx/controller_configuration.yml")
-    playbooks = {t["name"]: t["playbook"] for t in config["controller_templates"]}
-    assert set(playbooks.values()) == {"playbooks/detect.yml", "remediate.yml", "playbooks/mitigate.yml"}
+def settings():
+    """The options of the role's preflight entry point: every setting of the kit."""
+    return load(SPECS)["argument_specs"][ENTRY_POINT]["options"]
+
+
+def templates():
+    return {template["name"]: template for template in config()["controller_templates"]}
+
+
+def survey():
+    return templates()["etcd kernel - remediate"]["survey_spec"]["spec"]
+
+
+def default_answer(question):
+    """The answer AWX sends when the operator keeps the default."""
+    if question["type"] == "multiselect":
+        return [line for line in question.get("default", "").split("\n") if line]
+    return question.get("default", "")
+
+
+def included_entry_points(playbook):
+    """The role entry points a playbook includes, anywhere in its plays."""
+    found = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            include = node.get("ansible.builtin.include_role")
+            if isinstance(include, dict) and include.get("name") == "sre.etcd_kernel.etcd_kernel":
+                found.add(include.get("tasks_from", "main"))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(load(playbook))
+    return found
+
+
+def test_job_templates_run_the_collection_playbooks_and_they_exist():
+    playbooks = {name: template["playbook"] for name, template in templates().items()}
+    assert playbooks == PLAYBOOKS
     for playbook in playbooks.values():
-        assert os.path.exists(os.path.join(ROOT, playbook)), playbook
+        assert os.path.isfile(os.path.join(ROOT, playbook)), "%s does not exist" % playbook
 
 
-def test_survey_questions_set_documented_role_variables_with_valid_choices():
-    config = load("awx/controller_configuration.yml")
-    options = role_options()
-    remediate = next(t for t in config["controller_templates"] if t["playbook"] == "remediate.yml")
-    for question in remediate["survey_spec"]["spec"]:
-        variable = question["variable"]
-        assert variable in options, "%s is no role option" % variable
+def test_the_remediate_template_runs_the_entry_points_that_check_its_survey():
+    # The survey's answers are extra vars; the entry points validate them before they act.
+    entry_points = included_entry_points(templates()["etcd kernel - remediate"]["playbook"])
+    assert {"start", ENTRY_POINT, "member", "finish", "stop"} <= entry_points
+    assert set(load(SPECS)["argument_specs"]) >= entry_points
+
+
+def test_every_survey_variable_is_a_declared_setting():
+    declared = settings()
+    variables = [question["variable"] for question in survey()]
+    assert len(variables) == len(set(variables)), "a survey asks twice for one variable"
+    assert set(variables) == {"etcd_kernel_target_release", "etcd_kernel_fallback_enabled",
+                              "etcd_kernel_maintenance_days", "etcd_kernel_maintenance_start",
+                              "etcd_kernel_maintenance_end"}
+    for variable in variables:
+        assert variable.startswith("etcd_kernel_"), variable
+        assert variable in declared, "%s is not an option of the %s entry point in %s" % (variable, ENTRY_POINT, SPECS)
+
+
+def test_survey_answers_fit_the_settings_types_and_choices():
+    declared = settings()
+    for question in survey():
+        option = declared[question["variable"]]
+        assert option["type"] in SURVEY_TYPES[question["type"]], question["variable"]
         if question["type"] == "multiselect":
-            assert set(question["choices"]) <= set(options[variable]["choices"])
+            assert set(question["choices"]) <= set(option["choices"]), question["variable"]
+            assert set(default_answer(question)) <= set(question["choices"]), question["variable"]
+        if question["type"] == "multiplechoice":
+            assert question["default"] in question["choices"], question["variable"]
+            if option["type"] == "bool":
+                assert set(question["choices"]) == {"true", "false"}, question["variable"]
+        if not question.get("required"):
+            # An answer left empty must keep the kit's own default.
+            assert option["default"] in ("", []), question["variable"]
+
+
+def test_the_default_window_is_valid_and_the_schedule_starts_inside_it():
+    answers = {question["variable"]: default_answer(question) for question in survey()}
+    window = {"days": answers["etcd_kernel_maintenance_days"], "start": answers["etcd_kernel_maintenance_start"],
+              "end": answers["etcd_kernel_maintenance_end"]}
+    for schedule in config()["controller_schedules"]:
+        start = re.search(r"DTSTART:(\d{8}T\d{6})Z", schedule["rrule"])
+        assert start, schedule["rrule"]
+        moment = datetime.datetime.strptime(start.group(1), "%Y%m%dT%H%M%S")
+        assert check_window(window, moment)["inside"], (schedule["name"], check_window(window, moment))
+        weekdays = re.search(r"BYDAY=([A-Z,]+)", schedule["rrule"])
+        if weekdays:
+            for day in weekdays.group(1).split(","):
+                name = next(d for d in DAYS if d.upper().startswith(day))
+                assert name in window["days"], "%s runs on %s, outside the window's days" % (schedule["name"], name)
 
 
 def test_the_schedule_and_inventory_source_point_at_defined_objects():
-    config = load("awx/controller_configuration.yml")
-    templates = {t["name"] for t in config["controller_templates"]}
-    assert {s["unified_job_template"] for s in config["controller_schedules"]} <= templates
-    for source in config["controller_inventory_sources"]:
+    data = config()
+    names = set(templates())
+    assert {s["unified_job_template"] for s in data["controller_schedules"]} <= names
+    projects = {p["name"] for p in data["controller_projects"]}
+    inventories = {i["name"] for i in data["controller_inventories"]}
+    credentials = {c["name"] for c in data["controller_credentials"]}
+    environments = {e["name"] for e in data["controller_execution_environments"]}
+    for template in data["controller_templates"]:
+        assert template["project"] in projects and template["inventory"] in inventories
+        assert set(template["credentials"]) <= credentials
+        assert template["execution_environment"] in environments
+    for source in data["controller_inventory_sources"]:
+        assert source["source_project"] in projects and source["inventory"] in inventories
         assert os.path.exists(os.path.join(ROOT, source["source_path"]))

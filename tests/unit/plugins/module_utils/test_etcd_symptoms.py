@@ -15,7 +15,6 @@ from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_symptoms impo
     classify_symptoms,
     log_timestamp,
 )
-from test_etcd_health_result import make_health
 
 # capnslog, etcd 3.4's default text logger (kubespray's docker etcd), as seen in the seed incident.
 CAPNSLOG_INCIDENT = """\

@@ -1,11 +1,14 @@
-"""Run an Ansible module's main() in-process, the way Ansible's own unit tests do.
+"""The one harness for the kit's module tests: run a module's main() in-process, the way
+Ansible's own unit tests do.
 
 exit_json/fail_json raise instead of exiting, module arguments are injected
 without stdin, and run_command is replaced by a fake that answers from canned
-outputs and records every argv, so tests can assert exactly what ran.
+outputs and records every argv, so tests can assert exactly what ran. The result
+goes through JSON, as it does on its way to a playbook.
 """
 import contextlib
 import json
+from unittest.mock import patch
 
 from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_bytes
@@ -85,24 +88,26 @@ def _module_args(args):
         basic._ANSIBLE_ARGS = previous
 
 
-def run_module(monkeypatch, main, args, commands):
-    """Run main() with args and fake commands; return (outcome, result).
+def run_module(main, args, commands=None, check_mode=False):
+    """Run main() with args; return (outcome, result), outcome "exit" or "fail".
 
-    outcome is "exit" or "fail"; commands is a FakeCommands.
+    commands: a FakeCommands for the programs the module may run (none by default).
     """
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
+    commands = FakeCommands({}) if commands is None else commands
+    args = dict(args, _ansible_check_mode=True) if check_mode else args
 
-    def fake_run_command(module, args, **kwargs):
-        return commands(args, **kwargs)
+    def fake_run_command(module, argv, **kwargs):
+        return commands(argv, **kwargs)
 
-    monkeypatch.setattr(basic.AnsibleModule, "run_command", fake_run_command)
-    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", _fake_get_bin_path)
-    with _module_args(args):
+    with patch.object(basic.AnsibleModule, "exit_json", _exit_json), \
+            patch.object(basic.AnsibleModule, "fail_json", _fail_json), \
+            patch.object(basic.AnsibleModule, "run_command", fake_run_command), \
+            patch.object(basic.AnsibleModule, "get_bin_path", _fake_get_bin_path), \
+            _module_args(args):
         try:
             main()
         except AnsibleExitJson as done:
-            return "exit", done.result
+            return "exit", json.loads(json.dumps(done.result))
         except AnsibleFailJson as failed:
-            return "fail", failed.result
+            return "fail", json.loads(json.dumps(failed.result))
     raise AssertionError("the module returned without calling exit_json or fail_json")

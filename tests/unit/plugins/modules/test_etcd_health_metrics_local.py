@@ -12,31 +12,19 @@ from module_harness import FakeCommands, run_module
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_symptoms import classify_symptoms
 from ansible_collections.sre.etcd_kernel.plugins.modules import etcd_health
 
-pytestmark = pytest.mark.skipif(shutil.which("etcd") is None and not os.path.exists(local_etcd.ETCD_BINARY),
-                                reason="needs the etcd 3.4 binary (Debian's etcd-server)")
+pytestmark = [
+    pytest.mark.skipif(shutil.which("etcd") is None and not os.path.exists(local_etcd.ETCD_BINARY),
+                       reason="needs the etcd 3.4 binary (Debian's etcd-server)"),
+    pytest.mark.usefixtures("restored"),
+]
 
 BACKENDS = ["gateway", "etcd3"]
 METRIC_KEYS = ["has_leader", "leader_changes_seen_total", "peer_round_trip_time_seconds",
                "process_start_time_seconds"]
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    local = local_etcd.LocalEtcdCluster(tmp_path_factory.mktemp("etcd"))
-    try:
-        yield local.start()
-    finally:
-        local.stop()
-
-
-@pytest.fixture(autouse=True)
-def restored(cluster):
-    yield
-    cluster.restore()
-
-
 def health(monkeypatch, cluster, **extra):
-    outcome, result = run_module(monkeypatch, etcd_health.main, cluster.connection_args(**extra), FakeCommands({}))
+    outcome, result = run_module(etcd_health.main, cluster.connection_args(**extra), FakeCommands({}))
     assert outcome == "exit", result.get("msg")
     return result
 

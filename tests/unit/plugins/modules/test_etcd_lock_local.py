@@ -1,49 +1,17 @@
 """etcd_lock against a real etcd 3.4 cluster on 127.0.0.1: take, refuse, refresh, expire, release."""
-import json
-import os
-import sys
 import time
-from unittest.mock import patch
 
 import pytest
-from ansible.module_utils import basic
 
 from ansible_collections.sre.etcd_kernel.plugins.modules import etcd_lock
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import local_etcd  # noqa: E402
-
-
-class ModuleExit(Exception):
-    def __init__(self, failed, result):
-        super().__init__(result.get("msg"))
-        self.failed, self.result = failed, result
+import module_harness
 
 
 def run(args, check_mode=False):
-    """(failed, result) of etcd_lock.main() with args."""
-    args = dict(args, _ansible_check_mode=check_mode)
-
-    def exit_json(self, **result):
-        raise ModuleExit(False, result)
-
-    def fail_json(self, **result):
-        raise ModuleExit(True, result)
-
-    with patch.object(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode()), \
-            patch.object(basic.AnsibleModule, "exit_json", exit_json), \
-            patch.object(basic.AnsibleModule, "fail_json", fail_json):
-        with pytest.raises(ModuleExit) as outcome:
-            etcd_lock.main()
-    return outcome.value.failed, outcome.value.result
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    local = local_etcd.LocalEtcdCluster(tmp_path_factory.mktemp("etcd-lock"))
-    local.start()
-    yield local
-    local.stop()
+    """(failed, result) of etcd_lock.main() with args, through the shared harness."""
+    outcome, result = module_harness.run_module(etcd_lock.main, args, check_mode=check_mode)
+    return outcome == "fail", result
 
 
 @pytest.fixture

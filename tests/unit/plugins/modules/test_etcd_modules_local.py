@@ -5,29 +5,27 @@ One cluster serves the whole file; after each test `restore()` continues frozen
 members, restarts stopped ones and waits until the cluster is healthy again.
 """
 import copy
-import json
 import os
 import shutil
-import sys
 import threading
 import time
-from unittest.mock import patch
 
 import pytest
-from ansible.module_utils import basic
 
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_errors import EtcdTLSError
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_gateway import EtcdGatewayClient
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_pyclient import EtcdGrpcClient
 from ansible_collections.sre.etcd_kernel.plugins.modules import etcd_health, etcd_leader
 
-# The fixture module sits next to this file; make it importable however pytest imports tests.
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import local_etcd  # noqa: E402
-from lab import certs  # noqa: E402
+import local_etcd
+import module_harness
+from lab import certs
 
-pytestmark = pytest.mark.skipif(shutil.which("etcd") is None and not os.path.exists(local_etcd.ETCD_BINARY),
-                                reason="needs the etcd 3.4 binary (Debian's etcd-server)")
+pytestmark = [
+    pytest.mark.skipif(shutil.which("etcd") is None and not os.path.exists(local_etcd.ETCD_BINARY),
+                       reason="needs the etcd 3.4 binary (Debian's etcd-server)"),
+    pytest.mark.usefixtures("restored"),
+]
 
 BACKENDS = ["gateway", "etcd3"]
 # The brief's bound: a stopped or frozen member is reported within 3 s with the default timeout.
@@ -35,36 +33,10 @@ REPORT_WITHIN_SECONDS = 3.0
 VOLATILE_MEMBER_FIELDS = ("raft_index", "applied_index", "db_size")
 
 
-# --------------------------------------------------------------------------
-# Running a module in-process
-# --------------------------------------------------------------------------
-class ModuleExit(Exception):
-    def __init__(self, failed, result):
-        super().__init__(result.get("msg"))
-        self.failed = failed
-        self.result = result
-
-
-def _exit_json(self, **result):
-    raise ModuleExit(False, result)
-
-
-def _fail_json(self, **result):
-    raise ModuleExit(True, result)
-
-
 def run_module(module, args, check_mode=False):
-    """(failed, result) of module.main() with args."""
-    args = dict(args)
-    if check_mode:
-        args["_ansible_check_mode"] = True
-    with patch.object(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode()), \
-            patch.object(basic.AnsibleModule, "exit_json", _exit_json), \
-            patch.object(basic.AnsibleModule, "fail_json", _fail_json):
-        with pytest.raises(ModuleExit) as caught:
-            module.main()
-    # A real run sends the result through JSON; do the same so comparisons see what a playbook sees.
-    return caught.value.failed, json.loads(json.dumps(caught.value.result))
+    """(failed, result) of module.main() with args, through the shared harness."""
+    outcome, result = module_harness.run_module(module.main, args, check_mode=check_mode)
+    return outcome == "fail", result
 
 
 def health(cluster, **extra):
@@ -85,21 +57,6 @@ def a_follower(cluster):
 # --------------------------------------------------------------------------
 # Fixtures
 # --------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    local = local_etcd.LocalEtcdCluster(tmp_path_factory.mktemp("etcd"))
-    try:
-        yield local.start()
-    finally:
-        local.stop()
-
-
-@pytest.fixture(autouse=True)
-def restored(cluster):
-    yield
-    cluster.restore()
-
-
 @pytest.fixture(scope="module")
 def foreign_pki(tmp_path_factory):
     """A CA and client certificate etcd has never heard of."""

@@ -66,7 +66,7 @@ def host_commands(dpkg=AFFECTED_HOST_DPKG, apt=APT_PKGNAMES, dpkg_rc=0, dpkg_std
 
 
 def run(monkeypatch, args, commands=None):
-    return run_module(monkeypatch, kernel_status.main, args, commands or host_commands())
+    return run_module(kernel_status.main, args, commands or host_commands())
 
 
 # --- success paths ---------------------------------------------------------
