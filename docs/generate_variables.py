@@ -31,8 +31,11 @@ def _text(value):
 
 def _default(value):
     if isinstance(value, str):
-        return "`%s`" % (" ".join(value.split()) or '""')
-    return "`%s`" % yaml.safe_dump(value, default_flow_style=True).strip().replace("\n...", "")
+        text = " ".join(value.split()) or '""'
+    else:
+        text = yaml.safe_dump(value, default_flow_style=True).strip().replace("\n...", "")
+    # A Jinja filter's bar would end the table cell.
+    return "`%s`" % text.replace("|", "\\|")
 
 
 def render():

@@ -43,9 +43,9 @@ def etcd_client_urls_filter(hosts, hostvars, port=2379):
         raise AnsibleFilterError("etcd_client_urls: %s" % error) from error
 
 
-def remediation_plan_filter(host_reports, health):
+def remediation_plan_filter(host_reports, health, max_index_gap=1000):
     try:
-        return remediation_plan(host_reports, health)
+        return remediation_plan(host_reports, health, int(max_index_gap))
     except (ValueError, KeyError, TypeError) as error:
         raise AnsibleFilterError("remediation_plan: %s" % error) from error
 

@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import math
 import re
 
 # name{label="value",...} value [timestamp]
@@ -31,6 +32,9 @@ def _samples(text):
         try:
             value = float(match.group(3))
         except ValueError:
+            continue
+        # Prometheus allows NaN and +Inf; none of the counters the kit reads is one.
+        if math.isnan(value) or math.isinf(value):
             continue
         yield match.group(1), dict(_LABEL.findall(match.group(2) or "")), value
 

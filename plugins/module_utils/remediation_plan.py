@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_health_result import DEFAULT_MAX_INDEX_GAP
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_decisions import (
     member_raft_indexes,
     member_roles,
@@ -45,12 +46,12 @@ def _check_reports(host_reports):
             raise ValueError("a host report lacks %s: %r" % (", ".join(missing), report))
 
 
-def remediation_plan(host_reports, health):
+def remediation_plan(host_reports, health, max_index_gap=DEFAULT_MAX_INDEX_GAP):
     """Ordered plan steps for the affected hosts: unhealthy members first, then the
     members the others cannot reach (the symptom), then followers, the leader last.
 
     host_reports: one dict per host with at least host, member, kernel (running
-    release), affected (bool) and target (release or None), as the detect role
+    release), affected (bool) and target (release or None), as detection
     records them, and optionally status (kernel_status's verdict). A host whose
     status is "unknown" is never planned, whatever its affected flag says: the
     kit cannot tell a fixed kernel of its flavour from an affected one
@@ -64,7 +65,7 @@ def remediation_plan(host_reports, health):
                 if report["affected"] and report.get("status") != UNKNOWN_STATUS]
     member_names = dict((host, by_host[host]["member"]) for host in affected)
     roles = member_roles(affected, health, member_names, suspected_members(host_reports, health))
-    ordered = remediation_order(affected, roles, member_raft_indexes(affected, health, member_names))
+    ordered = remediation_order(affected, roles, member_raft_indexes(affected, health, member_names), max_index_gap)
     steps = []
     for position, host in enumerate(ordered, start=1):
         report = by_host[host]

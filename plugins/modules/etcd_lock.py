@@ -62,7 +62,7 @@ EXAMPLES = r"""
     ca_file: /etc/ssl/etcd/ssl/ca.pem
     cert_file: /etc/ssl/etcd/ssl/admin-master1.pem
     key_file: /etc/ssl/etcd/ssl/admin-master1-key.pem
-    run_id: "{{ remediation_run_id }}"
+    run_id: "{{ hostvars['localhost'].etcd_kernel_run.run_id }}"
     holder: "{{ lookup('ansible.builtin.env', 'USER') }}@{{ lookup('ansible.builtin.pipe', 'hostname') }}"
     ttl: 1800
 
@@ -72,7 +72,7 @@ EXAMPLES = r"""
     ca_file: /etc/ssl/etcd/ssl/ca.pem
     cert_file: /etc/ssl/etcd/ssl/admin-master1.pem
     key_file: /etc/ssl/etcd/ssl/admin-master1-key.pem
-    run_id: "{{ remediation_run_id }}"
+    run_id: "{{ hostvars['localhost'].etcd_kernel_run.run_id }}"
     state: absent
 """
 

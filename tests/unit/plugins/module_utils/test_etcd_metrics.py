@@ -60,3 +60,12 @@ def test_samples_with_a_timestamp_and_other_labels():
 def test_not_text_is_an_error():
     with pytest.raises(ValueError, match="metrics text must be a string"):
         parse_etcd_metrics(None)
+
+
+def test_a_sample_that_is_not_a_finite_number_is_skipped_not_fatal():
+    text = ("etcd_server_leader_changes_seen_total NaN\n"
+            "etcd_server_has_leader 1\n"
+            "process_start_time_seconds +Inf\n")
+    parsed = parse_etcd_metrics(text)
+    assert parsed["leader_changes_seen_total"] is None and parsed["process_start_time_seconds"] is None
+    assert parsed["has_leader"] is True

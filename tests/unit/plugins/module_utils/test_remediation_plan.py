@@ -150,3 +150,15 @@ def test_an_unhealthy_member_still_comes_before_a_suspected_one():
     plan = remediation_plan(reports, health(leader="etcd2", unhealthy=("etcd1",)))
     assert [(s["host"], s["role"]) for s in plan][:2] == [("master1", "unhealthy"), ("master3", "symptomatic")]
 
+
+
+def test_the_operators_index_gap_decides_who_lags():
+    # etcd3 is 500 entries behind: with a gap of 100 it lags and goes first among the followers.
+    lagging = health(leader="etcd2")
+    for member in lagging["members"]:
+        member["raft_index"] = 1000 if member["name"] != "etcd3" else 500
+    reports = [report("master1"), report("master2"), report("master3")]
+    assert [s["host"] for s in remediation_plan(reports, lagging)] == ["master1", "master3", "master2"]
+    assert [s["host"] for s in remediation_plan(reports, lagging, max_index_gap=100)] == ["master3", "master1", "master2"]
+    assert [s["host"] for s in FilterModule().filters()["remediation_plan"](reports, lagging, "100")] == [
+        "master3", "master1", "master2"]
