@@ -7,6 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import math
+
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_errors import EtcdConfigError
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_gateway import gateway_client_factory
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_pyclient import grpc_client_factory
@@ -31,7 +33,7 @@ def connection_argument_spec(with_backend=True):
 def client_factory(params):
     """open_client(endpoint) for the module's parameters (backend, TLS files, timeout).
     EtcdConfigError for a timeout that is not positive or a TLS file that is missing."""
-    if params["timeout"] <= 0:
-        raise EtcdConfigError("timeout must be a positive number of seconds, got %s" % params["timeout"])
+    if not math.isfinite(params["timeout"]) or params["timeout"] <= 0:
+        raise EtcdConfigError("timeout must be a positive, finite number of seconds, got %s" % params["timeout"])
     factory = BACKENDS[params.get("backend") or "gateway"]
     return factory(params["ca_file"], params["cert_file"], params["key_file"], params["timeout"])

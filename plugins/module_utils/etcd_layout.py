@@ -16,8 +16,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 LAYOUTS = ("docker", "kubeadm", "host")
 CONTAINER_ID = "{container_id}"
+# A container or unit name, as docker, crictl and systemd accept them. It goes into argv
+# (never a shell), but a leading "-" would still read as an option and "*" or "?" as a
+# systemd glob that restarts every match.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:-]*$")
 
 
 def etcd_commands(layout, container_name, since_seconds=3600):
@@ -29,9 +35,9 @@ def etcd_commands(layout, container_name, since_seconds=3600):
     if layout not in LAYOUTS:
         raise ValueError("unknown etcd layout %r: use one of %s (kubespray's etcd_deployment_type)"
                          % (layout, ", ".join(LAYOUTS)))
-    if not container_name or not isinstance(container_name, str):
-        raise ValueError("the etcd container or unit name must be a non-empty string, got %r"
-                         % (container_name,))
+    if not isinstance(container_name, str) or not _NAME.match(container_name):
+        raise ValueError("the etcd container or unit name must start with a letter or digit and hold only "
+                         "letters, digits and _ . @ : - (no globs, no leading -), got %r" % (container_name,))
     if isinstance(since_seconds, bool) or not isinstance(since_seconds, int) or since_seconds <= 0:
         raise ValueError("since_seconds must be a positive whole number, got %r" % (since_seconds,))
     since = "%ds" % since_seconds
@@ -41,7 +47,8 @@ def etcd_commands(layout, container_name, since_seconds=3600):
                 "restart": ["docker", "restart", container_name]}
     if layout == "kubeadm":
         # kubelet starts a stopped static-pod container again: stopping it is the restart.
-        return {"lookup": ["crictl", "ps", "--name", container_name, "--quiet", "--latest"],
+        # crictl's --name is a regular expression: anchored, "etcd" does not also match "etcd-backup".
+        return {"lookup": ["crictl", "ps", "--name", "^%s$" % re.escape(container_name), "--quiet", "--latest"],
                 "logs": ["crictl", "logs", "--since", since, CONTAINER_ID],
                 "restart": ["crictl", "stop", CONTAINER_ID]}
     return {"lookup": None,
@@ -64,7 +71,10 @@ def client_urls(hosts, hostvars, port=2379):
             if name in variables and variables[name]:
                 address = variables[name]
                 break
-        urls.append("https://%s:%d" % (address or host, int(port)))
+        address = str(address or host)
+        if ":" in address and not address.startswith("["):
+            address = "[%s]" % address  # an IPv6 address in a URL goes in brackets (RFC 3986)
+        urls.append("https://%s:%d" % (address, int(port)))
     return urls
 
 

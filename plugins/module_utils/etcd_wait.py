@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import math
 import time
 
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_decisions import disruption_check
@@ -66,6 +67,10 @@ def wait_until(collect, check, timeout, interval=POLL_INTERVAL_S, clock=time.mon
     member) are raised at once, since waiting cannot fix them.
     Returns {"health", "ready", "reasons", "waited_s"} from the last look.
     """
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) \
+            or timeout < 0:
+        # NaN compares false with everything: the loop below would never end.
+        raise ValueError("wait_timeout must be a finite number of seconds, 0 or more, got %r" % (timeout,))
     started = clock()
     while True:
         health = collect()

@@ -33,6 +33,22 @@ def _minutes(text, field):
     return value
 
 
+def _utc(now):
+    if now.tzinfo is not None:
+        return now.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return now
+
+
+def _check_days(days, now):
+    """A window of whole days (no start or end)."""
+    now = _utc(now)
+    today = DAYS[now.weekday()]
+    described = "all day on " + ", ".join(days) if days else "any time"
+    inside = not days or today in days
+    return {"inside": inside, "reason": "%s %s UTC is %s the maintenance window (%s)"
+            % (today, now.strftime("%H:%M"), "inside" if inside else "outside", described)}
+
+
 def check_window(window, now):
     """{"inside": bool, "reason": str} for now (an aware or UTC-naive datetime)."""
     if not window:
@@ -46,12 +62,16 @@ def check_window(window, now):
     bad_days = [day for day in days if day not in DAYS]
     if bad_days:
         raise InvalidWindow("maintenance window days must be among %s, got %s" % (", ".join(DAYS), bad_days))
+    if not window.get("start") and not window.get("end"):
+        return _check_days(days, now)
+    if not window.get("start") or not window.get("end"):
+        raise InvalidWindow("give both start and end (HH:MM, UTC), or neither for whole days; got start %r, end %r"
+                            % (window.get("start"), window.get("end")))
     start = _minutes(window.get("start"), "start")
     end = _minutes(window.get("end"), "end")
     if start == end:
         raise InvalidWindow("the maintenance window's start and end are both %s: give a window that lasts" % window["start"])
-    if now.tzinfo is not None:
-        now = now.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    now = _utc(now)
     minute = now.hour * 60 + now.minute
     today = DAYS[now.weekday()]
     yesterday = DAYS[(now.weekday() - 1) % 7]

@@ -310,6 +310,8 @@ waited_s:
   sample: 4.52
 """
 
+import math
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_client_ops import (
@@ -345,8 +347,9 @@ def main():
     params = module.params
     if params["max_index_gap"] < 0:
         module.fail_json(msg="max_index_gap must not be negative, got %d" % params["max_index_gap"])
-    if params["wait_timeout"] < 0:
-        module.fail_json(msg="wait_timeout must not be negative, got %s" % params["wait_timeout"])
+    if not math.isfinite(params["wait_timeout"]) or params["wait_timeout"] < 0:
+        module.fail_json(msg="wait_timeout must be a finite number of seconds, 0 or more, got %s"
+                         % params["wait_timeout"])
 
     def look():
         return collect_health(open_client, params["endpoints"], params["timeout"], params["max_index_gap"])

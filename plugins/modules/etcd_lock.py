@@ -129,6 +129,9 @@ def main():
     params = module.params
     if params["ttl"] < 10:
         module.fail_json(msg="ttl must be at least 10 seconds, got %d" % params["ttl"])
+    if not params["run_id"].strip():
+        # Every run would hold "the same" lock: the one thing the lock is there to prevent.
+        module.fail_json(msg="run_id must not be empty: give each run its own id (the kit uses its run record's)")
     try:
         lock, current = first_answering_lock(params)
         value = current[0] if current else None

@@ -4,7 +4,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.sre.etcd_kernel.plugins.filter.remediation import FilterModule
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_layout import (
-    CONTAINER_ID, etcd_commands, with_container_id)
+    CONTAINER_ID, client_urls, etcd_commands, with_container_id)
 
 
 def test_docker_restarts_the_named_container():
@@ -16,7 +16,9 @@ def test_docker_restarts_the_named_container():
 
 def test_kubeadm_looks_up_the_static_pod_and_stops_it_for_kubelet_to_restart():
     commands = etcd_commands("kubeadm", "etcd")
-    assert commands["lookup"] == ["crictl", "ps", "--name", "etcd", "--quiet", "--latest"]
+    # crictl's --name is a regular expression: anchored, so etcd-backup does not match.
+    assert commands["lookup"] == ["crictl", "ps", "--name", "^etcd$", "--quiet", "--latest"]
+    assert etcd_commands("kubeadm", "etcd.main")["lookup"][3] == r"^etcd\.main$"
     assert with_container_id(commands["restart"], "abc123") == ["crictl", "stop", "abc123"]
     assert with_container_id(commands["logs"], "abc123") == \
         ["crictl", "logs", "--since", "3600s", "abc123"]
@@ -32,13 +34,33 @@ def test_host_layout_uses_the_systemd_unit():
 
 @pytest.mark.parametrize("layout, name, since, message", [
     ("podman", "etcd1", 60, "unknown etcd layout 'podman'"),
-    ("docker", "", 60, "non-empty string"),
+    ("docker", "", 60, "must start with a letter or digit"),
+    ("docker", None, 60, "must start with a letter or digit"),
+    ("host", "etcd*", 60, "no globs"),
+    ("host", "etcd?", 60, "no globs"),
+    ("host", "etcd[12]", 60, "no globs"),
+    ("docker", "-v", 60, "no leading -"),
+    ("docker", "--privileged", 60, "no leading -"),
+    ("docker", "etcd 1", 60, "must start with a letter or digit"),
     ("docker", "etcd1", 0, "positive whole number"),
     ("docker", "etcd1", True, "positive whole number"),
 ])
 def test_bad_input_is_refused(layout, name, since, message):
     with pytest.raises(ValueError, match=message):
         etcd_commands(layout, name, since)
+
+
+@pytest.mark.parametrize("layout, name", [("host", "etcd"), ("host", "etcd@main.service"), ("docker", "etcd1"),
+                                          ("docker", "k8s_etcd_etcd-master1_kube-system_0")])
+def test_real_names_are_accepted(layout, name):
+    assert name in etcd_commands(layout, name)["restart"]
+
+
+def test_client_urls_bracket_ipv6_addresses():
+    hostvars = {"m1": {"ip": "10.0.0.1"}, "m2": {"access_ip": "fd00::2"}, "m3": {"ansible_host": "[fd00::3]"},
+                "m4": {}}
+    assert client_urls(["m1", "m2", "m3", "m4"], hostvars, 2379) == [
+        "https://10.0.0.1:2379", "https://[fd00::2]:2379", "https://[fd00::3]:2379", "https://m4:2379"]
 
 
 def test_filter_names_itself_in_errors():

@@ -87,3 +87,11 @@ def test_a_zero_timeout_looks_once():
     result = wait_until(lambda: make_health(ETCD2_DOWN), lambda h: readiness(h, "healthy"), timeout=0,
                         clock=clock.clock, sleep=clock.sleep)
     assert not result["ready"] and clock.sleeps == []
+
+
+@pytest.mark.parametrize("timeout", [float("nan"), float("inf"), -1, "30", True, None])
+def test_a_timeout_that_would_never_end_or_is_not_a_number_is_refused_before_looking(timeout):
+    looked = []
+    with pytest.raises(ValueError, match="wait_timeout must be a finite number of seconds"):
+        wait_until(lambda: looked.append(1), lambda h: (False, []), timeout=timeout)
+    assert looked == []

@@ -37,6 +37,8 @@ def test_inside_or_outside(window, now, inside):
     ({"start": "02:00", "end": "24:00"}, "end must be HH:MM"),
     ({"start": "02:00", "end": "02:00"}, "both 02:00"),
     ({"start": "02:00", "end": "05:00", "tz": "CET"}, "unknown maintenance window keys"),
+    ({"days": ["Sat"], "start": "02:00", "end": ""}, "give both start and end"),
+    ({"start": "", "end": "05:00"}, "give both start and end"),
     ("weekends", "must be a dict"),
 ])
 def test_bad_windows_are_refused(window, message):
@@ -50,3 +52,12 @@ def test_filter_judges_a_given_time_and_names_itself_in_errors():
     assert window_filter(WEEKEND_NIGHTS, "2026-11-27T03:00:00Z")["inside"] is False
     with pytest.raises(AnsibleFilterError, match="^maintenance_window: "):
         window_filter({"start": "x", "end": "05:00"})
+
+
+def test_days_without_hours_are_whole_days_not_ignored():
+    weekend = {"days": ["Sat", "Sun"], "start": "", "end": ""}
+    assert check_window(weekend, SATURDAY_3AM)["inside"] is True
+    friday = check_window(weekend, SATURDAY_3AM - datetime.timedelta(days=1))
+    assert friday["inside"] is False
+    assert friday["reason"] == "Fri 03:00 UTC is outside the maintenance window (all day on Sat, Sun)"
+    assert check_window({"days": ["Sat"]}, SATURDAY_3AM)["inside"] is True

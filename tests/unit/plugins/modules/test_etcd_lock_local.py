@@ -67,5 +67,8 @@ def test_a_dead_runs_lock_expires_with_its_lease(lock_args):
 def test_bad_input_and_unreachable_etcd_are_clear_errors(lock_args):
     failed, result = run(dict(lock_args, ttl=2))
     assert failed and "ttl must be at least 10 seconds" in result["msg"]
+    for run_id in ("", "  "):
+        failed, result = run(dict(lock_args, run_id=run_id))
+        assert failed and "run_id must not be empty" in result["msg"]
     failed, result = run(dict(lock_args, endpoints=["https://127.0.0.1:1"], timeout=0.5))
     assert failed and "no etcd endpoint answered" in result["msg"] and "127.0.0.1:1" in result["msg"]

@@ -270,11 +270,17 @@ def test_missing_file_names_the_option(cluster, tmp_path, backend, option):
 
 
 @pytest.mark.parametrize("module, extra", [(etcd_health, {}), (etcd_leader, {"away_from": "etcd1"})])
-def test_a_timeout_that_is_not_positive_is_refused(cluster, module, extra):
-    failed, result = run_module(module, cluster.connection_args(timeout=0, **extra))
-    assert failed and result["msg"] == "timeout must be a positive number of seconds, got 0.0"
-    failed, result = run_module(etcd_health, cluster.connection_args(wait_for="healthy", wait_timeout=-1))
-    assert failed and result["msg"] == "wait_timeout must not be negative, got -1.0"
+@pytest.mark.parametrize("timeout, shown", [(0, "0.0"), ("nan", "nan"), ("inf", "inf")])
+def test_a_timeout_that_is_not_positive_and_finite_is_refused(cluster, module, extra, timeout, shown):
+    failed, result = run_module(module, cluster.connection_args(timeout=timeout, **extra))
+    assert failed and result["msg"] == "timeout must be a positive, finite number of seconds, got %s" % shown
+
+
+@pytest.mark.parametrize("wait_timeout, shown", [(-1, "-1.0"), ("nan", "nan"), ("inf", "inf")])
+def test_a_wait_timeout_that_would_never_end_is_refused(cluster, wait_timeout, shown):
+    # NaN compares false with everything: unchecked, the wait would loop for ever.
+    failed, result = run_module(etcd_health, cluster.connection_args(wait_for="healthy", wait_timeout=wait_timeout))
+    assert failed and result["msg"] == "wait_timeout must be a finite number of seconds, 0 or more, got %s" % shown
 
 
 def test_key_that_does_not_match_the_certificate(cluster, foreign_pki):
