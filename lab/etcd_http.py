@@ -72,6 +72,15 @@ class Client:
     def put(self, url, key, value):
         return self.call(url, "/v3/kv/put", {"key": b64(key), "value": b64(value)})
 
+    def get(self, url, key):
+        """(value, lease id) of key, or None when it is absent."""
+        kvs = self.call(url, "/v3/kv/range", {"key": b64(key)}).get("kvs") or []
+        return (unb64(kvs[0].get("value", "")), kvs[0].get("lease", "0")) if kvs else None
+
+    def revoke(self, url, lease_id):
+        """End a lease now, exactly as if its TTL had run out: its keys go with it."""
+        return self.call(url, "/v3/lease/revoke", {"ID": lease_id})
+
     def keys_with_prefix(self, url, prefix):
         end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
         answer = self.call(url, "/v3/kv/range",

@@ -22,6 +22,9 @@ FAULTS = {
     "kernel_missing": "the host's apt mirror stops offering the fixed kernels",
     "boot_never_returns": "the next boot hangs until the fault is cleared",
     "slow_boot": "the next boot takes --seconds (default 20) instead of the boot delay",
+    "slow_install": "installing a fixed kernel takes --seconds (default 20) more (its postinst)",
+    "grub_pinned": "GRUB_DEFAULT in /etc/default/grub pins the running kernel's entry: the next boot "
+                   "comes back on it whatever is installed",
     "flapping": "the epoll symptom: etcd freezes for --freeze s (default 4) every "
                 "--period s (default 20) while its master runs an affected kernel",
 }
@@ -56,7 +59,8 @@ def active(config, host):
 
 def inject(config, host, fault, seconds=20, period=20, freeze=4):
     check(config, host, fault)
-    content = {"slow_boot": "%g" % seconds, "flapping": "%d %d" % (period, freeze)}.get(fault, "")
+    content = {"slow_boot": "%g" % seconds, "slow_install": "%g" % seconds,
+               "flapping": "%d %d" % (period, freeze)}.get(fault, "")
     etcd = config.etcd_container(host)
     if fault in ("member_stopped", "member_frozen") and not is_running(etcd):
         raise LabError("%s is not running; clear its faults first ('lab clear %s all')"
@@ -72,6 +76,9 @@ def inject(config, host, fault, seconds=20, period=20, freeze=4):
         exec_in(etcd, "pkill", "-STOP", "-x", "etcd")
     elif fault == "kernel_missing":
         _rewrite_mirror(config, host)
+    elif fault == "grub_pinned":
+        running = exec_in(config.master(host), "cat", "/var/lib/lab/osrelease").stdout.strip()
+        _write_grub_default(config, host, '"Advanced options for Ubuntu>Ubuntu, with Linux %s"' % running)
 
 
 def clear(config, host, fault):
@@ -89,6 +96,8 @@ def clear(config, host, fault):
             _set_alarm(config, host, active=False)
         elif name == "kernel_missing":
             _rewrite_mirror(config, host)
+        elif name == "grub_pinned" and is_running(config.master(host)):
+            _write_grub_default(config, host, "0")
         elif name == "never_recovers" and is_running(etcd):
             docker("restart", "--time", "5", etcd)  # the entry script starts etcd again
 
@@ -130,6 +139,12 @@ def _set_alarm(config, host, active):
             errors.append("%s: %s" % (endpoint_host, error))
     raise LabError("could not %s the NOSPACE alarm of %s: %s"
                    % ("raise" if active else "clear", host, "; ".join(errors)))
+
+
+def _write_grub_default(config, host, value):
+    """Set GRUB_DEFAULT as an operator would in /etc/default/grub (the lab's boot reads it)."""
+    exec_in(config.master(host), "bash", "-c",
+            "mkdir -p /etc/default && printf 'GRUB_DEFAULT=%%s\\nGRUB_TIMEOUT=0\\n' '%s' > /etc/default/grub" % value)
 
 
 def _rewrite_mirror(config, host):

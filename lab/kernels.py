@@ -35,6 +35,12 @@ def _deb_version(abi):
 
 POSTINST = """#!/bin/sh
 set -e
+# The lab's slow_install fault: a real postinst builds an initramfs and runs
+# update-grub, which takes minutes on a busy host.
+if [ -s /lab/faults/slow_install ]; then
+  echo "lab fault slow_install: postinst takes $(cat /lab/faults/slow_install)s" >&2
+  sleep "$(cat /lab/faults/slow_install)"
+fi
 # As Ubuntu's kernel packages do: ask for a reboot.
 touch /run/reboot-required
 echo "{package}" >> /run/reboot-required.pkgs
@@ -75,8 +81,15 @@ def _build_deb(pool_dir, package, version, depends=None, files=None, postinst=No
 
 
 def build_pool(pool_dir):
-    """Build every lab kernel package into pool_dir (skipped when already there)."""
+    """Build every lab kernel package into pool_dir (skipped when already there,
+    unless the packages' recipe changed since)."""
+    recipe = hashlib.sha256(POSTINST.encode("utf-8")).hexdigest()
+    stamp = os.path.join(pool_dir, ".recipe")
+    if os.path.isdir(pool_dir) and (not os.path.exists(stamp) or open(stamp).read() != recipe):
+        shutil.rmtree(pool_dir)
     os.makedirs(pool_dir, exist_ok=True)
+    with open(stamp, "w") as handle:
+        handle.write(recipe)
     debs = {}
     for abi in ALL_ABIS:
         package = image_package(abi)

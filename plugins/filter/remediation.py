@@ -21,6 +21,7 @@ from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_layout import
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.maintenance_window import check_window
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.remediation_plan import remediation_plan, unknown_hosts
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.remediation_run import (
+    lock_ttl_needed,
     new_run,
     run_report,
     run_update,
@@ -56,6 +57,14 @@ def remediation_unknown_filter(host_reports):
         return unknown_hosts(host_reports)
     except (ValueError, KeyError, TypeError) as error:
         raise AnsibleFilterError("remediation_unknown: %s" % error) from error
+
+
+def lock_ttl_needed_filter(timeouts):
+    """The shortest lock TTL for these timeouts (see module_utils.remediation_run.lock_ttl_needed)."""
+    try:
+        return lock_ttl_needed(**dict(timeouts))
+    except (ValueError, TypeError) as error:
+        raise AnsibleFilterError("lock_ttl_needed: %s" % error) from error
 
 
 def run_new_filter(fields):
@@ -123,6 +132,7 @@ class FilterModule(object):
             "etcd_client_urls": etcd_client_urls_filter,
             "etcd_commands": etcd_commands_filter,
             "failure_lines": failure_lines,
+            "lock_ttl_needed": lock_ttl_needed_filter,
             "maintenance_window": maintenance_window_filter,
             "remediation_plan": remediation_plan_filter,
             "remediation_unknown": remediation_unknown_filter,

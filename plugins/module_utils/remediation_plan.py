@@ -7,7 +7,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_health_result import DEFAULT_MAX_INDEX_GAP
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_health_result import (
+    DEFAULT_MAX_INDEX_GAP,
+    find_member,
+)
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_decisions import (
     member_raft_indexes,
     member_roles,
@@ -19,6 +22,7 @@ REQUIRED_KEYS = ("host", "member", "kernel", "affected", "target")
 # kernel_status's verdict for a kernel no known range speaks about (a cloud
 # flavour with its own ABI numbers): neither fixed nor known to be affected.
 UNKNOWN_STATUS = "unknown"
+FIXED_STATUS = "fixed"
 
 
 def suspected_members(host_reports, health):
@@ -47,8 +51,14 @@ def _check_reports(host_reports):
 
 
 def remediation_plan(host_reports, health, max_index_gap=DEFAULT_MAX_INDEX_GAP):
-    """Ordered plan steps for the affected hosts: unhealthy members first, then the
-    members the others cannot reach (the symptom), then followers, the leader last.
+    """Ordered plan steps: unhealthy members first, then the members the others cannot
+    reach (the symptom), then followers, the leader last.
+
+    Two kinds of step:
+      upgrade  the host runs an affected kernel: install the fixed one and reboot;
+      recover  the host already runs a fixed kernel but its member is out (an earlier
+               run stopped between its reboot and its recovery): bring the member back
+               (wait, then the fallback) before any other member is touched.
 
     host_reports: one dict per host with at least host, member, kernel (running
     release), affected (bool) and target (release or None), as detection
@@ -56,22 +66,27 @@ def remediation_plan(host_reports, health, max_index_gap=DEFAULT_MAX_INDEX_GAP):
     status is "unknown" is never planned, whatever its affected flag says: the
     kit cannot tell a fixed kernel of its flavour from an affected one
     (unknown_hosts() lists them). health: an etcd_health result. Each step is
-    {"order", "host", "member", "from", "to", "role"}; "to" is None when no fixed
-    kernel is offered (the host cannot be fixed until the mirror has one).
+    {"order", "host", "member", "action", "from", "to", "role"}; "to" is None when
+    no fixed kernel is offered (the host cannot be fixed until the mirror has one),
+    and the running kernel for a recover step.
     """
     _check_reports(host_reports)
     by_host = dict((report["host"], report) for report in host_reports)
-    affected = [report["host"] for report in host_reports
-                if report["affected"] and report.get("status") != UNKNOWN_STATUS]
-    member_names = dict((host, by_host[host]["member"]) for host in affected)
-    roles = member_roles(affected, health, member_names, suspected_members(host_reports, health))
-    ordered = remediation_order(affected, roles, member_raft_indexes(affected, health, member_names), max_index_gap)
+    member_names = dict((report["host"], report["member"]) for report in host_reports)
+    upgrade = [report["host"] for report in host_reports
+               if report["affected"] and report.get("status") != UNKNOWN_STATUS]
+    fixed = [report["host"] for report in host_reports if report.get("status") == FIXED_STATUS]
+    recover = [host for host in fixed if not find_member(health, member_names[host])["healthy"]]
+    planned = [report["host"] for report in host_reports if report["host"] in upgrade + recover]
+    roles = member_roles(planned, health, member_names, suspected_members(host_reports, health))
+    ordered = remediation_order(planned, roles, member_raft_indexes(planned, health, member_names), max_index_gap)
     steps = []
     for position, host in enumerate(ordered, start=1):
         report = by_host[host]
-        role = roles[host]
-        steps.append({"order": position, "host": host, "member": report["member"],
-                      "from": report["kernel"], "to": report["target"], "role": role})
+        action = "recover" if host in recover else "upgrade"
+        steps.append({"order": position, "host": host, "member": report["member"], "action": action,
+                      "from": report["kernel"], "to": report["kernel"] if action == "recover" else report["target"],
+                      "role": roles[host]})
     return steps
 
 

@@ -23,8 +23,13 @@ import copy
 import math
 
 PHASES = ("start", "preflight", "rollout", "finish")
-HOST_STATUSES = ("remediated", "already_fixed", "failed")
-LOCK_STATES = ("not_taken", "held", "released", "not_released")
+# recovered: a member an earlier run left on a fixed kernel but out, brought back first.
+HOST_STATUSES = ("remediated", "recovered", "already_fixed", "failed")
+# lapsed: the lock was already gone at release (its lease expired); held_by_other: another
+# run had taken it by then; not_released: no member could be asked (it expires by itself).
+LOCK_STATES = ("not_taken", "held", "released", "lapsed", "held_by_other", "not_released")
+# Slack for the moments between the timed steps (ssh round trips, facts, templating).
+LOCK_TTL_MARGIN_S = 60
 
 _RUN_FIELDS = ("run_id", "started", "check_mode", "limit", "phase", "stop", "plan", "unknown",
                "detected", "snapshot", "lock", "in_progress", "hosts")
@@ -37,6 +42,27 @@ _NUMBER_KEYS = ("downtime_s", "reboot_at", "healthy_at")
 _FLAG_KEYS = ("leader_transferred", "fallback_used", "verified")
 _HOST_KEYS = ("name", "member", "kernel_before", "kernel_after", "status", "verified") + \
     ("leader_transferred", "fallback_used", "downtime_s", "reboot_at", "healthy_at")
+
+
+def lock_ttl_needed(reboot_timeout_s, recover_wait_s, gate_wait_s, install_timeout_s, command_timeout_s):
+    """The shortest lock TTL that outlasts one host's longest stretch between two lock
+    refreshes, in seconds. A host's step refreshes the lock before the install, at the
+    gate and after the recovery, so the two stretches are:
+      install:  the apt install, and the commands around it;
+      disrupt:  the leader handoff (a gate's wait), the reboot (Ansible's reboot waits up
+                to its timeout for the host to go down and again for it to come back),
+                the wait for the member, and the fallback (gate, container lookup and
+                restart, the wait again).
+    """
+    values = dict(reboot_timeout_s=reboot_timeout_s, recover_wait_s=recover_wait_s, gate_wait_s=gate_wait_s,
+                  install_timeout_s=install_timeout_s, command_timeout_s=command_timeout_s)
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise ValueError("%s must be a finite number of seconds, got %r" % (name, value))
+    install = install_timeout_s + command_timeout_s
+    disrupt = (gate_wait_s + 2 * reboot_timeout_s + recover_wait_s
+               + gate_wait_s + 2 * command_timeout_s + recover_wait_s)
+    return int(math.ceil(max(install, disrupt))) + LOCK_TTL_MARGIN_S
 
 
 def new_run(run_id, started, check_mode=False, limit=None):
@@ -222,6 +248,9 @@ def run_report(run, finished):
         "snapshot": run["snapshot"],
         "plan": list(run["plan"]),
         "unknown": list(run["unknown"]),
+        # What the hosts' boot loaders may do instead of booting the target (kernel_status's boot_warnings).
+        "warnings": [{"host": detected["host"], "warning": warning}
+                     for detected in run["detected"] for warning in detected.get("boot_warnings") or []],
         "hosts": hosts,
     }
     report["summary"] = summary_line(report)

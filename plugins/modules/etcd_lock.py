@@ -19,6 +19,8 @@ description:
   - O(state=present) takes the lock, or refreshes it (a fresh lease of O(ttl)) when this O(run_id)
     already holds it. When another run holds it, the module fails with who holds it, since when and
     when it expires.
+  - O(state=present) with O(require_held=true) only refreshes, for the checks mid-run before each
+    disruption. A lock that is free or held by another run then stops the run instead of being taken again.
   - O(state=absent) frees the lock if this O(run_id) holds it; a lock held by another run is left
     alone.
   - Talks to etcd's JSON gateway with the Python standard library, so it runs on a managed node.
@@ -44,13 +46,25 @@ options:
     description: Seconds the lock outlives a run that stopped refreshing it.
     type: int
     default: 1800
+  require_held:
+    description:
+      - With O(state=present), only refresh the lock, never take it; for the checks mid-run.
+      - When the lock is free (this run's lease lapsed, or someone deleted the key) the module fails with
+        RV(lock=lost) and leaves the key absent. Another run may have started in between, and taking the
+        lock again would hide that.
+      - When another run holds it, the module fails with RV(lock=held_by_other) and who holds it.
+      - Only for O(state=present); the module refuses it with O(state=absent).
+    type: bool
+    default: false
+    version_added: "0.3.0"
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - sre.etcd_kernel.etcd
 attributes:
   check_mode:
     support: full
-    details: Reports whether the lock could be taken or released; writes nothing.
+    details: Reports whether the lock could be taken, refreshed or released; writes nothing. With
+      O(require_held=true) it fails, as a real run would, when the lock is not this run's.
   diff_mode:
     support: none
 """
@@ -66,6 +80,16 @@ EXAMPLES = r"""
     holder: "{{ lookup('ansible.builtin.env', 'USER') }}@{{ lookup('ansible.builtin.pipe', 'hostname') }}"
     ttl: 1800
 
+- name: Before each disruption, confirm the lock is still this run's and refresh it (never retake it)
+  sre.etcd_kernel.etcd_lock:
+    endpoints: [https://127.0.0.1:2379]
+    ca_file: /etc/ssl/etcd/ssl/ca.pem
+    cert_file: /etc/ssl/etcd/ssl/admin-master1.pem
+    key_file: /etc/ssl/etcd/ssl/admin-master1-key.pem
+    run_id: "{{ hostvars['localhost'].etcd_kernel_run.run_id }}"
+    ttl: 1800
+    require_held: true
+
 - name: Release it
   sre.etcd_kernel.etcd_lock:
     endpoints: [https://127.0.0.1:2379]
@@ -78,13 +102,17 @@ EXAMPLES = r"""
 
 RETURN = r"""
 lock:
-  description: What happened to the lock.
+  description:
+    - What happened to the lock. V(released) only when this call deleted the key; when it was already
+      gone or another run held it, V(free) or V(held_by_other).
+    - With O(require_held=true), a failed call returns V(lost) (the lock is gone) or V(held_by_other).
   returned: always
   type: str
   sample: acquired
-  choices: [acquired, refreshed, released, free, held_by_other, would_acquire, would_refresh, would_release]
+  choices: [acquired, refreshed, released, free, held_by_other, lost, would_acquire, would_refresh, would_release]
 holder:
-  description: The lock's value before this call (null when it was free).
+  description: The lock's value before this call (null when it was free); after a failed O(require_held=true)
+    refresh, the value the refresh found.
   returned: always
   type: dict
   sample: {"run_id": "20261124T221845Z-4f2a", "holder": "alice@laptop", "since": "2026-11-24T22:18:45Z", "ttl": 1800}
@@ -100,6 +128,7 @@ from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_backends impo
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_lock import (
     EtcdLock,
     LockHeld,
+    LockLost,
     held_message,
 )
 
@@ -124,6 +153,7 @@ def main():
         run_id=dict(type="str", required=True),
         holder=dict(type="str", default="ansible"),
         ttl=dict(type="int", default=1800),
+        require_held=dict(type="bool", default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
@@ -132,10 +162,19 @@ def main():
     if not params["run_id"].strip():
         # Every run would hold "the same" lock: the one thing the lock is there to prevent.
         module.fail_json(msg="run_id must not be empty: give each run its own id (the kit uses its run record's)")
+    if params["require_held"] and params["state"] != "present":
+        module.fail_json(msg="require_held applies to state=present only (it refreshes without taking); "
+                             "drop it from the release task")
     try:
         lock, current = first_answering_lock(params)
         value = current[0] if current else None
         ours = value is not None and value.get("run_id") == params["run_id"]
+        if params["state"] == "present" and params["require_held"]:
+            if module.check_mode:
+                lock.check_held(current, params["run_id"], params["ttl"])
+                module.exit_json(changed=True, lock="would_refresh", holder=value)
+            outcome = lock.refresh(params["run_id"], params["ttl"])
+            module.exit_json(changed=True, lock=outcome, holder=value)
         if params["state"] == "present":
             if module.check_mode:
                 if value is not None and not ours:
@@ -148,8 +187,12 @@ def main():
                              ("free" if value is None else "held_by_other"), holder=value)
         outcome = lock.release(params["run_id"])
         if outcome == "held_by_other":
-            module.warn("the lock is held by another run (%s); left alone" % value.get("run_id"))
+            # The first read may have shown the lock free or ours: another run took it in between.
+            who = value.get("run_id") if value is not None and not ours else "it took the lock during this release"
+            module.warn("the lock is held by another run (%s); left alone" % who)
         module.exit_json(changed=outcome == "released", lock=outcome, holder=value)
+    except LockLost as error:
+        module.fail_json(msg=str(error), lock=error.outcome, holder=error.holder)
     except LockHeld as error:
         module.fail_json(msg=str(error), holder=None)
     except EtcdError as error:

@@ -16,6 +16,9 @@ description:
   - Reads the running kernel release, the installed kernel images (C(dpkg-query)) and the kernel
     images the host's apt sources offer (C(apt-cache pkgnames)), and gives the running release a
     verdict (RV(status)), which fixed release to install, and whether a reboot is pending.
+  - Also reads grub's defaults files and warns (RV(boot_warnings)) when the host may not boot the
+    target release after a reboot, because C(GRUB_DEFAULT) pins an entry or is V(saved), or because
+    a newer kernel of the target's series and flavour is installed.
   - Only reads. It never installs, never runs C(apt-get update) (the offered releases come from the
     package lists already on the host), and always reports RV(changed=false).
   - The seed case is Ubuntu 20.04's V(5.4.0-132-generic) epoll bug (Launchpad bug 1996678) that
@@ -33,6 +36,18 @@ options:
         real hosts.
     type: path
     default: /proc/sys/kernel/osrelease
+  grub_default_path:
+    description:
+      - The grub defaults file C(update-grub) sources for C(GRUB_DEFAULT). The files matching
+        C(<grub_default_path>.d/*.cfg) are read after it, sorted, as C(update-grub) sources them, so
+        their assignments win.
+      - A missing file or C(.d) directory counts as not setting C(GRUB_DEFAULT), whose default is
+        V(0), the first menu entry (hosts without grub files exist). A file that exists but cannot be
+        read, or whose quotes are never closed, fails the module.
+      - Like O(osrelease_path), a seam for the lab and tests; leave it alone on real hosts.
+    type: path
+    default: /etc/default/grub
+    version_added: "0.3.0"
   affected_ranges:
     description:
       - Known bad kernel ranges, added to the built-in ones (C(5.4.0) ABI V(132) up to, not including,
@@ -102,6 +117,12 @@ notes:
     existing package lists plus the dpkg status, so an installed release counts as available too.
   - A reboot is pending when C(/var/run/reboot-required) exists or a release of the running series
     and flavour newer than the running one is installed (the boot loader picks the newest).
+  - C(GRUB_DEFAULT) is read as the shell reads plain assignments (quotes, C(export), comments, C(unset));
+    conditions are not evaluated, so an assignment inside one counts, and expansions such as C($VAR)
+    are reported as written. The module never reads C(/boot/grub/grubenv), so for V(saved) it cannot
+    tell which entry is stored and always warns.
+  - Only kernels of the target's series and flavour count as newer than the target; other flavours
+    and series are not compared, as everywhere in the kit.
 seealso:
   - name: Launchpad bug 1996678
     description: The epoll regression in Ubuntu 5.4.0-132 that breaks etcd.
@@ -255,12 +276,43 @@ reboot_required_reason:
   returned: success
   type: str
   sample: "5.4.0-137-generic is installed but 5.4.0-132-generic is running"
+boot_loader_default:
+  description:
+    - The effective C(GRUB_DEFAULT) from O(grub_default_path) and its C(.d/*.cfg) files, V(0) (the
+      first menu entry, the newest kernel) when none sets it or it is empty.
+    - A menu entry title or number such as V(1>2) pins an entry; V(saved) boots the entry stored by
+      C(grub-set-default), C(grub-reboot) or C(GRUB_SAVEDEFAULT=true).
+  returned: success
+  type: str
+  sample: "0"
+  version_added: "0.3.0"
+boot_warnings:
+  description:
+    - Why the host may not come back on RV(target_release) after a reboot, each saying what to do
+      before remediating; empty when grub will boot it.
+    - Empty when there is no target or the target is already running (no reboot is needed). A
+      C(GRUB_DEFAULT) that pins the target's own menu entry gives no warning.
+  returned: success
+  type: list
+  elements: str
+  sample:
+    - "5.4.0-138-generic is installed and newer than the target 5.4.0-137-generic: grub boots the newest, so
+      the host would come back on it and the kit would stop after the reboot; pin etcd_kernel_target_release
+      to 5.4.0-138-generic or remove it"
+  version_added: "0.3.0"
 """
 
+import errno
 import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.boot_loader import (
+    GRUB_DEFAULTS_PATH,
+    InvalidGrubDefaults,
+    boot_warnings,
+    grub_default_assignment,
+)
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.kernel_release import (
     InvalidAffectedRanges,
     InvalidKernelRelease,
@@ -371,6 +423,43 @@ def newest_installed_of_line(running, installed):
     return max(same_line, key=release_sort_key)
 
 
+def read_grub_defaults(module, grub_default_path):
+    """(path, text) of each grub defaults file, in the order update-grub sources them.
+
+    Missing files are left out: a host without grub files (another boot
+    loader, a container) has GRUB_DEFAULT unset, which is not an error.
+    """
+    drop_in_directory = grub_default_path + ".d"
+    try:
+        # Like sh's *.cfg glob: no hidden files.
+        drop_in_names = sorted(name for name in os.listdir(drop_in_directory)
+                               if name.endswith(".cfg") and not name.startswith("."))
+    except (IOError, OSError) as error:
+        if error.errno not in (errno.ENOENT, errno.ENOTDIR):
+            fail_unreadable_grub_defaults(module, drop_in_directory, error)
+        drop_in_names = []
+
+    sources = []
+    for path in [grub_default_path] + [os.path.join(drop_in_directory, name) for name in drop_in_names]:
+        try:
+            with open(path, "rb") as grub_defaults_file:
+                sources.append((path, grub_defaults_file.read().decode("utf-8", errors="replace")))
+        except (IOError, OSError) as error:
+            # A dangling link is missing too; update-grub skips it the same way.
+            if error.errno != errno.ENOENT:
+                fail_unreadable_grub_defaults(module, path, error)
+    return sources
+
+
+def fail_unreadable_grub_defaults(module, path, error):
+    module.fail_json(
+        msg="Cannot read %s (%s), which update-grub sources for GRUB_DEFAULT, so the kernel the host would "
+            "boot after the reboot is unknown. Make it readable, or set grub_default_path to the grub "
+            "defaults file; the default is %s." % (path, error, GRUB_DEFAULTS_PATH),
+        grub_default_path=module.params["grub_default_path"],
+    )
+
+
 def pending_reboot_reason(running, newest_installed):
     if os.path.exists(REBOOT_REQUIRED_FLAG):
         return "%s exists" % REBOOT_REQUIRED_FLAG
@@ -383,6 +472,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             osrelease_path=dict(type="path", default="/proc/sys/kernel/osrelease"),
+            grub_default_path=dict(type="path", default=GRUB_DEFAULTS_PATH),
             # Added to the built-in ranges, so the default adds none.
             affected_ranges=dict(type="list", elements="dict", options=AFFECTED_RANGE_OPTIONS, default=[]),
             target_release=dict(type="str"),
@@ -420,6 +510,18 @@ def main():
     reboot_reason = pending_reboot_reason(running, newest_installed)
     target_release = target["release"] if target else None
 
+    try:
+        grub_default, grub_default_where = grub_default_assignment(
+            read_grub_defaults(module, module.params["grub_default_path"]))
+    except InvalidGrubDefaults as error:
+        module.fail_json(msg="Cannot tell which kernel the host would boot after the reboot: %s." % error,
+                         grub_default_path=module.params["grub_default_path"])
+    warnings_about_booting = boot_warnings(grub_default, running, installed, target_release,
+                                           grub_default_where or module.params["grub_default_path"])
+    for warning in warnings_about_booting:
+        # Shown by Ansible after the task, in detect's and preflight's output alike.
+        module.warn(warning)
+
     module.exit_json(
         changed=False,
         running_release=running.release,
@@ -438,6 +540,8 @@ def main():
         newest_installed_release=newest_installed.release if newest_installed else None,
         reboot_required=bool(reboot_reason),
         reboot_required_reason=reboot_reason,
+        boot_loader_default=grub_default,
+        boot_warnings=warnings_about_booting,
     )
 
 

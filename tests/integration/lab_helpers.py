@@ -9,6 +9,7 @@ import pytest
 from lab import cluster, witness
 from lab.config import REPO_ROOT
 from lab.docker import exec_in
+from lab.etcd_http import Client
 
 
 def wait_for(predicate, timeout, interval=0.2, what="condition"):
@@ -69,6 +70,23 @@ def kernels(lab):
 
 def boot_ids(lab):
     return {h: cluster.boot_id_of(lab, h) for h in lab.hosts}
+
+
+LOCK_KEY = "/sre.etcd_kernel/remediation-lock"
+
+
+def lock_value(lab):
+    """The run lock's value as a dict, or None when it is free."""
+    found = Client(lab.client_tls, timeout=2.0).get(lab.client_url(lab.hosts[0]), LOCK_KEY)
+    return json.loads(found[0]) if found else None
+
+
+def expire_lock(lab):
+    """Let the run lock's lease run out now (revoked: etcd drops the key as on expiry)."""
+    client = Client(lab.client_tls, timeout=2.0)
+    found = client.get(lab.client_url(lab.hosts[0]), LOCK_KEY)
+    assert found, "the lock was not held"
+    client.revoke(lab.client_url(lab.hosts[0]), found[1])
 
 
 def latest_report():

@@ -16,7 +16,8 @@ import pytest
 from lab import cluster, faults
 from lab.config import REPO_ROOT
 
-from lab_helpers import Scenario, ansible_env, latest_report, run_playbook, wait_for
+from lab.docker import exec_in
+from lab_helpers import Scenario, ansible_env, expire_lock, latest_report, lock_value, run_playbook, wait_for
 
 pytestmark = pytest.mark.lab
 
@@ -142,4 +143,101 @@ def test_two_runs_started_together_one_stops_with_a_clear_message(affected_lab):
     loser = outputs[[run.returncode for run in runs].index(codes[1])]
     assert "remediation lock is held by" in " ".join(loser.split())
     assert set(scenario.kernels_after.values()) == {"5.4.0-136-generic"}
+    scenario.assert_invariants()
+
+
+# The safety holes: the gate after the install, the lock kept and never retaken, the
+# resume of a member left out on its fixed kernel, a boot into the wrong kernel.
+
+def test_a_member_frozen_during_the_install_stops_the_run_before_the_reboot(affected_lab):
+    target = first_follower(affected_lab)  # the plan's first host
+    victim = [h for h in affected_lab.hosts if h != target][-1]
+    faults.inject(affected_lab, target, "slow_install", seconds=20)
+
+    def freeze_another_member_mid_install():
+        wait_for(lambda: exec_in(affected_lab.master(target), "pgrep", "-f", "postinst", check=False).returncode == 0,
+                 120, what="the fixed kernel's postinst on %s" % target)
+        faults.inject(affected_lab, victim, "member_frozen")
+
+    saboteur = threading.Thread(target=freeze_another_member_mid_install, daemon=True)
+    with Scenario(affected_lab) as scenario:
+        saboteur.start()
+        result = run_playbook("remediate.yml", "-e", "etcd_kernel_gate_wait_s=5")
+        saboteur.join(timeout=10)
+    report = latest_report()
+    assert result.returncode != 0 and report["result"] == "stopped", result.stdout[-3000:]
+    assert report["stopped_at"] == target, report
+    assert "may not be disrupted" in report["reason"] and affected_lab.member(victim) in report["reason"]
+    assert scenario.rebooted() == []
+    assert set(scenario.kernels_after.values()) == {"5.4.0-132-generic"}
+    installed = exec_in(affected_lab.master(target), "dpkg-query", "-W", "-f", "${Status}",
+                        "linux-image-5.4.0-136-generic", check=False).stdout
+    assert installed == "install ok installed"  # installed, then the gate said no
+    assert report["lock"] == "released"
+    scenario.assert_invariants()  # the frozen member is the only one out
+
+
+def test_a_lock_that_lapses_mid_run_stops_the_run_and_is_never_taken_again(affected_lab):
+    target = first_follower(affected_lab)
+    before = cluster.boot_id_of(affected_lab, target)
+
+    def let_the_lock_lapse_once_the_first_host_reboots():
+        wait_for(lambda: cluster.boot_id_of(affected_lab, target) not in (None, before), 120,
+                 what="the first reboot")
+        expire_lock(affected_lab)
+
+    saboteur = threading.Thread(target=let_the_lock_lapse_once_the_first_host_reboots, daemon=True)
+    with Scenario(affected_lab) as scenario:
+        saboteur.start()
+        result = run_playbook("remediate.yml")
+        saboteur.join(timeout=10)
+    report = latest_report()
+    assert result.returncode != 0 and report["result"] == "stopped", result.stdout[-3000:]
+    assert report["stopped_at"] == target
+    assert "is gone: its lease lapsed" in report["reason"] and "does not retake it" in report["reason"]
+    assert report["lock"] == "lapsed"
+    assert lock_value(affected_lab) is None
+    assert scenario.rebooted() == [target]
+    scenario.assert_invariants()
+
+
+def test_a_rerun_recovers_first_the_member_an_earlier_run_left_out_on_its_fixed_kernel(affected_lab):
+    target = first_follower(affected_lab)
+    faults.inject(affected_lab, target, "stuck_after_boot")
+    with Scenario(affected_lab) as scenario:
+        first = run_playbook("remediate.yml", "-e", "etcd_kernel_fallback_enabled=false",
+                             "-e", "etcd_kernel_recover_wait_s=8")
+        stopped = latest_report()
+        # Its etcd stays Up in the dead network namespace: clearing the marker revives nothing.
+        faults.clear(affected_lab, target, "stuck_after_boot")
+        second = run_playbook("remediate.yml", "-e", "etcd_kernel_recover_wait_s=8")
+    assert first.returncode != 0 and stopped["result"] == "stopped" and stopped["stopped_at"] == target
+    assert "etcd_kernel_fallback_enabled is false" in stopped["reason"]
+    report = latest_report()
+    assert second.returncode == 0, second.stdout[-3000:]
+    assert report["result"] == "remediated"
+    assert (report["plan"][0]["host"], report["plan"][0]["action"]) == (target, "recover")
+    hosts = {h["name"]: h for h in report["hosts"]}
+    assert hosts[target]["status"] == "recovered" and hosts[target]["fallback_used"]
+    assert set(scenario.kernels_after.values()) == {"5.4.0-136-generic"}
+    assert all(state["up"] for state in cluster.member_states(affected_lab).values())
+    scenario.assert_invariants()
+
+
+@pytest.mark.faults_full
+def test_a_boot_into_the_wrong_kernel_recovers_etcd_then_stops_naming_the_boot_loader(affected_lab):
+    target = first_follower(affected_lab)
+    faults.inject(affected_lab, target, "grub_pinned")
+    try:
+        with Scenario(affected_lab) as scenario:
+            result = run_playbook("remediate.yml")
+    finally:
+        faults.clear(affected_lab, target, "grub_pinned")
+    report = latest_report()
+    assert result.returncode != 0 and report["result"] == "stopped"
+    assert report["stopped_at"] == target and "check the boot loader" in report["reason"]
+    assert any(w["host"] == target and "GRUB_DEFAULT is pinned" in w["warning"] for w in report["warnings"])
+    assert scenario.rebooted() == [target]
+    assert set(scenario.kernels_after.values()) == {"5.4.0-132-generic"}
+    assert all(state["up"] for state in cluster.member_states(affected_lab).values())  # etcd recovered first
     scenario.assert_invariants()

@@ -50,6 +50,32 @@ def test_fixed_hosts_are_left_out_and_a_missing_target_is_kept_visible():
     assert plan[0]["to"] is None
 
 
+def fixed(host):
+    return dict(report(host, affected=False, target=None), kernel="5.4.0-136-generic", status="fixed")
+
+
+def test_a_member_left_out_on_a_fixed_kernel_is_recovered_first():
+    # An earlier run stopped between master1's reboot and its member's recovery.
+    plan = remediation_plan([fixed("master1"), report("master2"), report("master3")],
+                            health(leader="etcd2", unhealthy=("etcd1",)))
+    assert [(s["host"], s["action"], s["role"]) for s in plan] == [
+        ("master1", "recover", "unhealthy"), ("master3", "upgrade", "follower"), ("master2", "upgrade", "leader")]
+    assert plan[0]["from"] == plan[0]["to"] == "5.4.0-136-generic"
+
+
+def test_a_healthy_member_on_a_fixed_kernel_is_left_alone():
+    plan = remediation_plan([fixed("master1"), report("master2"), report("master3")], health(leader="etcd2"))
+    assert [s["host"] for s in plan] == ["master3", "master2"]
+    assert {s["action"] for s in plan} == {"upgrade"}
+
+
+def test_an_unhealthy_member_on_an_unaffected_or_unknown_kernel_is_not_the_kits_to_recover():
+    reports = [dict(report("master1", affected=False), status="unaffected"),
+               dict(report("master2", affected=False), status="unknown"), report("master3")]
+    plan = remediation_plan(reports, health(leader="etcd3", unhealthy=("etcd1", "etcd2")))
+    assert [s["host"] for s in plan] == ["master3"]
+
+
 def test_nothing_affected_is_an_empty_plan():
     assert remediation_plan([report("master1", affected=False)], health()) == []
 

@@ -7,6 +7,8 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.sre.etcd_kernel.plugins.filter.remediation import FilterModule
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.remediation_run import (
+    LOCK_TTL_MARGIN_S,
+    lock_ttl_needed,
     new_run,
     run_report,
     run_update,
@@ -176,3 +178,36 @@ def test_failure_lines_name_each_failed_host_and_its_task():
         "master3: a task: unreachable"]
     with pytest.raises(AnsibleFilterError, match="failure_lines: give a list"):
         FILTERS["failure_lines"]("master1", hostvars)
+
+
+# The lock's TTL --------------------------------------------------------------------
+
+DEFAULT_TIMEOUTS = dict(reboot_timeout_s=600, recover_wait_s=60, gate_wait_s=30, install_timeout_s=1200,
+                        command_timeout_s=120)
+
+
+def test_the_lock_ttl_outlasts_a_reboot_that_waits_its_timeout_twice_and_the_fallback():
+    # handoff gate 30 + reboot 2 x 600 + wait 60 + fallback (gate 30, lookup and restart 2 x 120, wait 60)
+    assert lock_ttl_needed(**DEFAULT_TIMEOUTS) == 1620 + LOCK_TTL_MARGIN_S
+
+
+def test_a_long_install_sets_the_lock_ttl_when_it_is_the_longest_stretch():
+    timeouts = dict(DEFAULT_TIMEOUTS, install_timeout_s=3600)
+    assert lock_ttl_needed(**timeouts) == 3600 + 120 + LOCK_TTL_MARGIN_S
+
+
+def test_the_kits_default_lock_ttl_is_long_enough_for_its_default_timeouts():
+    assert lock_ttl_needed(**DEFAULT_TIMEOUTS) <= 1800
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -1, "600", None, True])
+def test_lock_ttl_needed_refuses_timeouts_that_are_not_seconds(bad):
+    with pytest.raises(ValueError, match="reboot_timeout_s must be a finite number of seconds"):
+        lock_ttl_needed(**dict(DEFAULT_TIMEOUTS, reboot_timeout_s=bad))
+
+
+def test_the_report_carries_the_boot_loader_warnings_of_every_host():
+    run = run_update(new_run("r1", "2026-11-29T00:00:00Z"), phase="preflight", detected=[
+        dict(detected("master1"), boot_warnings=["GRUB_DEFAULT is pinned"]), detected("master2")])
+    report = run_report(run, "2026-11-29T00:01:00Z")
+    assert report["warnings"] == [{"host": "master1", "warning": "GRUB_DEFAULT is pinned"}]

@@ -1,4 +1,7 @@
-"""etcd_lock against a real etcd 3.4 cluster on 127.0.0.1: take, refuse, refresh, expire, release."""
+"""etcd_lock against a real etcd 3.4 cluster on 127.0.0.1: take, refuse, refresh, expire, release,
+and the mid-run refresh (require_held) that never retakes a lost lock."""
+import base64
+import json
 import time
 
 import pytest
@@ -12,6 +15,34 @@ def run(args, check_mode=False):
     """(failed, result) of etcd_lock.main() with args, through the shared harness."""
     outcome, result = module_harness.run_module(etcd_lock.main, args, check_mode=check_mode)
     return outcome == "fail", result
+
+
+def b64(text):
+    return base64.b64encode(text.encode()).decode()
+
+
+def stored(cluster, key):
+    """(value dict, lease id, mod_revision) of key as etcd holds it, or None; read without the module."""
+    answer = cluster._post(cluster.members[0], "/v3/kv/range", {"key": b64(key)})
+    kvs = answer.get("kvs") or []
+    if not kvs:
+        return None
+    entry = kvs[0]
+    return json.loads(base64.b64decode(entry["value"]).decode()), entry["lease"], entry["mod_revision"]
+
+
+def lease_ttl(cluster, lease_id):
+    """Seconds left on a lease; -1 once it is revoked or expired."""
+    return int(cluster._post(cluster.members[0], "/v3/lease/timetolive", {"ID": lease_id}).get("TTL", -1))
+
+
+def revoke(cluster, lease_id):
+    """What a lapsed lease does to the lock, without waiting for it: the key goes with the lease."""
+    cluster._post(cluster.members[0], "/v3/lease/revoke", {"ID": lease_id})
+
+
+def delete(cluster, key):
+    cluster._post(cluster.members[0], "/v3/kv/deleterange", {"key": b64(key)})
 
 
 @pytest.fixture
@@ -72,3 +103,92 @@ def test_bad_input_and_unreachable_etcd_are_clear_errors(lock_args):
         assert failed and "run_id must not be empty" in result["msg"]
     failed, result = run(dict(lock_args, endpoints=["https://127.0.0.1:1"], timeout=0.5))
     assert failed and "no etcd endpoint answered" in result["msg"] and "127.0.0.1:1" in result["msg"]
+
+
+# -- require_held: mid-run, refresh only ----------------------------------------
+
+def test_require_held_refreshes_this_runs_lock_on_a_fresh_lease(cluster, lock_args):
+    run(lock_args)
+    value, old_lease, _revision = stored(cluster, lock_args["key"])
+    failed, refreshed = run(dict(lock_args, require_held=True, ttl=90))
+    assert not failed and refreshed["changed"] and refreshed["lock"] == "refreshed"
+    assert refreshed["holder"] == value
+    now_value, new_lease, _revision = stored(cluster, lock_args["key"])
+    assert new_lease != old_lease and 80 < lease_ttl(cluster, new_lease) <= 90
+    assert lease_ttl(cluster, old_lease) == -1  # the old lease is revoked, not left to linger
+    assert now_value == dict(value, ttl=90)  # same holder, same since
+    run(dict(lock_args, state="absent"))
+
+
+@pytest.mark.parametrize("how", ["lease lapsed", "key deleted"])
+def test_require_held_on_a_free_lock_stops_the_run_and_does_not_retake_it(cluster, lock_args, how):
+    run(lock_args)
+    _value, lease, _revision = stored(cluster, lock_args["key"])
+    if how == "lease lapsed":
+        revoke(cluster, lease)
+    else:
+        delete(cluster, lock_args["key"])
+    failed, lost = run(dict(lock_args, require_held=True))
+    assert failed and lost["lock"] == "lost" and lost["holder"] is None
+    assert "remediation lock of run run-a is gone" in lost["msg"]
+    assert "lease lapsed (ttl 60s)" in lost["msg"] and lock_args["key"] in lost["msg"]
+    assert "This run stops here and does not retake it" in lost["msg"]
+    assert stored(cluster, lock_args["key"]) is None  # not created again
+
+    failed, lost_again = run(dict(lock_args, require_held=True), check_mode=True)
+    assert failed and lost_again["lock"] == "lost" and lost_again["msg"] == lost["msg"]
+    assert stored(cluster, lock_args["key"]) is None
+
+
+def test_require_held_on_a_lock_another_run_took_names_it_and_leaves_it(cluster, lock_args):
+    run(lock_args)
+    delete(cluster, lock_args["key"])
+    failed, _taken = run(dict(lock_args, run_id="run-b", holder="awx job 7"))
+    assert not failed
+    before = stored(cluster, lock_args["key"])
+
+    failed, refused = run(dict(lock_args, require_held=True))
+    assert failed and refused["lock"] == "held_by_other" and refused["holder"]["run_id"] == "run-b"
+    assert "lock of run run-a is no longer this run's" in refused["msg"]
+    assert "held by awx job 7 (run run-b) since" in refused["msg"] and "This run stops here" in refused["msg"]
+    assert stored(cluster, lock_args["key"]) == before  # same value, lease and revision
+
+    failed, refused_check = run(dict(lock_args, require_held=True), check_mode=True)
+    assert failed and refused_check["lock"] == "held_by_other" and "awx job 7" in refused_check["msg"]
+    assert stored(cluster, lock_args["key"]) == before
+    run(dict(lock_args, run_id="run-b", state="absent"))
+
+
+def test_require_held_in_check_mode_when_ours_writes_nothing(cluster, lock_args):
+    run(lock_args)
+    before = stored(cluster, lock_args["key"])
+    failed, would = run(dict(lock_args, require_held=True), check_mode=True)
+    assert not failed and would["lock"] == "would_refresh" and would["holder"] == before[0]
+    assert stored(cluster, lock_args["key"]) == before
+    run(dict(lock_args, state="absent"))
+
+
+def test_require_held_is_refused_with_state_absent(cluster, lock_args):
+    failed, result = run(dict(lock_args, require_held=True, state="absent"))
+    assert failed and "require_held applies to state=present only" in result["msg"]
+
+
+def test_release_says_what_happened(cluster, lock_args):
+    failed, free = run(dict(lock_args, state="absent"))
+    assert not failed and not free["changed"] and free["lock"] == "free"
+
+    run(lock_args)
+    _value, lease, _revision = stored(cluster, lock_args["key"])
+    failed, would = run(dict(lock_args, state="absent"), check_mode=True)
+    assert not failed and would["lock"] == "would_release" and stored(cluster, lock_args["key"]) is not None
+
+    failed, released = run(dict(lock_args, state="absent"))
+    assert not failed and released["changed"] and released["lock"] == "released"
+    assert stored(cluster, lock_args["key"]) is None and lease_ttl(cluster, lease) == -1
+
+    run(dict(lock_args, run_id="run-b", holder="awx job 7"))
+    before = stored(cluster, lock_args["key"])
+    failed, other = run(dict(lock_args, state="absent"))
+    assert not failed and not other["changed"] and other["lock"] == "held_by_other"
+    assert stored(cluster, lock_args["key"]) == before
+    run(dict(lock_args, run_id="run-b", state="absent"))

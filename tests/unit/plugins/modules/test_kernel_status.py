@@ -1,5 +1,6 @@
 """Unit tests for the kernel_status module: read-only results and failure paths."""
 import ast
+import os
 
 import pytest
 
@@ -58,6 +59,32 @@ def no_reboot_flag(tmp_path, monkeypatch):
     return flag
 
 
+@pytest.fixture(autouse=True)
+def no_host_grub_defaults(tmp_path, monkeypatch):
+    # Nor at its own /etc/default/grub: without grub_default_path the tests read none.
+    missing = tmp_path / "no-grub-defaults" / "grub"
+    monkeypatch.setattr(kernel_status, "GRUB_DEFAULTS_PATH", str(missing))
+    return missing
+
+
+@pytest.fixture
+def grub_defaults(tmp_path):
+    """Write <tmp>/default/grub and <tmp>/default/grub.d/<name> files; return the grub path."""
+    directory = tmp_path / "default"
+    directory.mkdir()
+    grub_path = directory / "grub"
+
+    def write(grub=None, **drop_ins):
+        if grub is not None:
+            grub_path.write_text(grub)
+        if drop_ins:
+            (directory / "grub.d").mkdir(exist_ok=True)
+            for name, text in drop_ins.items():
+                (directory / "grub.d" / name).write_text(text)
+        return str(grub_path)
+    return write
+
+
 def host_commands(dpkg=AFFECTED_HOST_DPKG, apt=APT_PKGNAMES, dpkg_rc=0, dpkg_stderr="", apt_rc=0, apt_stderr=""):
     return FakeCommands({
         "dpkg-query": (dpkg_rc, dpkg, dpkg_stderr),
@@ -95,6 +122,8 @@ def test_affected_host(monkeypatch, osrelease):
     assert result["newest_installed_release"] == "5.4.0-132-generic"
     assert result["reboot_required"] is False
     assert result["reboot_required_reason"] == ""
+    assert result["boot_loader_default"] == "0"  # no grub files: GRUB_DEFAULT unset
+    assert result["boot_warnings"] == []
 
 
 def test_only_read_only_commands_run_with_c_locale(monkeypatch, osrelease):
@@ -142,7 +171,7 @@ def test_fixed_kernel_installed_but_not_yet_booted(monkeypatch, osrelease):
     dpkg = dpkg_output(
         ("linux-image-5.4.0-132-generic", "install ok installed"),
         ("linux-image-5.4.0-137-generic", "hold ok installed"),  # held kernels count
-        ("linux-image-5.4.0-1093-aws", "install ok installed"),  # another flavour never boots here
+        ("linux-image-5.4.0-1093-aws", "install ok installed"),  # another flavour: not a target
     )
     outcome, result = run(monkeypatch, {"osrelease_path": osrelease("5.4.0-132-generic")}, host_commands(dpkg=dpkg))
 
@@ -300,7 +329,148 @@ def test_an_operator_range_may_carry_sources(monkeypatch, osrelease):
     assert result["status"] == "affected"
 
 
+# --- boot loader -------------------------------------------------------------
+
+STOCK_GRUB = """\
+# If you change this file, run 'update-grub' afterwards to update
+GRUB_DEFAULT=0
+GRUB_TIMEOUT_STYLE=hidden
+GRUB_TIMEOUT=0
+GRUB_DISTRIBUTOR=`lsb_release -i -s 2> /dev/null || echo Debian`
+GRUB_CMDLINE_LINUX_DEFAULT="quiet splash"
+GRUB_CMDLINE_LINUX=""
+"""
+PINNED_TITLE = "Advanced options for Ubuntu>Ubuntu, with Linux 5.4.0-132-generic"
+
+
+def test_stock_grub_defaults_give_no_warnings(monkeypatch, osrelease, grub_defaults):
+    args = {"osrelease_path": osrelease("5.4.0-132-generic"), "grub_default_path": grub_defaults(STOCK_GRUB)}
+    outcome, result = run(monkeypatch, args)
+
+    assert outcome == "exit"
+    assert result["boot_loader_default"] == "0"
+    assert result["boot_warnings"] == []
+
+
+def test_a_pinned_title_is_a_warning_that_says_where(monkeypatch, osrelease, grub_defaults):
+    path = grub_defaults(STOCK_GRUB.replace("GRUB_DEFAULT=0", 'GRUB_DEFAULT="%s"' % PINNED_TITLE))
+    outcome, result = run(monkeypatch, {"osrelease_path": osrelease("5.4.0-132-generic"), "grub_default_path": path})
+
+    assert outcome == "exit"
+    assert result["boot_loader_default"] == PINNED_TITLE
+    assert result["boot_warnings"] == [
+        "GRUB_DEFAULT is pinned to '%s' in %s line 2: the host may boot that entry instead of 5.4.0-137-generic; "
+        "set GRUB_DEFAULT=0 and run update-grub, or pin the target's entry, before remediating" % (PINNED_TITLE, path)
+    ]
+
+
+def test_grub_d_files_are_read_sorted_after_the_defaults_file(monkeypatch, osrelease, grub_defaults):
+    path = grub_defaults("GRUB_DEFAULT='1>2'\n", **{
+        "90-saved.cfg": "export GRUB_DEFAULT=saved\n",
+        "50-cloudimg-settings.cfg": "GRUB_DEFAULT=0\nGRUB_TIMEOUT=0\n",
+        "95-not-a-cfg.bak": "GRUB_DEFAULT=3\n",  # update-grub only sources *.cfg
+        ".99-hidden.cfg": "GRUB_DEFAULT=4\n",  # nor hidden files
+    })
+    outcome, result = run(monkeypatch, {"osrelease_path": osrelease("5.4.0-132-generic"), "grub_default_path": path})
+
+    assert outcome == "exit"
+    assert result["boot_loader_default"] == "saved"
+    assert len(result["boot_warnings"]) == 1
+    assert result["boot_warnings"][0].startswith(
+        "GRUB_DEFAULT=saved in %s.d/90-saved.cfg line 1: grub boots the entry last stored by grub-set-default, "
+        "grub-reboot or GRUB_SAVEDEFAULT=true" % path)
+
+
+def test_grub_d_is_read_without_a_defaults_file(monkeypatch, osrelease, grub_defaults):
+    path = grub_defaults(**{"10-pin.cfg": "GRUB_DEFAULT=2\n"})
+    outcome, result = run(monkeypatch, {"osrelease_path": osrelease("5.4.0-132-generic"), "grub_default_path": path})
+
+    assert outcome == "exit"
+    assert result["boot_loader_default"] == "2"
+    assert len(result["boot_warnings"]) == 1
+
+
+def test_a_newer_installed_kernel_than_the_pinned_target_is_a_warning(monkeypatch, osrelease, grub_defaults):
+    dpkg = dpkg_output(
+        ("linux-image-5.4.0-132-generic", "install ok installed"),
+        ("linux-image-5.4.0-137-generic", "install ok installed"),
+    )
+    args = {"osrelease_path": osrelease("5.4.0-132-generic"), "grub_default_path": grub_defaults(STOCK_GRUB),
+            "target_release": "5.4.0-135-generic"}
+    outcome, result = run(monkeypatch, args, host_commands(dpkg=dpkg))
+
+    assert outcome == "exit"
+    assert result["boot_warnings"] == [
+        "5.4.0-137-generic is installed and newer than the target 5.4.0-135-generic: grub boots the newest, so the "
+        "host would come back on it and the kit would stop after the reboot; pin etcd_kernel_target_release to "
+        "5.4.0-137-generic or remove it"
+    ]
+
+
+def test_no_target_means_no_boot_warnings(monkeypatch, osrelease, grub_defaults):
+    args = {"osrelease_path": osrelease("5.4.0-132-generic"), "grub_default_path": grub_defaults("GRUB_DEFAULT=saved\n")}
+    outcome, result = run(monkeypatch, args, host_commands(apt="linux-image-5.4.0-132-generic\n"))
+
+    assert outcome == "exit"
+    assert result["target_release"] is None
+    assert result["boot_loader_default"] == "saved"
+    assert result["boot_warnings"] == []
+
+
+def test_the_default_grub_path_is_etc_default_grub():
+    import yaml
+
+    documented = yaml.safe_load(kernel_status.DOCUMENTATION)["options"]["grub_default_path"]
+    assert documented["default"] == "/etc/default/grub"
+    assert documented["version_added"] == "0.3.0"
+    returns = yaml.safe_load(kernel_status.RETURN)
+    assert returns["boot_loader_default"]["version_added"] == "0.3.0"
+    assert returns["boot_warnings"]["version_added"] == "0.3.0"
+
+
 # --- failure paths ---------------------------------------------------------
+
+def test_an_unreadable_grub_defaults_file_fails_clearly(monkeypatch, osrelease, grub_defaults):
+    path = grub_defaults()
+    os.mkdir(path)  # reading a directory fails even for root, unlike a chmod
+    outcome, result = run(monkeypatch, {"osrelease_path": osrelease("5.4.0-132-generic"), "grub_default_path": path})
+
+    assert outcome == "fail"
+    assert result["msg"].startswith("Cannot read %s (" % path)
+    assert "which update-grub sources for GRUB_DEFAULT" in result["msg"]
+    assert "set grub_default_path" in result["msg"]
+    assert result["grub_default_path"] == path
+
+
+def test_an_unreadable_grub_d_file_fails_clearly(monkeypatch, osrelease, grub_defaults):
+    path = grub_defaults(STOCK_GRUB, **{"40-ok.cfg": ""})
+    os.mkdir(path + ".d/50-dir.cfg")
+    outcome, result = run(monkeypatch, {"osrelease_path": osrelease("5.4.0-132-generic"), "grub_default_path": path})
+
+    assert outcome == "fail"
+    assert result["msg"].startswith("Cannot read %s.d/50-dir.cfg (" % path)
+
+
+def test_a_grub_d_that_is_not_a_directory_counts_as_missing(monkeypatch, osrelease, grub_defaults):
+    path = grub_defaults(STOCK_GRUB)
+    with open(path + ".d", "w") as stray:
+        stray.write("GRUB_DEFAULT=1\n")
+    outcome, result = run(monkeypatch, {"osrelease_path": osrelease("5.4.0-132-generic"), "grub_default_path": path})
+
+    assert outcome == "exit"
+    assert result["boot_loader_default"] == "0"
+
+
+def test_an_unclosed_quote_in_grub_defaults_fails_clearly(monkeypatch, osrelease, grub_defaults):
+    path = grub_defaults('GRUB_DEFAULT="1>2\n')
+    outcome, result = run(monkeypatch, {"osrelease_path": osrelease("5.4.0-132-generic"), "grub_default_path": path})
+
+    assert outcome == "fail"
+    assert result["msg"] == (
+        "Cannot tell which kernel the host would boot after the reboot: %s line 1: the double quote is never "
+        "closed; the shell update-grub runs would reject this file too, so fix it (and run update-grub) before "
+        "remediating." % path)
+
 
 def test_missing_osrelease_file(monkeypatch, tmp_path):
     missing = str(tmp_path / "no-such-osrelease")
