@@ -9,7 +9,7 @@ import pytest
 from lab import cluster, witness
 from lab.config import REPO_ROOT
 from lab.docker import exec_in
-from lab.etcd_http import Client
+from lab.etcd_http import Client, EtcdHTTPError
 
 
 def wait_for(predicate, timeout, interval=0.2, what="condition"):
@@ -75,18 +75,29 @@ def boot_ids(lab):
 LOCK_KEY = "/sre.etcd_kernel/remediation-lock"
 
 
+def _lock_entry(lab):
+    """(client, url, (value, lease) or None) from the first member that answers."""
+    client = Client(lab.client_tls, timeout=2.0)
+    errors = []
+    for host in lab.hosts:
+        try:
+            return client, lab.client_url(host), client.get(lab.client_url(host), LOCK_KEY)
+        except EtcdHTTPError as error:
+            errors.append(str(error))
+    raise AssertionError("no member answered: %s" % "; ".join(errors))
+
+
 def lock_value(lab):
     """The run lock's value as a dict, or None when it is free."""
-    found = Client(lab.client_tls, timeout=2.0).get(lab.client_url(lab.hosts[0]), LOCK_KEY)
+    found = _lock_entry(lab)[2]
     return json.loads(found[0]) if found else None
 
 
 def expire_lock(lab):
     """Let the run lock's lease run out now (revoked: etcd drops the key as on expiry)."""
-    client = Client(lab.client_tls, timeout=2.0)
-    found = client.get(lab.client_url(lab.hosts[0]), LOCK_KEY)
+    client, url, found = _lock_entry(lab)
     assert found, "the lock was not held"
-    client.revoke(lab.client_url(lab.hosts[0]), found[1])
+    client.revoke(url, found[1])
 
 
 def latest_report():

@@ -169,6 +169,9 @@ def test_two_hosts_with_one_member_name_are_refused(clean_lab, tmp_path):
     ("etcd_deployment_type=podman", "value of etcd_kernel_layout must be one of: docker, host, kubeadm"),
     ("etcd_kernel_force_cluster_size=maybe", "etcd_kernel_force_cluster_size"),
     ("etcd_kernel_reboot_timeout_s=[1]", "argument 'etcd_kernel_reboot_timeout_s' is of type"),
+    # Shorter than one host may go between two refreshes: another run could take the lock meanwhile.
+    ("etcd_kernel_lock_ttl=300", "Raise etcd_kernel_lock_ttl to at least"),
+    ("etcd_kernel_snapshot_keep=many", "argument 'etcd_kernel_snapshot_keep' is of type"),
 ])
 def test_malformed_kit_variables_are_refused_before_anything_runs(clean_lab, variable, message):
     output = refused(clean_lab, "-e", variable)
