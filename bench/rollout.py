@@ -63,6 +63,16 @@ def gate_lags(report, monitor):
     return lags
 
 
+def task_at(timeline, moment):
+    """The task that had started last at moment (epoch seconds), or "before the play"."""
+    name = "before the first task"
+    for started, task in timeline:
+        if started > moment:
+            break
+        name = task
+    return name
+
+
 def one_run(variant, log):
     cluster.down(log=lambda *_: None)
     config = cluster.up(log=lambda *_: None)
@@ -81,8 +91,11 @@ def one_run(variant, log):
     finally:
         records = witness.stop(config)
     with open(TASK_TIMES) as handle:
-        task_seconds = json.load(handle)
+        task_times = json.load(handle)
+    task_seconds = task_times["seconds"]
     monitor, writer = records["monitor"], records["writer"]
+    for write in writer["slowest"]:
+        write["during"] = task_at(task_times["timeline"], writer["started"] + write["t"])
     downtime = sum(monitor["downtime_s"].values())
     figures = {
         "rc": result.returncode,

@@ -23,11 +23,18 @@ FAULTS = {
     "boot_never_returns": "the next boot hangs until the fault is cleared",
     "slow_boot": "the next boot takes --seconds (default 20) instead of the boot delay",
     "slow_install": "installing a fixed kernel takes --seconds (default 20) more (its postinst)",
+    "dpkg_lock_held": "another apt (as unattended-upgrades would) holds dpkg's lock until the fault is cleared",
     "grub_pinned": "GRUB_DEFAULT in /etc/default/grub pins the running kernel's entry: the next boot "
                    "comes back on it whatever is installed",
     "flapping": "the epoll symptom: etcd freezes for --freeze s (default 4) every "
                 "--period s (default 20) while its master runs an affected kernel",
 }
+
+
+DPKG_LOCK_HOLDER = ("import fcntl, time  # lab-dpkg-lock-holder\n"
+                    "lock = open('/var/lib/dpkg/lock-frontend', 'w')\n"
+                    "fcntl.lockf(lock, fcntl.LOCK_EX)\n"
+                    "time.sleep(86400)\n")
 
 
 def _marker(config, host, fault):
@@ -76,6 +83,9 @@ def inject(config, host, fault, seconds=20, period=20, freeze=4):
         exec_in(etcd, "pkill", "-STOP", "-x", "etcd")
     elif fault == "kernel_missing":
         _rewrite_mirror(config, host)
+    elif fault == "dpkg_lock_held":
+        # apt locks with fcntl (lockf), which flock(1) would not conflict with.
+        docker("exec", "-d", config.master(host), "python3", "-c", DPKG_LOCK_HOLDER)
     elif fault == "grub_pinned":
         running = exec_in(config.master(host), "cat", "/var/lib/lab/osrelease").stdout.strip()
         _write_grub_default(config, host, '"Advanced options for Ubuntu>Ubuntu, with Linux %s"' % running)
@@ -96,6 +106,8 @@ def clear(config, host, fault):
             _set_alarm(config, host, active=False)
         elif name == "kernel_missing":
             _rewrite_mirror(config, host)
+        elif name == "dpkg_lock_held" and is_running(config.master(host)):
+            exec_in(config.master(host), "pkill", "-f", "lab-dpkg-lock-holder", check=False)
         elif name == "grub_pinned" and is_running(config.master(host)):
             _write_grub_default(config, host, "0")
         elif name == "never_recovers" and is_running(etcd):

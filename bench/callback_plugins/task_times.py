@@ -1,6 +1,8 @@
 # -*- coding: utf-8 -*-
 # The benchmark's own callback (not part of the kit): where a run's time goes.
-"""Writes {task name: wall seconds} to $BENCH_TASK_TIMES at the end of a run.
+"""Writes {"seconds": {task name: wall seconds}, "timeline": [[epoch, task name]]} to
+$BENCH_TASK_TIMES at the end of a run; the timeline lets the benchmark name the task
+that ran when a write was slow.
 
 A task's wall seconds run from its first host starting to its last host finishing,
 summed over the times the task runs (a serial play runs it once per host), so the
@@ -36,6 +38,7 @@ class CallbackModule(CallbackBase):
         super().__init__()
         self.seconds = {}
         self.current = None  # (name, started) of the task running now
+        self.timeline = []  # [epoch seconds, task name] as each task starts
 
     def _close_current(self):
         if self.current is not None:
@@ -46,6 +49,7 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_task_start(self, task, is_conditional):
         self._close_current()
         self.current = (task.get_name(), time.monotonic())
+        self.timeline.append([round(time.time(), 3), task.get_name()])
 
     def v2_playbook_on_handler_task_start(self, task):
         self.v2_playbook_on_task_start(task, False)
@@ -58,4 +62,4 @@ class CallbackModule(CallbackBase):
         path = os.environ.get("BENCH_TASK_TIMES")
         if path:
             with open(path, "w") as handle:
-                json.dump(self.seconds, handle, indent=2, sort_keys=True)
+                json.dump({"seconds": self.seconds, "timeline": self.timeline}, handle, indent=2, sort_keys=True)

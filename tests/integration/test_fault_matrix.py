@@ -241,3 +241,21 @@ def test_a_boot_into_the_wrong_kernel_recovers_etcd_then_stops_naming_the_boot_l
     assert set(scenario.kernels_after.values()) == {"5.4.0-132-generic"}
     assert all(state["up"] for state in cluster.member_states(affected_lab).values())  # etcd recovered first
     scenario.assert_invariants()
+
+
+def test_a_dpkg_lock_held_past_the_wait_stops_the_run_before_any_reboot(affected_lab):
+    target = first_follower(affected_lab)
+    faults.inject(affected_lab, target, "dpkg_lock_held")
+    try:
+        with Scenario(affected_lab) as scenario:
+            result = run_playbook("remediate.yml", "-e", "etcd_kernel_dpkg_lock_wait_s=5")
+    finally:
+        faults.clear(affected_lab, target, "dpkg_lock_held")
+    report = latest_report()
+    assert result.returncode != 0 and report["result"] == "stopped"
+    assert report["stopped_at"] == target
+    reason = " ".join(report["reason"].split())
+    assert "waited more than etcd_kernel_dpkg_lock_wait_s (5s) for the dpkg lock" in reason, reason
+    assert scenario.rebooted() == []
+    assert set(scenario.kernels_after.values()) == {"5.4.0-132-generic"}
+    scenario.assert_invariants()
