@@ -235,7 +235,7 @@ def test_a_boot_into_the_wrong_kernel_recovers_etcd_then_stops_naming_the_boot_l
         faults.clear(affected_lab, target, "grub_pinned")
     report = latest_report()
     assert result.returncode != 0 and report["result"] == "stopped"
-    assert report["stopped_at"] == target and "check the boot loader" in report["reason"]
+    assert report["stopped_at"] == target and "check the default boot entry" in report["reason"]
     assert any(w["host"] == target and "GRUB_DEFAULT is pinned" in w["warning"] for w in report["warnings"])
     assert scenario.rebooted() == [target]
     assert set(scenario.kernels_after.values()) == {"5.4.0-132-generic"}
