@@ -17,13 +17,10 @@ when grub boots the first menu entry and that entry is the target:
                     options for Ubuntu>Ubuntu, with Linux 5.4.0-132-generic"), and
                     "saved" boots whatever grub-set-default, grub-reboot or
                     GRUB_SAVEDEFAULT=true last stored in /boot/grub/grubenv.
-    newest first    the first entry is the newest installed kernel, so a kernel
-                    of the target's series and flavour newer than the target
+    newest first    the first entry is the newest installed kernel, whatever its
+                    flavour or series (update-grub sorts by version: 5.4.0-1093-aws
+                    above 5.4.0-136-generic), so any kernel newer than the target
                     would be booted instead of it.
-
-Only kernels of the target's series and flavour count as newer: the kit never
-orders releases across flavours (see kernel_release), so another flavour or
-series installed next to the target is not judged here.
 """
 
 from __future__ import absolute_import, division, print_function

@@ -76,7 +76,12 @@ def remediation_plan(host_reports, health, max_index_gap=DEFAULT_MAX_INDEX_GAP):
     upgrade = [report["host"] for report in host_reports
                if report["affected"] and report.get("status") != UNKNOWN_STATUS]
     fixed = [report["host"] for report in host_reports if report.get("status") == FIXED_STATUS]
-    recover = [host for host in fixed if not find_member(health, member_names[host])["healthy"]]
+    # Any member out on a fixed kernel is brought back first (most often an earlier run
+    # stopped between its reboot and its recovery). A member etcd does not know is left
+    # to the membership check.
+    known = set(member["name"] for member in health["members"])
+    recover = [host for host in fixed
+               if member_names[host] in known and not find_member(health, member_names[host])["healthy"]]
     planned = [report["host"] for report in host_reports if report["host"] in upgrade + recover]
     roles = member_roles(planned, health, member_names, suspected_members(host_reports, health))
     ordered = remediation_order(planned, roles, member_raft_indexes(planned, health, member_names), max_index_gap)

@@ -46,9 +46,9 @@ _HOST_KEYS = ("name", "member", "kernel_before", "kernel_after", "status", "veri
 
 def lock_ttl_needed(reboot_timeout_s, recover_wait_s, gate_wait_s, install_timeout_s, command_timeout_s):
     """The shortest lock TTL that outlasts one host's longest stretch between two lock
-    refreshes, in seconds. A host's step refreshes the lock before the install, at the
+    refreshes, in seconds. A host's step refreshes the lock before the install, after the
     gate and after the recovery, so the two stretches are:
-      install:  the apt install, and the commands around it;
+      install:  the kernel read, the apt install and the gate's wait;
       disrupt:  the leader handoff (a gate's wait), the reboot (Ansible's reboot waits up
                 to its timeout for the host to go down and again for it to come back),
                 the wait for the member, and the fallback (gate, container lookup and
@@ -59,7 +59,7 @@ def lock_ttl_needed(reboot_timeout_s, recover_wait_s, gate_wait_s, install_timeo
     for name, value in values.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
             raise ValueError("%s must be a finite number of seconds, got %r" % (name, value))
-    install = install_timeout_s + command_timeout_s
+    install = command_timeout_s + install_timeout_s + gate_wait_s
     disrupt = (gate_wait_s + 2 * reboot_timeout_s + recover_wait_s
                + gate_wait_s + 2 * command_timeout_s + recover_wait_s)
     return int(math.ceil(max(install, disrupt))) + LOCK_TTL_MARGIN_S

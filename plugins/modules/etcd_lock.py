@@ -142,7 +142,8 @@ def first_answering_lock(params):
             return lock, lock.read()
         except EtcdError as error:
             errors.append(str(error))
-    raise EtcdError("no etcd endpoint answered: %s" % "; ".join(errors))
+    # A lock read is linearizable: a member that is up but has lost quorum does not answer it.
+    raise EtcdError("no etcd endpoint answered the lock read (without quorum, none can): %s" % "; ".join(errors))
 
 
 def main():

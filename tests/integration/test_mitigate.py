@@ -36,8 +36,8 @@ def test_nothing_is_restarted_while_another_member_is_down(clean_lab):
     result = run_playbook("playbooks/mitigate.yml", "-e", "etcd_kernel_gate_wait_s=3")
     output = " ".join(result.stdout.split())
     assert result.returncode != 0
-    assert "etcd2 may not be disrupted after waiting" in output and "(wait_timeout 3s)" in output
-    assert "etcd3 is unhealthy" in output
+    # Two members out of three: no quorum, so not even the lock can be taken.
+    assert "no etcd endpoint answered the lock read (without quorum, none can)" in output
     assert recap(result.stdout)["master2"]["changed"] == 0
     assert not member_up(clean_lab, "master2")
 

@@ -188,3 +188,8 @@ def test_the_operators_index_gap_decides_who_lags():
     assert [s["host"] for s in remediation_plan(reports, lagging, max_index_gap=100)] == ["master3", "master1", "master2"]
     assert [s["host"] for s in FilterModule().filters()["remediation_plan"](reports, lagging, "100")] == [
         "master3", "master1", "master2"]
+
+
+def test_a_fixed_host_whose_member_etcd_does_not_know_is_left_to_the_membership_check():
+    stranger = dict(fixed("master1"), member="etcd9")
+    assert remediation_plan([stranger], health()) == []

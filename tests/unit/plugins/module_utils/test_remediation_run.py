@@ -193,7 +193,7 @@ def test_the_lock_ttl_outlasts_a_reboot_that_waits_its_timeout_twice_and_the_fal
 
 def test_a_long_install_sets_the_lock_ttl_when_it_is_the_longest_stretch():
     timeouts = dict(DEFAULT_TIMEOUTS, install_timeout_s=3600)
-    assert lock_ttl_needed(**timeouts) == 3600 + 120 + LOCK_TTL_MARGIN_S
+    assert lock_ttl_needed(**timeouts) == 120 + 3600 + 30 + LOCK_TTL_MARGIN_S
 
 
 def test_the_kits_default_lock_ttl_is_long_enough_for_its_default_timeouts():
