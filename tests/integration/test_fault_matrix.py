@@ -72,6 +72,7 @@ def test_a_boot_that_never_returns_stops_the_run_within_the_timeout(affected_lab
     scenario.assert_invariants()
 
 
+@pytest.mark.faults_full
 def test_a_slow_boot_within_the_timeout_completes(affected_lab):
     target = first_follower(affected_lab)
     faults.inject(affected_lab, target, "slow_boot", seconds=15)
@@ -243,6 +244,7 @@ def test_a_boot_into_the_wrong_kernel_recovers_etcd_then_stops_naming_the_boot_l
     scenario.assert_invariants()
 
 
+@pytest.mark.faults_full
 def test_a_dpkg_lock_held_past_the_wait_stops_the_run_before_any_reboot(affected_lab):
     target = first_follower(affected_lab)
     faults.inject(affected_lab, target, "dpkg_lock_held")
