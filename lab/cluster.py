@@ -15,10 +15,10 @@ from lab.etcd_http import Client, EtcdHTTPError
 NODE_SCRIPTS = os.path.join(REPO_ROOT, "lab", "node")
 INVENTORY_FILE = os.path.join(REPO_ROOT, "inventory", "lab", "hosts.yml")
 CERT_DIR = certs.CERT_DIR_ON_HOST
-# kubespray's defaults are 250 ms / 5 s; a shorter election keeps lab failovers quick
-# while leaving room for a busy two-core machine.
+# kubespray's etcd timing (etcd_heartbeat_interval, etcd_election_timeout).
 HEARTBEAT_MS = 250
-ELECTION_MS = 2500
+ELECTION_MS = 5000
+SSH_USER = image.SSH_USER
 
 
 def current_config():
@@ -50,7 +50,8 @@ def _prepare_files(config):
         if not os.path.exists(os.path.join(config.host_pki(host), "member-%s.pem" % host)):
             certs.make_host_certs(ca_dir, config.host_pki(host), host, config.ip(host))
         os.makedirs(config.faults_dir(host), exist_ok=True)
-        _write_etcd_env(config, host)
+        os.makedirs(config.boot_state_dir(host), exist_ok=True)
+        _write_node_files(config, host)
     with open(os.path.join(ssh_dir, "known_hosts"), "w") as handle:
         handle.write("\n".join(known_hosts) + "\n")
     debs = kernels.build_pool(config.path("mirror", "pool"))
@@ -68,6 +69,7 @@ def _ssh_key(path, comment):
 
 def _write_etcd_env(config, host):
     """etcd's settings in kubespray's etcd.env form, plus etcdctl's for `docker exec`."""
+    os.chmod(config.host_pki(host), 0o700)  # kubespray's etcd_cert_dir: root only
     member = config.member(host)
     cluster = ",".join("%s=%s" % (config.member(h), config.peer_url(h)) for h in config.hosts)
     settings = {
@@ -83,9 +85,7 @@ def _write_etcd_env(config, host):
         "ETCD_HEARTBEAT_INTERVAL": str(HEARTBEAT_MS),
         "ETCD_ELECTION_TIMEOUT": str(ELECTION_MS),
         "ETCD_STRICT_RECONFIG_CHECK": "true",
-        # Pre-vote (default from 3.5 on) keeps a rebooted member from forcing an election
-        # when it rejoins: leader changes in the lab are the ones the kit makes.
-        "ETCD_PRE_VOTE": "true",
+        # Pre-vote is not set, as in kubespray: etcd 3.4 leaves it off.
         "ETCD_METRICS": "basic",
         "ETCD_TRUSTED_CA_FILE": CERT_DIR + "/ca.pem",
         "ETCD_CERT_FILE": "%s/member-%s.pem" % (CERT_DIR, host),
@@ -101,9 +101,98 @@ def _write_etcd_env(config, host):
         "ETCDCTL_CERT": "%s/admin-%s.pem" % (CERT_DIR, host),
         "ETCDCTL_KEY": "%s/admin-%s-key.pem" % (CERT_DIR, host),
     }
-    os.makedirs(config.path("etcd"), exist_ok=True)
-    with open(config.path("etcd", host + ".env"), "w") as handle:
-        handle.write("".join("%s=%s\n" % item for item in settings.items()))
+    _write(config, host, "etcd.env", "".join("%s=%s\n" % item for item in settings.items()), 0o640)
+
+
+# kubespray's roles/etcd/templates/etcd-docker.service.j2 and etcd.j2: the unit runs a
+# foreground `docker run` and recreates the container whenever it ends. The lab's
+# differences: the master's network namespace instead of --net=host, the engine's
+# own paths for the mounts, the lab's labels and entry script (for its faults).
+DOCKER_UNIT = """\
+[Unit]
+Description=etcd docker wrapper
+Wants=docker.socket
+After=docker.service
+
+[Service]
+User=root
+PermissionsStartOnly=true
+EnvironmentFile=-/etc/environment
+ExecStart=/usr/local/bin/etcd
+ExecStartPre=-/usr/bin/docker rm -f {container}
+ExecStop=/usr/bin/docker stop {container}
+Restart=always
+RestartSec=15s
+TimeoutStartSec=30s
+
+[Install]
+WantedBy=multi-user.target
+"""
+DOCKER_WRAPPER = """\
+#!/bin/bash
+/usr/bin/docker run \\
+  --restart=on-failure:5 \\
+  --env-file=/etc/etcd.env \\
+  --network=container:{master} \\
+  -v {pki}:{cert_dir}:ro \\
+  -v {volume}:/var/lib/etcd:rw \\
+  -v {scripts}:/lab/bin:ro \\
+  -v {faults}:/lab/faults:ro \\
+  -v {boot}:/lab/boot \\
+  {labels} \\
+  --name={container} \\
+  {image} \\
+  /lab/bin/etcd-entry \\
+  "$@"
+"""
+# kubespray's roles/etcd/templates/etcd-host.service.j2; the lab starts the binary
+# through its entry script (for its faults).
+HOST_UNIT = """\
+[Unit]
+Description=etcd
+After=network.target
+
+[Service]
+Type=notify
+User=root
+EnvironmentFile=/etc/etcd.env
+Environment=LAB_BOOT_DIR=/var/lib/lab
+ExecStart=/lab/bin/etcd-entry
+NotifyAccess=all
+Restart=always
+RestartSec=10s
+LimitNOFILE=40000
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def _write_node_files(config, host, tag=None):
+    """etcd.env, etcd.service (and the docker layout's wrapper) and the boot's settings,
+    as the master sees them at /etc/etcd.env, /etc/systemd/system/etcd.service,
+    /usr/local/bin/etcd and /etc/default/lab."""
+    _write_etcd_env(config, host)
+    _write(config, host, "lab", "LAB_BOOT_DELAY=%g\n" % config.boot_delay)
+    if config.layout == "host":
+        _write(config, host, "etcd.service", HOST_UNIT)
+        _write(config, host, "etcd", "#!/bin/sh\nexec /usr/bin/etcd \"$@\"\n", 0o755)
+        return
+    container = config.etcd_container(host)
+    _write(config, host, "etcd.service", DOCKER_UNIT.format(container=container))
+    _write(config, host, "etcd", DOCKER_WRAPPER.format(
+        master=config.master(host), pki=config.host_pki(host), cert_dir=CERT_DIR,
+        volume=config.data_volume(host), scripts=NODE_SCRIPTS, faults=config.faults_dir(host),
+        boot=config.boot_state_dir(host), labels=" ".join(_labels("etcd")), container=container,
+        image=tag or image.image_tag()), 0o755)
+
+
+def _write(config, host, name, content, mode=0o644):
+    os.makedirs(config.node_dir(host), exist_ok=True)
+    path = os.path.join(config.node_dir(host), name)
+    with open(path, "w") as handle:
+        handle.write(content)
+    os.chmod(path, mode)
 
 
 # Ownership and collisions --------------------------------------------------------
@@ -121,8 +210,9 @@ def _labels(role):
 
 
 def _container_names(config):
-    return [config.etcd_container(h) for h in config.hosts] + \
-        [config.master(h) for h in config.hosts] + [config.mirror]
+    # Masters first: a running master's etcd.service would recreate its etcd container.
+    return [config.master(h) for h in config.hosts] + \
+        [config.etcd_container(h) for h in config.hosts] + [config.mirror]
 
 
 def _check_collisions(config):
@@ -205,44 +295,43 @@ def _ensure_mirror(config, tag):
 
 
 def _ensure_master(config, host, tag):
+    """A master: systemd as PID 1 (DESIGN.md's recipe, no extra capabilities), the
+    restart policy as its power button. etcd.service inside it runs the member."""
     ssh_dir = config.path("ssh")
     host_key = os.path.join(ssh_dir, host + "_host_ed25519_key")
-    boot_state = config.boot_state_dir(host)
+    node = config.node_dir(host)
     if inspect(config.master(host)) is None:
-        shutil.rmtree(boot_state, ignore_errors=True)  # a new machine has never booted
-    os.makedirs(boot_state, exist_ok=True)
+        # A new machine has never booted, and a new member starts with no data.
+        shutil.rmtree(config.boot_state_dir(host), ignore_errors=True)
+        os.makedirs(config.boot_state_dir(host))
+        if inspect(config.etcd_container(host)) is not None:
+            docker("rm", "-f", config.etcd_container(host))
+        if inspect(config.data_volume(host), "volume") is not None:
+            docker("volume", "rm", "-f", config.data_volume(host))
+    if config.layout == "docker" and inspect(config.data_volume(host), "volume") is None:
+        docker("volume", "create", *_labels("data"), config.data_volume(host))
+    mounts = [
+        ("/sys/fs/cgroup", "/sys/fs/cgroup", "ro"),
+        ("/var/run/docker.sock", "/lab/docker.sock", "rw"),
+        (NODE_SCRIPTS, "/lab/bin", "ro"),
+        (config.faults_dir(host), "/lab/faults", "ro"),
+        (config.boot_state_dir(host), "/var/lib/lab", "rw"),
+        (config.host_pki(host), CERT_DIR, "ro"),
+        (os.path.join(node, "lab"), "/etc/default/lab", "ro"),
+        (os.path.join(node, "etcd.env"), "/etc/etcd.env", "ro"),
+        (os.path.join(node, "etcd.service"), "/etc/systemd/system/etcd.service", "ro"),
+        (os.path.join(node, "etcd"), "/usr/local/bin/etcd", "ro"),
+        (os.path.join(ssh_dir, "id_ed25519.pub"), "/home/%s/.ssh/authorized_keys" % SSH_USER, "ro"),
+        (host_key, "/etc/ssh/ssh_host_ed25519_key", "ro"),
+        (host_key + ".pub", "/etc/ssh/ssh_host_ed25519_key.pub", "ro"),
+    ]
     return _ensure_running(config.master(host), [
         "--hostname", host, "--network", config.network, "--ip", config.ip(host),
         "--restart", "always", *_labels("master"),
-        "-e", "LAB_HOST=" + host, "-e", "LAB_CONTAINER=" + config.master(host),
-        "-e", "LAB_ETCD_CONTAINER=" + config.etcd_container(host),
-        "-e", "LAB_BOOT_DELAY=%g" % config.boot_delay,
-        "-v", "/var/run/docker.sock:/var/run/docker.sock",
-        "-v", "%s:/lab/bin:ro" % NODE_SCRIPTS,
-        "-v", "%s:/lab/faults:ro" % config.faults_dir(host),
-        "-v", "%s:/var/lib/lab" % boot_state,
-        "-v", "%s:%s:ro" % (config.host_pki(host), CERT_DIR),
-        "-v", "%s:/root/.ssh/authorized_keys:ro" % os.path.join(ssh_dir, "id_ed25519.pub"),
-        "-v", "%s:/etc/ssh/ssh_host_ed25519_key:ro" % host_key,
-        "-v", "%s.pub:/etc/ssh/ssh_host_ed25519_key.pub:ro" % host_key,
+        "--tmpfs", "/run", "--tmpfs", "/run/lock", "--stop-signal", "SIGRTMIN+3",
+        "-e", "container=docker",
+        *[arg for source, target, mode in mounts for arg in ("-v", "%s:%s:%s" % (source, target, mode))],
         tag])
-
-
-def _ensure_member(config, host, tag):
-    volume = config.data_volume(host)
-    if inspect(volume, "volume") is None:
-        docker("volume", "create", *_labels("data"), volume)
-    return _ensure_running(config.etcd_container(host), [
-        "--network", "container:" + config.master(host), "--restart", "always",
-        *_labels("etcd"),
-        "--env-file", config.path("etcd", host + ".env"),
-        "-v", "%s:/var/lib/etcd" % volume,
-        "-v", "%s:%s:ro" % (config.host_pki(host), CERT_DIR),
-        "-v", "%s:/lab/bin:ro" % NODE_SCRIPTS,
-        "-v", "%s:/lab/faults:ro" % config.faults_dir(host),
-        # The master's boot state (its running kernel), for the flapping fault.
-        "-v", "%s:/lab/boot:ro" % config.boot_state_dir(host),
-        tag, "/lab/bin/etcd-entry"])
 
 
 def wait_booted(config, host, timeout=60.0, previous_boot_id=None):
@@ -260,7 +349,11 @@ def wait_booted(config, host, timeout=60.0, previous_boot_id=None):
 def boot_id_of(config, host):
     if not is_running(config.master(host)):
         return None
-    result = exec_in(config.master(host), "cat", "/var/lib/lab/boot_id", check=False)
+    # Booted once lab-boot.service is done: the boot id of a boot still in progress is
+    # the previous one.
+    result = exec_in(config.master(host), "bash", "-c",
+                     "systemctl is-active --quiet lab-boot.service && cat /var/lib/lab/boot_id",
+                     check=False)
     return result.stdout.strip() if result.returncode == 0 else None
 
 
@@ -324,12 +417,15 @@ def wait_cluster_healthy(config, timeout=90.0):
 
 
 def _revive_unreachable_members(config):
-    """A member that does not answer although its container runs (left in a dead
-    network namespace by a master restart, or not started by a fault that up has
-    cleared) is restarted, as the boot would have done."""
+    """A member that does not answer (stuck, stopped or not started by a fault that up
+    has cleared) is restarted through its unit, as an operator would."""
     for host, state in member_states(config).items():
-        if not state["up"] and is_running(config.etcd_container(host)):
-            docker("restart", "--time", "5", config.etcd_container(host))
+        if not state["up"]:
+            restart_etcd(config, host)
+
+
+def restart_etcd(config, host):
+    exec_in(config.master(host), "systemctl", "restart", "etcd", timeout=60)
 
 
 # Commands ---------------------------------------------------------------------------
@@ -351,13 +447,13 @@ def up(log=print):
     tag = image.ensure_image(debs, log=log)
     _ensure_network(config)
     _ensure_mirror(config, tag)
+    for host in config.hosts:
+        _write_node_files(config, host, tag)
     created = [host for host in config.hosts if _ensure_master(config, host, tag)]
     for host in config.hosts:
         wait_booted(config, host)
     for host in created:
         _configure_apt(config, host)
-    for host in config.hosts:
-        _ensure_member(config, host, tag)
     if not created:
         for host in config.hosts:
             faults.thaw(config, host)
@@ -387,21 +483,23 @@ def status():
     hosts = {}
     for host in config.hosts:
         running = is_running(config.master(host))
-        kernel = exec_in(config.master(host), "cat", "/var/lib/lab/osrelease",
-                         check=False).stdout.strip() if running else None
+
+        def ask(*command):
+            return exec_in(config.master(host), *command, check=False).stdout.strip() if running else None
+
         hosts[host] = {
             "ip": config.ip(host),
-            "master": "running" if running else "stopped",
-            "etcd_container": (inspect(config.etcd_container(host)) or {}).get("State", {})
-            .get("Status", "missing"),
-            "kernel": kernel,
-            "boot_id": boot_id_of(config, host),
+            "master": ask("systemctl", "is-system-running") or "stopped",
+            "etcd_service": ask("systemctl", "is-active", "etcd"),
+            "kernel": ask("cat", "/var/lib/lab/osrelease"),
+                "boot_id": boot_id_of(config, host),
             "member": config.member(host),
             "member_up": states[host]["up"],
             "is_leader": states[host]["up"] and states[host]["leader"] == states[host]["id"],
             "faults": faults.active(config, host),
         }
-    return {"subnet": config.subnet, "healthy": cluster_is_healthy(states), "hosts": hosts}
+    return {"subnet": config.subnet, "layout": config.layout, "healthy": cluster_is_healthy(states),
+            "hosts": hosts}
 
 
 def ssh_connection_vars(config):
@@ -422,13 +520,16 @@ def write_inventory(config):
              "    # This checkout's lab key, and the masters' host keys pinned (absolute paths, so",
              "    # molecule's copy of the inventory finds them too)."]
     lines += ["    %s: %s" % item for item in ssh_connection_vars(config).items()]
-    lines += ["  hosts:"]
+    lines += ["    # How this lab runs etcd (LAB_LAYOUT), in kubespray's words.",
+              "    etcd_deployment_type: %s" % config.layout,
+              "  hosts:"]
     for host in config.hosts:
+        # etcd_member_name is left to the kit, which derives etcd<index> as kubespray does.
         lines += ["    %s:" % host,
                   "      ansible_host: %s" % config.ip(host),
-                  "      ip: %s" % config.ip(host),
-                  "      etcd_member_name: %s" % config.member(host),
-                  "      etcd_container_name: %s" % config.etcd_container(host)]
+                  "      ip: %s" % config.ip(host)]
+        if config.etcd_container(host) != config.member(host):
+            lines += ["      etcd_container_name: %s" % config.etcd_container(host)]
     lines += ["  children:", "    etcd:", "      hosts:"]
     lines += ["        %s:" % host for host in config.hosts]
     lines += ["    kube_control_plane:", "      hosts:"]
@@ -442,21 +543,22 @@ def write_inventory(config):
 
 
 def reboot(config, host, wait=True):
-    """Reboot a master the way the kit's reboot_command does; wait for the boot."""
+    """Reboot a master (systemd shuts it down, the restart policy powers it back on)."""
     previous = boot_id_of(config, host)
-    exec_in(config.master(host), "/lab/bin/reboot")
+    exec_in(config.master(host), "systemctl", "reboot")
     if wait:
         return wait_booted(config, host, timeout=120, previous_boot_id=previous)
     return None
 
 
 def print_status(report):
-    print("lab %s on %s" % ("healthy" if report["healthy"] else "NOT healthy", report["subnet"]))
-    print("%-8s %-14s %-8s %-9s %-20s %-6s %-7s %s" % (
-        "host", "ip", "master", "etcd", "kernel", "member", "leader", "faults"))
+    print("lab %s on %s (etcd layout: %s)" % ("healthy" if report["healthy"] else "NOT healthy",
+                                              report["subnet"], report["layout"]))
+    print("%-8s %-14s %-9s %-12s %-20s %-6s %-7s %s" % (
+        "host", "ip", "systemd", "etcd.service", "kernel", "member", "leader", "faults"))
     for host, info in report["hosts"].items():
-        print("%-8s %-14s %-8s %-9s %-20s %-6s %-7s %s" % (
-            host, info["ip"], info["master"], info["etcd_container"], info["kernel"] or "-",
+        print("%-8s %-14s %-9s %-12s %-20s %-6s %-7s %s" % (
+            host, info["ip"], info["master"], info["etcd_service"] or "-", info["kernel"] or "-",
             "up" if info["member_up"] else "DOWN", "yes" if info["is_leader"] else "",
             ",".join(info["faults"]) or "-"))
 

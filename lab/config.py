@@ -5,6 +5,9 @@ a user's own containers or networks:
   LAB_PREFIX      prefix for container, network and volume names (default: none)
   LAB_SUBNET      the lab bridge's IPv4 /24 (default 172.29.87.0/24)
   LAB_BOOT_DELAY  seconds a master takes to boot after a reboot (default 3)
+  LAB_LAYOUT      how etcd runs on the masters, in kubespray's words (etcd_deployment_type):
+                  docker (default: etcd.service wraps a `docker run`) or host (etcd.service
+                  runs the etcd binary)
 `lab up` records the settings in .lab/config.json; later commands read them from
 there, so a changed environment cannot confuse a running lab.
 """
@@ -21,6 +24,7 @@ MASTER_COUNT = 3
 LABEL = "etcdlab.role"
 ID_LABEL = "etcdlab.id"
 LAB_ID_FILE = os.path.join(STATE_DIR, "lab-id")
+LAYOUTS = ("docker", "host")
 
 
 class LabError(Exception):
@@ -44,13 +48,15 @@ class LabConfig:
     prefix: str = ""
     subnet: str = "172.29.87.0/24"
     boot_delay: float = 3.0
+    layout: str = "docker"
 
     @classmethod
     def from_environment(cls):
         try:
             config = cls(prefix=os.environ.get("LAB_PREFIX", cls.prefix),
                          subnet=os.environ.get("LAB_SUBNET", cls.subnet),
-                         boot_delay=float(os.environ.get("LAB_BOOT_DELAY", cls.boot_delay)))
+                         boot_delay=float(os.environ.get("LAB_BOOT_DELAY", cls.boot_delay)),
+                         layout=os.environ.get("LAB_LAYOUT", cls.layout))
         except ValueError as error:
             raise LabError("LAB_BOOT_DELAY must be a number of seconds: %s" % error) from error
         config.validate()
@@ -83,6 +89,8 @@ class LabConfig:
                            "addresses on its own bridge" % self.subnet)
         if self.boot_delay < 0:
             raise LabError("LAB_BOOT_DELAY must not be negative")
+        if self.layout not in LAYOUTS:
+            raise LabError("LAB_LAYOUT=%r: use one of %s" % (self.layout, ", ".join(LAYOUTS)))
 
     # Names -------------------------------------------------------------------
     @property
@@ -105,7 +113,13 @@ class LabConfig:
         return "etcd" + host[len("master"):]
 
     def etcd_container(self, host):
+        """The docker layout's etcd container (kubespray names it after the member)."""
         return self.prefix + self.member(host)
+
+    def etcd_process_container(self, host):
+        """The container whose processes include the member's etcd: its own container
+        in the docker layout, the master in the host layout."""
+        return self.etcd_container(host) if self.layout == "docker" else self.master(host)
 
     def data_volume(self, host):
         return "%s%s-data" % (self.prefix, self.member(host))
@@ -138,6 +152,10 @@ class LabConfig:
 
     def host_pki(self, host):
         return self.path("pki", host)
+
+    def node_dir(self, host):
+        """Files the lab mounts into a master: etcd.env, etcd.service and its wrapper."""
+        return self.path("node", host)
 
     def faults_dir(self, host):
         return self.path("faults", host)

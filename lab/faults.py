@@ -9,14 +9,14 @@ import os
 
 from lab import kernels
 from lab.config import LabError
-from lab.docker import docker, exec_in, inspect, is_running
+from lab.docker import docker, exec_in, is_running
 from lab.etcd_http import Client, EtcdHTTPError
 
 FAULTS = {
-    "stuck_after_boot": "after the next reboot the etcd container stays Up in the dead "
-                        "network namespace until someone runs docker restart",
+    "stuck_after_boot": "after each reboot etcd comes up stuck (alive, TCP accepts, nothing "
+                        "answers) until etcd.service is restarted",
     "never_recovers": "etcd does not start again, from its next start (reboot or restart) on",
-    "member_stopped": "the etcd container is stopped now",
+    "member_stopped": "etcd.service is stopped now",
     "member_frozen": "etcd is SIGSTOPped now: Up, but it answers nothing",
     "nospace_alarm": "a NOSPACE alarm is raised for the member now",
     "kernel_missing": "the host's apt mirror stops offering the fixed kernels",
@@ -68,19 +68,18 @@ def inject(config, host, fault, seconds=20, period=20, freeze=4):
     check(config, host, fault)
     content = {"slow_boot": "%g" % seconds, "slow_install": "%g" % seconds,
                "flapping": "%d %d" % (period, freeze)}.get(fault, "")
-    etcd = config.etcd_container(host)
-    if fault in ("member_stopped", "member_frozen") and not is_running(etcd):
-        raise LabError("%s is not running; clear its faults first ('lab clear %s all')"
-                       % (etcd, host))
+    if fault in ("member_stopped", "member_frozen") and not _etcd_active(config, host):
+        raise LabError("etcd.service on %s is not running; clear its faults first ('lab clear %s all')"
+                       % (host, host))
     if fault == "nospace_alarm":
         _set_alarm(config, host, active=True)
     os.makedirs(config.faults_dir(host), exist_ok=True)
     with open(_marker(config, host, fault), "w") as handle:
         handle.write(content + "\n" if content else "")
     if fault == "member_stopped":
-        docker("stop", "--time", "5", etcd)
+        _systemctl(config, host, "stop")
     elif fault == "member_frozen":
-        exec_in(etcd, "pkill", "-STOP", "-x", "etcd")
+        exec_in(config.etcd_process_container(host), "pkill", "-STOP", "-x", "etcd")
     elif fault == "kernel_missing":
         _rewrite_mirror(config, host)
     elif fault == "dpkg_lock_held":
@@ -97,11 +96,10 @@ def clear(config, host, fault):
     for name in (active(config, host) if fault == "all" else [fault]):
         if is_active(config, host, name):
             os.remove(_marker(config, host, name))
-        etcd = config.etcd_container(host)
-        if name == "member_stopped" and inspect(etcd) and not is_running(etcd):
-            docker("start", etcd)
-        elif name == "member_frozen" and is_running(etcd):
-            exec_in(etcd, "pkill", "-CONT", "-x", "etcd", check=False)
+        if name == "member_stopped" and is_running(config.master(host)):
+            _systemctl(config, host, "start")
+        elif name in ("member_frozen", "stuck_after_boot"):
+            thaw(config, host)
         elif name == "nospace_alarm":
             _set_alarm(config, host, active=False)
         elif name == "kernel_missing":
@@ -110,8 +108,8 @@ def clear(config, host, fault):
             exec_in(config.master(host), "pkill", "-f", "lab-dpkg-lock-holder", check=False)
         elif name == "grub_pinned" and is_running(config.master(host)):
             _write_grub_default(config, host, "0")
-        elif name == "never_recovers" and is_running(etcd):
-            docker("restart", "--time", "5", etcd)  # the entry script starts etcd again
+        elif name == "never_recovers" and is_running(config.master(host)):
+            _systemctl(config, host, "restart")  # the entry script starts etcd again
 
 
 def remove_markers(config, host):
@@ -121,9 +119,17 @@ def remove_markers(config, host):
 
 
 def thaw(config, host):
-    etcd = config.etcd_container(host)
-    if is_running(etcd):
-        exec_in(etcd, "pkill", "-CONT", "-x", "etcd", check=False)
+    if is_running(config.etcd_process_container(host)):
+        exec_in(config.etcd_process_container(host), "pkill", "-CONT", "-x", "etcd", check=False)
+
+
+def _etcd_active(config, host):
+    return is_running(config.master(host)) and exec_in(
+        config.master(host), "systemctl", "is-active", "--quiet", "etcd", check=False).returncode == 0
+
+
+def _systemctl(config, host, action):
+    exec_in(config.master(host), "systemctl", action, "etcd", timeout=60)
 
 
 def disarm_all_alarms(config):

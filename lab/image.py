@@ -1,11 +1,18 @@
 """The lab's one container image, built locally and never pulled.
 
-A Debian bookworm rootfs from debootstrap with sshd, python3 (with python3-apt
-for Ansible's apt module), apt/dpkg, etcd 3.4 (Debian's etcd-server/etcd-client),
-the docker CLI (talking to the lab's engine through its socket) and the affected
-kernel package installed, imported with `docker import`. Masters, etcd members
-and the apt mirror all run it. The tag is a hash of what goes in, so a changed
-recipe builds a new image and an unchanged one is reused (cached between runs).
+A Debian bookworm rootfs from debootstrap with systemd (PID 1 of a master), sshd,
+sudo, python3 (with python3-apt for Ansible's apt module), apt/dpkg, etcd 3.4
+(Debian's etcd-server/etcd-client), the docker CLI (talking to the lab's engine
+through its socket) and the affected kernel package installed, imported with
+`docker import`. Masters, etcd containers and the apt mirror all run it. The tag is
+a hash of what goes in, so a changed recipe builds a new image and an unchanged one
+is reused (cached between runs).
+
+A master is an Ubuntu control-plane node as kubespray leaves it: ssh as the normal
+user `ubuntu` with passwordless sudo (root login off), etcd under `etcd.service`
+(the unit itself is mounted per lab, as the layout wants it). The lab's own unit,
+lab-boot.service, is the simulated part of the boot: it picks the kernel and the
+boot id before anything else starts.
 """
 import hashlib
 import os
@@ -16,21 +23,51 @@ import time
 
 from lab import kernels
 from lab.config import STATE_DIR, LabError
-from lab.docker import docker, image_exists
+from lab.docker import image_exists
 
 SUITE = "bookworm"
 DEBIAN_MIRROR = os.environ.get("LAB_DEBIAN_MIRROR", "http://deb.debian.org/debian")
-PACKAGES = ["openssh-server", "python3", "python3-apt", "etcd-server", "etcd-client",
-            "procps", "iproute2", "curl"]
+PACKAGES = ["systemd", "systemd-sysv", "dbus", "sudo", "openssh-server", "python3", "python3-apt",
+            "etcd-server", "etcd-client", "procps", "iproute2", "curl"]
+SSH_USER = "ubuntu"
 SSHD_CONFIG = """\
-# etcd lab: key-only root login, the host key is mounted per master.
-PermitRootLogin prohibit-password
+# etcd lab: key-only login as the normal user, never as root; the host key is
+# mounted per master.
+PermitRootLogin no
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 HostKey /etc/ssh/ssh_host_ed25519_key
 UseDNS no
 PrintMotd no
 """
+SUDOERS = "%s ALL=(ALL) NOPASSWD:ALL\n" % SSH_USER
+LAB_BOOT_UNIT = """\
+[Unit]
+Description=etcd lab: the simulated part of the boot (kernel, boot id, boot faults)
+DefaultDependencies=no
+Before=sysinit.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+EnvironmentFile=/etc/default/lab
+ExecStart=/lab/bin/boot
+TimeoutStartSec=infinity
+StandardOutput=journal+console
+
+[Install]
+WantedBy=sysinit.target
+"""
+# The lab's engine socket is mounted at /lab/docker.sock (a mount under /run would sit
+# beneath the /run tmpfs); the docker CLI finds it where it looks, /var/run/docker.sock.
+TMPFILES = "L+ /run/docker.sock - - - - /lab/docker.sock\n"
+# Units that have nothing to do in a container and would leave the system "degraded".
+MASKED_UNITS = ["getty@tty1.service", "console-getty.service", "systemd-udevd.service",
+                "systemd-udev-trigger.service", "systemd-modules-load.service",
+                "systemd-remount-fs.service", "sys-kernel-config.mount", "sys-kernel-debug.mount",
+                "sys-kernel-tracing.mount", "systemd-sysctl.service", "systemd-firstboot.service",
+                "e2scrub_reap.service", "e2scrub_all.timer", "apt-daily.timer",
+                "apt-daily-upgrade.timer", "fstrim.timer"]
 REPOSITORY = "etcdlab-node"
 
 
@@ -43,8 +80,8 @@ def _docker_cli():
 
 def image_tag():
     recipe = hashlib.sha256()
-    for part in (SUITE, " ".join(PACKAGES), SSHD_CONFIG, kernels.image_package(kernels.BOOT_ABI),
-                 kernels.POSTINST):
+    for part in (SUITE, " ".join(PACKAGES), SSHD_CONFIG, SUDOERS, LAB_BOOT_UNIT, TMPFILES,
+                 " ".join(MASKED_UNITS), kernels.image_package(kernels.BOOT_ABI), kernels.POSTINST):
         recipe.update(part.encode() + b"\0")
     with open(_docker_cli(), "rb") as handle:
         recipe.update(hashlib.sha256(handle.read()).digest())
@@ -78,7 +115,7 @@ def ensure_image(kernel_debs, log=print):
         _customise(rootfs, kernel_debs[kernels.image_package(kernels.BOOT_ABI)])
         tar = subprocess.Popen(["tar", "-C", rootfs, "--numeric-owner", "-c", "."],
                                stdout=subprocess.PIPE)
-        imported = subprocess.run(["docker", "import", "--change", 'CMD ["/lab/bin/boot"]',
+        imported = subprocess.run(["docker", "import", "--change", 'CMD ["/sbin/init"]',
                                    "-", tag], stdin=tar.stdout, capture_output=True, text=True)
         tar.stdout.close()
         if tar.wait() != 0 or imported.returncode != 0:
@@ -98,7 +135,26 @@ def _customise(rootfs, boot_kernel_deb):
     for name in os.listdir(os.path.join(rootfs, "etc/ssh")):
         if name.startswith("ssh_host_"):
             os.remove(os.path.join(rootfs, "etc/ssh", name))
-    os.makedirs(os.path.join(rootfs, "root/.ssh"), mode=0o700, exist_ok=True)
+    _run(["chroot", rootfs, "useradd", "--create-home", "--shell", "/bin/bash", SSH_USER],
+         "adding the ssh user")
+    _run(["chroot", rootfs, "install", "-d", "-m", "0700", "-o", SSH_USER, "-g", SSH_USER,
+          "/home/%s/.ssh" % SSH_USER], "creating the ssh user's .ssh")
+    _write(rootfs, "etc/sudoers.d/" + SSH_USER, SUDOERS, 0o440)
+    _write(rootfs, "etc/systemd/system/lab-boot.service", LAB_BOOT_UNIT)
+    _write(rootfs, "etc/tmpfiles.d/lab-docker.conf", TMPFILES)
+    systemd = os.path.join(rootfs, "etc/systemd/system")
+    for target, unit in (("sysinit.target.wants", "lab-boot.service"),
+                         ("multi-user.target.wants", "etcd.service")):
+        link = os.path.join(systemd, target, unit)
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        if os.path.lexists(link):
+            os.remove(link)  # Debian's etcd-server enables its own etcd.service
+        os.symlink("/etc/systemd/system/" + unit, link)
+    for unit in MASKED_UNITS:
+        link = os.path.join(systemd, unit)
+        if os.path.lexists(link):
+            os.remove(link)
+        os.symlink("/dev/null", link)
     os.makedirs(os.path.join(rootfs, "var/lib/lab"), exist_ok=True)
     shutil.copy2(_docker_cli(), os.path.join(rootfs, "usr/bin/docker"))
     shutil.copy2(boot_kernel_deb, os.path.join(rootfs, "tmp/kernel.deb"))
@@ -107,3 +163,11 @@ def _customise(rootfs, boot_kernel_deb):
     _run(["chroot", rootfs, "apt-get", "clean"], "apt-get clean")
     shutil.rmtree(os.path.join(rootfs, "var/lib/apt/lists"), ignore_errors=True)
     os.makedirs(os.path.join(rootfs, "var/lib/apt/lists/partial"), exist_ok=True)
+
+
+def _write(rootfs, relative, content, mode=0o644):
+    path = os.path.join(rootfs, relative)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as handle:
+        handle.write(content)
+    os.chmod(path, mode)

@@ -5,9 +5,14 @@
 it, per deployment layout.
 
 Layouts use kubespray's words for etcd_deployment_type:
-  docker   etcd in a docker container (kubespray's docker deployment, the lab)
+  docker   etcd in a docker container that kubespray's etcd.service runs (a foreground
+           `docker run`, Restart=always, `docker rm -f` before each start)
+  host     the etcd binary under kubespray's etcd.service
   kubeadm  etcd as a static pod under containerd, reached with crictl
-  host     etcd as a systemd service on the host
+etcd restarts through whatever manages it. A bare `docker restart` under kubespray's
+unit ends the unit's foreground client, and 15 s later the unit removes and recreates
+the container: a second outage. So both kubespray layouts restart the unit; kubelet
+starts a stopped static-pod container again, so kubeadm's restart is a stop.
 A static pod's container id changes with every restart, so kubeadm needs a lookup
 first; its commands carry CONTAINER_ID where the looked-up id goes.
 """
@@ -26,25 +31,27 @@ CONTAINER_ID = "{container_id}"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:-]*$")
 
 
-def etcd_commands(layout, container_name, since_seconds=3600):
+def etcd_commands(layout, container_name, service_name="etcd", since_seconds=3600):
     """{"lookup": argv or None, "logs": argv, "restart": argv} for one etcd member.
 
-    container_name: the docker container (docker), the container name crictl
-    filters on (kubeadm, usually "etcd") or the systemd unit (host).
+    container_name: the docker container (docker) or the container name crictl
+    filters on (kubeadm, "etcd"); service_name: the systemd unit of the docker and
+    host layouts (kubespray's is "etcd").
     """
     if layout not in LAYOUTS:
         raise ValueError("unknown etcd layout %r: use one of %s (kubespray's etcd_deployment_type)"
                          % (layout, ", ".join(LAYOUTS)))
-    if not isinstance(container_name, str) or not _NAME.match(container_name):
-        raise ValueError("the etcd container or unit name must start with a letter or digit and hold only "
-                         "letters, digits and _ . @ : - (no globs, no leading -), got %r" % (container_name,))
+    for what, name in (("container", container_name), ("service", service_name)):
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise ValueError("the etcd %s name must start with a letter or digit and hold only letters, "
+                             "digits and _ . @ : - (no globs, no leading -), got %r" % (what, name))
     if isinstance(since_seconds, bool) or not isinstance(since_seconds, int) or since_seconds <= 0:
         raise ValueError("since_seconds must be a positive whole number, got %r" % (since_seconds,))
     since = "%ds" % since_seconds
     if layout == "docker":
         return {"lookup": None,
                 "logs": ["docker", "logs", "--since", since, container_name],
-                "restart": ["docker", "restart", container_name]}
+                "restart": ["systemctl", "restart", service_name]}
     if layout == "kubeadm":
         # kubelet starts a stopped static-pod container again: stopping it is the restart.
         # crictl's --name is a regular expression: anchored, "etcd" does not also match "etcd-backup".
@@ -52,10 +59,10 @@ def etcd_commands(layout, container_name, since_seconds=3600):
                 "logs": ["crictl", "logs", "--since", since, CONTAINER_ID],
                 "restart": ["crictl", "stop", CONTAINER_ID]}
     return {"lookup": None,
-            "logs": ["journalctl", "--unit", container_name, "--since", "-%d seconds" % since_seconds,
+            "logs": ["journalctl", "--unit", service_name, "--since", "-%d seconds" % since_seconds,
                      # short-iso keeps each line's time, which tells a peer's restart from a stuck link.
                      "--no-pager", "--output", "short-iso"],
-            "restart": ["systemctl", "restart", container_name]}
+            "restart": ["systemctl", "restart", service_name]}
 
 
 def client_urls(hosts, hostvars, port=2379):

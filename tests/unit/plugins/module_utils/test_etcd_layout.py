@@ -7,11 +7,14 @@ from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_layout import
     CONTAINER_ID, client_urls, etcd_commands, with_container_id)
 
 
-def test_docker_restarts_the_named_container():
-    commands = etcd_commands("docker", "etcd2", 600)
+def test_docker_reads_the_container_and_restarts_kubesprays_unit():
+    # A bare `docker restart` under kubespray's etcd.service would end the unit's
+    # foreground `docker run`; 15 s later the unit recreates the container.
+    commands = etcd_commands("docker", "etcd2", "etcd", 600)
     assert commands == {"lookup": None,
                         "logs": ["docker", "logs", "--since", "600s", "etcd2"],
-                        "restart": ["docker", "restart", "etcd2"]}
+                        "restart": ["systemctl", "restart", "etcd"]}
+    assert "docker" not in etcd_commands("docker", "etcd2")["restart"]
 
 
 def test_kubeadm_looks_up_the_static_pod_and_stops_it_for_kubelet_to_restart():
@@ -26,34 +29,40 @@ def test_kubeadm_looks_up_the_static_pod_and_stops_it_for_kubelet_to_restart():
 
 
 def test_host_layout_uses_the_systemd_unit():
-    commands = etcd_commands("host", "etcd", 120)
-    assert commands["restart"] == ["systemctl", "restart", "etcd"]
-    assert commands["logs"][:3] == ["journalctl", "--unit", "etcd"]
+    commands = etcd_commands("host", "unused", "etcd-main", 120)
+    assert commands["restart"] == ["systemctl", "restart", "etcd-main"]
+    assert commands["logs"][:3] == ["journalctl", "--unit", "etcd-main"]
     assert "-120 seconds" in commands["logs"]
 
 
-@pytest.mark.parametrize("layout, name, since, message", [
-    ("podman", "etcd1", 60, "unknown etcd layout 'podman'"),
-    ("docker", "", 60, "must start with a letter or digit"),
-    ("docker", None, 60, "must start with a letter or digit"),
-    ("host", "etcd*", 60, "no globs"),
-    ("host", "etcd?", 60, "no globs"),
-    ("host", "etcd[12]", 60, "no globs"),
-    ("docker", "-v", 60, "no leading -"),
-    ("docker", "--privileged", 60, "no leading -"),
-    ("docker", "etcd 1", 60, "must start with a letter or digit"),
-    ("docker", "etcd1", 0, "positive whole number"),
-    ("docker", "etcd1", True, "positive whole number"),
+@pytest.mark.parametrize("layout, name, service, since, message", [
+    ("podman", "etcd1", "etcd", 60, "unknown etcd layout 'podman'"),
+    ("docker", "", "etcd", 60, "etcd container name must start with a letter or digit"),
+    ("docker", None, "etcd", 60, "must start with a letter or digit"),
+    ("host", "etcd", "etcd*", 60, "etcd service name .*no globs"),
+    ("host", "etcd", "etcd?", 60, "no globs"),
+    ("host", "etcd", "etcd[12]", 60, "no globs"),
+    ("docker", "-v", "etcd", 60, "no leading -"),
+    ("docker", "--privileged", "etcd", 60, "no leading -"),
+    ("docker", "etcd1", "--all", 60, "no leading -"),
+    ("docker", "etcd 1", "etcd", 60, "must start with a letter or digit"),
+    ("docker", "etcd1", "etcd", 0, "positive whole number"),
+    ("docker", "etcd1", "etcd", True, "positive whole number"),
 ])
-def test_bad_input_is_refused(layout, name, since, message):
+def test_bad_input_is_refused(layout, name, service, since, message):
     with pytest.raises(ValueError, match=message):
-        etcd_commands(layout, name, since)
+        etcd_commands(layout, name, service, since)
 
 
-@pytest.mark.parametrize("layout, name", [("host", "etcd"), ("host", "etcd@main.service"), ("docker", "etcd1"),
-                                          ("docker", "k8s_etcd_etcd-master1_kube-system_0")])
-def test_real_names_are_accepted(layout, name):
-    assert name in etcd_commands(layout, name)["restart"]
+@pytest.mark.parametrize("layout, service", [("host", "etcd"), ("host", "etcd@main.service"), ("docker", "etcd"),
+                                             ("docker", "etcd-events")])
+def test_real_unit_names_are_accepted(layout, service):
+    assert service in etcd_commands(layout, "etcd1", service)["restart"]
+
+
+def test_real_container_names_are_accepted():
+    assert "k8s_etcd_etcd-master1_kube-system_0" in etcd_commands(
+        "docker", "k8s_etcd_etcd-master1_kube-system_0")["logs"]
 
 
 def test_client_urls_bracket_ipv6_addresses():
@@ -65,6 +74,6 @@ def test_client_urls_bracket_ipv6_addresses():
 
 def test_filter_names_itself_in_errors():
     etcd_filter = FilterModule().filters()["etcd_commands"]
-    assert etcd_filter("docker", "etcd1")["restart"] == ["docker", "restart", "etcd1"]
+    assert etcd_filter("docker", "etcd1", "etcd")["restart"] == ["systemctl", "restart", "etcd"]
     with pytest.raises(AnsibleFilterError, match="^etcd_commands: unknown etcd layout"):
         etcd_filter("lxc", "etcd1")
