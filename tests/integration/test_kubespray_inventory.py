@@ -1,6 +1,7 @@
 """The kit runs unchanged on an inventory shaped like kubespray's: INI hosts file, its
-group names and host variables, group_vars/all/*.yml, and kubespray's default etcd
-certificate path (not set in the inventory at all)."""
+group names and host variables, group_vars/all/*.yml, ssh as a normal user, and
+kubespray's defaults for what the inventory leaves out (the etcd certificate path and
+the member names etcd1..3)."""
 import json
 import os
 
@@ -17,8 +18,7 @@ pytestmark = pytest.mark.lab
 def kubespray_inventory(lab, folder):
     lines = ["[all]"]
     for host in lab.hosts:
-        lines.append("%s ansible_host=%s ip=%s etcd_member_name=%s"
-                     % (host, lab.ip(host), lab.ip(host), lab.member(host)))
+        lines.append("%s ansible_host=%s ip=%s" % (host, lab.ip(host), lab.ip(host)))
     lines += ["", "[kube_control_plane]"] + lab.hosts
     lines += ["", "[etcd]"] + lab.hosts
     lines += ["", "[kube_node]", "", "[calico_rr]", "",
@@ -27,15 +27,15 @@ def kubespray_inventory(lab, folder):
     group_vars = folder / "group_vars" / "all"
     group_vars.mkdir(parents=True)
     # kubespray's group_vars/all/etcd.yml
-    (group_vars / "etcd.yml").write_text("---\netcd_deployment_type: docker\netcd_data_dir: /var/lib/etcd\n")
+    (group_vars / "etcd.yml").write_text("---\netcd_deployment_type: %s\netcd_data_dir: /var/lib/etcd\n"
+                                         % lab.layout)
     # What only the lab needs: how to reach it, and its kernel and reboot seams.
     (group_vars / "lab.yml").write_text("\n".join([
         "---",
-        "ansible_user: root",
+        "ansible_user: ubuntu",
         "ansible_python_interpreter: /usr/bin/python3",
         *["%s: %s" % item for item in cluster.ssh_connection_vars(lab).items()],
         "etcd_kernel_osrelease_path: /var/lib/lab/osrelease",
-        "etcd_kernel_reboot_command: /lab/bin/reboot",
         "etcd_kernel_boot_time_command: cat /var/lib/lab/boot_id",
         "",
     ]))
