@@ -64,7 +64,7 @@ test-faults: lab-up ## The whole fault matrix and every refusal (CI runs a subse
 	@$(PYTHON) -m pytest tests/integration/test_fault_matrix.py tests/integration/test_remediate_faults.py \
 	  tests/integration/test_remediate_refusals.py -q -m "faults_full or not faults_full"
 
-test-molecule: lab-up ## Molecule scenarios (default, fallback, abort) against the lab
+test-molecule: lab-up ## Molecule scenarios (default, fallback, host_layout, abort) against the lab
 	@molecule test --all
 
 test: test-unit lint test-integration test-molecule ## Everything CI runs

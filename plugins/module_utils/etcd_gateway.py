@@ -21,8 +21,10 @@ import errno
 import http.client
 import json
 import os
+import pwd
 import socket
 import ssl
+import stat
 from urllib.parse import urlsplit
 
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_client_ops import DEFAULT_TIMEOUT
@@ -52,6 +54,13 @@ _CLIENT_CERT_REJECTED_REASONS = (
 _HOSTNAME_MISMATCH_VERIFY_CODE = 62
 
 
+def _user():
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return "uid %d" % os.geteuid()
+
+
 def check_tls_files(ca_file, cert_file, key_file):
     """Name the option whose file is missing or unreadable, before any connection is tried."""
     for option, path in (("ca_file", ca_file), ("cert_file", cert_file), ("key_file", key_file)):
@@ -59,10 +68,18 @@ def check_tls_files(ca_file, cert_file, key_file):
             if option == "ca_file":
                 raise EtcdConfigError("ca_file is required: the CA that signed etcd's server certificates")
             continue
-        if not os.path.isfile(path):
+        try:
+            mode = os.stat(path).st_mode
+        except PermissionError:
+            raise EtcdConfigError("%s: %s cannot be reached as user %s (permission denied on its folder); "
+                                  "etcd's certificates are root's: run with become" % (option, path, _user()))
+        except OSError:
+            raise EtcdConfigError("%s: %s does not exist or is not a file" % (option, path))
+        if not stat.S_ISREG(mode):
             raise EtcdConfigError("%s: %s does not exist or is not a file" % (option, path))
         if not os.access(path, os.R_OK):
-            raise EtcdConfigError("%s: %s is not readable by this user" % (option, path))
+            raise EtcdConfigError("%s: %s is not readable by user %s; etcd's certificates are root's: "
+                                  "run with become" % (option, path, _user()))
     if (cert_file is None) != (key_file is None):
         raise EtcdConfigError("cert_file and key_file go together: give both or neither")
 

@@ -44,6 +44,8 @@ def run_module(tmp_path, host, module, args, check=False):
     if host == "localhost":
         command += ["-c", "local", "-e", "ansible_python_interpreter=" + os.path.join(
             REPO_ROOT, ".venv", "bin", "python")]
+    else:
+        command.append("--become")  # as the kit's host plays: etcd's certificates are root's
     result = subprocess.run(command, cwd=REPO_ROOT, env=ansible_env(), capture_output=True,
                             text=True, timeout=300)
     output = tree / host
