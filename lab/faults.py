@@ -98,7 +98,7 @@ def clear(config, host, fault):
             os.remove(_marker(config, host, name))
         if name == "member_stopped" and is_running(config.master(host)):
             _systemctl(config, host, "start")
-        elif name in ("member_frozen", "stuck_after_boot"):
+        elif name == "member_frozen":
             thaw(config, host)
         elif name == "nospace_alarm":
             _set_alarm(config, host, active=False)

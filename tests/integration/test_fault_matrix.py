@@ -209,7 +209,7 @@ def test_a_rerun_recovers_first_the_member_an_earlier_run_left_out_on_its_fixed_
         first = run_playbook("remediate.yml", "-e", "etcd_kernel_fallback_enabled=false",
                              "-e", "etcd_kernel_recover_wait_s=8")
         stopped = latest_report()
-        # Its etcd stays Up in the dead network namespace: clearing the marker revives nothing.
+        # Its etcd stays stuck (up, answering nothing): clearing the marker revives nothing.
         faults.clear(affected_lab, target, "stuck_after_boot")
         second = run_playbook("remediate.yml", "-e", "etcd_kernel_recover_wait_s=8")
     assert first.returncode != 0 and stopped["result"] == "stopped" and stopped["stopped_at"] == target
