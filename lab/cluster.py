@@ -57,7 +57,8 @@ def _prepare_files(config):
     debs = kernels.build_pool(config.path("mirror", "pool"))
     for host in config.hosts:
         kernels.write_host_repo(config.path("mirror"), host, debs,
-                                hide_fixed=faults.is_active(config, host, "kernel_missing"))
+                                hide_fixed=faults.is_active(config, host, "kernel_missing"),
+                                hide_extra=faults.is_active(config, host, "modules_extra_missing"))
     return debs
 
 
@@ -329,6 +330,9 @@ def _ensure_master(config, host, tag):
         "--hostname", host, "--network", config.network, "--ip", config.ip(host),
         "--restart", "always", *_labels("master"),
         "--tmpfs", "/run", "--tmpfs", "/run/lock", "--stop-signal", "SIGRTMIN+3",
+        # Only for the boot to take the network down when the booted kernel lacks the
+        # lab's NIC driver (linux-modules-extra); systemd itself needs no capability.
+        "--cap-add", "NET_ADMIN",
         "-e", "container=docker",
         *[arg for source, target, mode in mounts for arg in ("-v", "%s:%s:%s" % (source, target, mode))],
         tag])

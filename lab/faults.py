@@ -20,6 +20,7 @@ FAULTS = {
     "member_frozen": "etcd is SIGSTOPped now: Up, but it answers nothing",
     "nospace_alarm": "a NOSPACE alarm is raised for the member now",
     "kernel_missing": "the host's apt mirror stops offering the fixed kernels",
+    "modules_extra_missing": "the host's apt mirror offers the fixed kernels without their linux-modules-extra",
     "boot_never_returns": "the next boot hangs until the fault is cleared",
     "slow_boot": "the next boot takes --seconds (default 20) instead of the boot delay",
     "slow_install": "installing a fixed kernel takes --seconds (default 20) more (its postinst)",
@@ -80,7 +81,7 @@ def inject(config, host, fault, seconds=20, period=20, freeze=4):
         _systemctl(config, host, "stop")
     elif fault == "member_frozen":
         exec_in(config.etcd_process_container(host), "pkill", "-STOP", "-x", "etcd")
-    elif fault == "kernel_missing":
+    elif fault in ("kernel_missing", "modules_extra_missing"):
         _rewrite_mirror(config, host)
     elif fault == "dpkg_lock_held":
         # apt locks with fcntl (lockf), which flock(1) would not conflict with.
@@ -102,7 +103,7 @@ def clear(config, host, fault):
             thaw(config, host)
         elif name == "nospace_alarm":
             _set_alarm(config, host, active=False)
-        elif name == "kernel_missing":
+        elif name in ("kernel_missing", "modules_extra_missing"):
             _rewrite_mirror(config, host)
         elif name == "dpkg_lock_held" and is_running(config.master(host)):
             exec_in(config.master(host), "pkill", "-f", "lab-dpkg-lock-holder", check=False)
@@ -168,7 +169,8 @@ def _write_grub_default(config, host, value):
 def _rewrite_mirror(config, host):
     debs = kernels.build_pool(config.path("mirror", "pool"))
     kernels.write_host_repo(config.path("mirror"), host, debs,
-                            hide_fixed=is_active(config, host, "kernel_missing"))
+                            hide_fixed=is_active(config, host, "kernel_missing"),
+                            hide_extra=is_active(config, host, "modules_extra_missing"))
     if is_running(config.master(host)):
         # What the host's apt sees changes with its lists, as after an apt-get update.
         exec_in(config.master(host), "apt-get", "update", "-qq", check=False)

@@ -81,7 +81,8 @@ def _docker_cli():
 def image_tag():
     recipe = hashlib.sha256()
     for part in (SUITE, " ".join(PACKAGES), SSHD_CONFIG, SUDOERS, LAB_BOOT_UNIT, TMPFILES,
-                 " ".join(MASKED_UNITS), kernels.image_package(kernels.BOOT_ABI), kernels.POSTINST):
+                 " ".join(MASKED_UNITS), " ".join(kernels.release_packages(kernels.BOOT_ABI)),
+                 kernels.POSTINST, kernels.POSTRM, kernels.NIC_DRIVER):
         recipe.update(part.encode() + b"\0")
     with open(_docker_cli(), "rb") as handle:
         recipe.update(hashlib.sha256(handle.read()).digest())
@@ -112,7 +113,7 @@ def ensure_image(kernel_debs, log=print):
         _run(["debootstrap", "--variant=minbase", "--include=" + ",".join(PACKAGES),
               SUITE, rootfs, DEBIAN_MIRROR],
              "debootstrap from %s (set LAB_DEBIAN_MIRROR to use another mirror)" % DEBIAN_MIRROR)
-        _customise(rootfs, kernel_debs[kernels.image_package(kernels.BOOT_ABI)])
+        _customise(rootfs, [kernel_debs[name] for name in kernels.release_packages(kernels.BOOT_ABI)])
         tar = subprocess.Popen(["tar", "-C", rootfs, "--numeric-owner", "-c", "."],
                                stdout=subprocess.PIPE)
         imported = subprocess.run(["docker", "import", "--change", 'CMD ["/sbin/init"]',
@@ -126,7 +127,7 @@ def ensure_image(kernel_debs, log=print):
     return tag
 
 
-def _customise(rootfs, boot_kernel_deb):
+def _customise(rootfs, boot_kernel_debs):
     for stale in ("etc/apt/sources.list", "etc/apt/sources.list.d/debian.sources"):
         if os.path.exists(os.path.join(rootfs, stale)):
             os.remove(os.path.join(rootfs, stale))
@@ -157,9 +158,12 @@ def _customise(rootfs, boot_kernel_deb):
         os.symlink("/dev/null", link)
     os.makedirs(os.path.join(rootfs, "var/lib/lab"), exist_ok=True)
     shutil.copy2(_docker_cli(), os.path.join(rootfs, "usr/bin/docker"))
-    shutil.copy2(boot_kernel_deb, os.path.join(rootfs, "tmp/kernel.deb"))
-    _run(["chroot", rootfs, "dpkg", "-i", "/tmp/kernel.deb"], "installing the boot kernel package")
-    os.remove(os.path.join(rootfs, "tmp/kernel.deb"))
+    # The boot kernel as a host with linux-generic has it: image, modules, modules-extra, headers.
+    os.makedirs(os.path.join(rootfs, "tmp/kernel"))
+    for deb in boot_kernel_debs:
+        shutil.copy2(deb, os.path.join(rootfs, "tmp/kernel"))
+    _run(["chroot", rootfs, "sh", "-c", "dpkg -i /tmp/kernel/*.deb"], "installing the boot kernel's packages")
+    shutil.rmtree(os.path.join(rootfs, "tmp/kernel"))
     _run(["chroot", rootfs, "apt-get", "clean"], "apt-get clean")
     shutil.rmtree(os.path.join(rootfs, "var/lib/apt/lists"), ignore_errors=True)
     os.makedirs(os.path.join(rootfs, "var/lib/apt/lists/partial"), exist_ok=True)

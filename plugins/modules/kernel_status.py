@@ -13,9 +13,13 @@ short_description: Report whether an Ubuntu host runs an affected kernel and whi
 version_added: "0.1.0"
 author: Control-plane SRE team
 description:
-  - Reads the running kernel release, the installed kernel images (C(dpkg-query)) and the kernel
-    images the host's apt sources offer (C(apt-cache pkgnames)), and gives the running release a
+  - Reads the running kernel release, the installed kernel packages (C(dpkg-query)) and the kernel
+    packages the host's apt sources offer (C(apt-cache pkgnames)), and gives the running release a
     verdict (RV(status)), which fixed release to install, and whether a reboot is pending.
+  - Also says which packages the target needs (RV(target_packages)), the running release's set
+    renamed (image, modules, modules-extra, headers...), and which of them apt does not offer
+    (RV(target_packages_missing)). A host that boots a release without the modules-extra it ran with
+    may come up without the drivers of its network or its disks.
   - Also reads grub's defaults files and warns (RV(boot_warnings)) when the host may not boot the
     target release after a reboot, because C(GRUB_DEFAULT) pins an entry or is V(saved), or because
     a newer kernel of the target's series and flavour is installed.
@@ -113,6 +117,7 @@ requirements:
 notes:
   - Installed releases are the C(linux-image-<release>) packages dpkg reports as installed (held
     packages count). Meta packages, C(linux-image-unsigned-*) and debug symbol packages are ignored.
+  - The running release's packages are the installed C(linux-*-<release>) packages (RV(running_packages)).
   - Available releases are the C(linux-image-<release>) names in apt's package cache, that is the
     existing package lists plus the dpkg status, so an installed release counts as available too.
   - A reboot is pending when C(/var/run/reboot-required) exists or a release of the running series
@@ -261,6 +266,31 @@ target_installed:
   returned: success
   type: bool
   sample: false
+running_packages:
+  description: The installed packages built for the running release, linux-image first.
+  returned: success
+  type: list
+  elements: str
+  sample: ["linux-image-5.4.0-132-generic", "linux-headers-5.4.0-132-generic", "linux-modules-5.4.0-132-generic",
+           "linux-modules-extra-5.4.0-132-generic"]
+  version_added: "0.3.0"
+target_packages:
+  description:
+    - The packages to install for RV(target_release), the running release's set renamed, always with
+      C(linux-image-<target>); empty when there is no target.
+  returned: success
+  type: list
+  elements: str
+  sample: ["linux-image-5.4.0-137-generic", "linux-headers-5.4.0-137-generic", "linux-modules-5.4.0-137-generic",
+           "linux-modules-extra-5.4.0-137-generic"]
+  version_added: "0.3.0"
+target_packages_missing:
+  description: The RV(target_packages) apt does not offer; the target is not safe to boot while any is missing.
+  returned: success
+  type: list
+  elements: str
+  sample: ["linux-modules-extra-5.4.0-137-generic"]
+  version_added: "0.3.0"
 newest_installed_release:
   description: The newest installed release of the running series and flavour, or V(null) when none is installed.
   returned: success
@@ -312,6 +342,11 @@ from ansible_collections.sre.etcd_kernel.plugins.module_utils.boot_loader import
     InvalidGrubDefaults,
     boot_warnings,
     grub_default_assignment,
+)
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.kernel_packages import (
+    missing_packages,
+    release_packages,
+    target_packages,
 )
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.kernel_release import (
     InvalidAffectedRanges,
@@ -372,10 +407,11 @@ def fail_command(module, argv, rc, stdout, stderr, advice):
     )
 
 
-def installed_releases(module):
+def installed_packages(module):
+    """The names of the installed linux-* packages."""
     dpkg_query = module.get_bin_path("dpkg-query", required=True)
     # dpkg-query expands the \t and \n escapes in the format itself.
-    argv = [dpkg_query, "-W", "-f", "${Package}\\t${Status}\\n", "linux-image-*"]
+    argv = [dpkg_query, "-W", "-f", "${Package}\\t${Status}\\n", "linux-*"]
     rc, stdout, stderr = module.run_command(argv, check_rc=False, environ_update=ENVIRONMENT)
     # dpkg-query -W exits 1 when no package matches the pattern at all.
     if rc == 1 and "no packages found matching" in stderr:
@@ -385,34 +421,36 @@ def installed_releases(module):
                      "check that dpkg's database is readable and not left broken by an interrupted "
                      "dpkg run (dpkg --audit)")
 
-    releases = set()
+    packages = []
     for line in stdout.splitlines():
         package, _tab, status = line.partition("\t")
         # Status is "<want> <error> <state>": "install ok installed", or
         # "hold ok installed" for a held kernel, which is installed just the same.
-        if status.split()[1:] != ["ok", "installed"]:
-            continue
+        if status.split()[1:] == ["ok", "installed"]:
+            packages.append(package)
+    return packages
+
+
+def releases_of(package_names):
+    """The releases of the linux-image-<release> packages among package_names, oldest first."""
+    releases = set()
+    for package in package_names:
         release = release_from_package_name(package)
         if release is not None:
             releases.add(release)
     return sort_releases(releases)
 
 
-def available_releases(module):
+def available_packages(module):
+    """The names of the linux-* packages in apt's package cache."""
     apt_cache = module.get_bin_path("apt-cache", required=True)
-    argv = [apt_cache, "pkgnames", "linux-image-"]
+    argv = [apt_cache, "pkgnames", "linux-"]
     rc, stdout, stderr = module.run_command(argv, check_rc=False, environ_update=ENVIRONMENT)
     if rc != 0:
         fail_command(module, argv, rc, stdout, stderr,
                      "check the apt configuration (apt-cache policy); this module only reads the "
                      "existing package lists and never runs apt-get update")
-
-    releases = set()
-    for line in stdout.splitlines():
-        release = release_from_package_name(line)
-        if release is not None:
-            releases.add(release)
-    return sort_releases(releases)
+    return [line.strip() for line in stdout.splitlines() if line.strip()]
 
 
 def newest_installed_of_line(running, installed):
@@ -488,8 +526,10 @@ def main():
         module.fail_json(msg="affected_ranges is invalid: %s" % error)
 
     running = read_running_release(module, module.params["osrelease_path"])
-    installed = installed_releases(module)
-    available = available_releases(module)
+    installed_names = installed_packages(module)
+    available_names = available_packages(module)
+    installed = releases_of(installed_names)
+    available = releases_of(available_names)
 
     verdict = kernel_verdict(running, affected_ranges)
     fixed_available = newest_fixed_release(running, available, affected_ranges)
@@ -509,6 +549,8 @@ def main():
     newest_installed = newest_installed_of_line(running, installed)
     reboot_reason = pending_reboot_reason(running, newest_installed)
     target_release = target["release"] if target else None
+    running_packages = release_packages(installed_names, running.release)
+    wanted_packages = target_packages(running_packages, running.release, target_release) if target_release else []
 
     try:
         grub_default, grub_default_where = grub_default_assignment(
@@ -537,6 +579,9 @@ def main():
         target_pinned=bool(target and target["pinned"]),
         target_offered=bool(target and target["offered"]),
         target_installed=target_release is not None and target_release in installed,
+        running_packages=running_packages,
+        target_packages=wanted_packages,
+        target_packages_missing=missing_packages(wanted_packages, available_names),
         newest_installed_release=newest_installed.release if newest_installed else None,
         reboot_required=bool(reboot_reason),
         reboot_required_reason=reboot_reason,

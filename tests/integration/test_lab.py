@@ -126,10 +126,23 @@ def test_apt_on_a_master_sees_the_fixed_kernels(clean_lab):
     assert "linux-image-5.4.0-132-generic install ok installed" in installed
 
 
+def test_kernel_packages_are_split_as_ubuntu_splits_them(clean_lab):
+    master = clean_lab.master("master1")
+    installed = exec_in(master, "dpkg-query", "-W", "-f", "${Package} ${Status}\n", "linux-*").stdout
+    for package in ("linux-image", "linux-modules", "linux-modules-extra", "linux-headers"):
+        assert "%s-5.4.0-132-generic install ok installed" % package in installed
+    depends = exec_in(master, "apt-cache", "depends", "linux-image-5.4.0-136-generic").stdout
+    assert "Depends: linux-modules-5.4.0-136-generic" in depends
+    assert apt_offers(clean_lab, "master1", "linux-generic")
+    assert exec_in(master, "test", "-e", "/boot/initrd.img-5.4.0-132-generic", check=False).returncode == 0
+
+
 def test_installing_a_fixed_kernel_and_rebooting_boots_it(clean_lab):
     master = clean_lab.master("master1")
-    exec_in(master, "apt-get", "install", "-y", "-qq", "linux-image-5.4.0-135-generic")
+    exec_in(master, "apt-get", "install", "-y", "-qq", "linux-image-5.4.0-135-generic",
+            "linux-modules-extra-5.4.0-135-generic")
     assert exec_in(master, "test", "-e", "/run/reboot-required", check=False).returncode == 0
+    assert exec_in(master, "test", "-e", "/boot/initrd.img-5.4.0-135-generic", check=False).returncode == 0
     cluster.reboot(clean_lab, "master1")
     assert exec_in(master, "cat", "/var/lib/lab/osrelease").stdout.strip() == "5.4.0-135-generic"
     assert exec_in(master, "test", "-e", "/run/reboot-required", check=False).returncode != 0
@@ -137,6 +150,21 @@ def test_installing_a_fixed_kernel_and_rebooting_boots_it(clean_lab):
     # Put the lab back on the affected kernel for the tests that follow.
     exec_in(master, "apt-get", "purge", "-y", "-qq", "linux-image-5.4.0-135-generic")
     cluster.reboot(clean_lab, "master1")
+
+
+def test_a_kernel_booted_without_its_modules_extra_has_no_network(clean_lab):
+    master = clean_lab.master("master2")
+    before = cluster.boot_id_of(clean_lab, "master2")
+    exec_in(master, "apt-get", "install", "-y", "-qq", "linux-image-5.4.0-135-generic")  # image and modules only
+    cluster.reboot(clean_lab, "master2", wait=False)
+    wait_for(lambda: cluster.boot_id_of(clean_lab, "master2") not in (None, before), 60, what="master2's boot")
+    assert exec_in(master, "cat", "/var/lib/lab/osrelease").stdout.strip() == "5.4.0-135-generic"
+    time.sleep(2)
+    assert not cluster._port_open(clean_lab.ip("master2"), 22)
+    assert not member_up(clean_lab, "master2")
+    exec_in(master, "apt-get", "purge", "-y", "-qq", "linux-image-5.4.0-135-generic")
+    cluster.reboot(clean_lab, "master2")
+    wait_for(lambda: member_up(clean_lab, "master2"), 30, what="etcd2 back on 5.4.0-132 with its network")
 
 
 def test_never_recovers_keeps_etcd_down_even_after_a_restart(clean_lab):
@@ -178,6 +206,14 @@ def test_nospace_alarm_raised_and_cleared(clean_lab):
     faults.clear(clean_lab, "master2", "nospace_alarm")
     assert client.alarms(url) == []
     client.put(url, "/etcdlab/test/nospace", "x")
+
+
+def test_modules_extra_missing_hides_only_the_fixed_kernels_modules_extra(clean_lab):
+    faults.inject(clean_lab, "master3", "modules_extra_missing")
+    assert apt_offers(clean_lab, "master3", "linux-image-5.4.0-136-generic")
+    assert not apt_offers(clean_lab, "master3", "linux-modules-extra-5.4.0-136-generic")
+    faults.clear(clean_lab, "master3", "modules_extra_missing")
+    assert apt_offers(clean_lab, "master3", "linux-modules-extra-5.4.0-136-generic")
 
 
 def test_kernel_missing_hides_the_fixed_kernels_from_that_host_only(clean_lab):

@@ -125,6 +125,13 @@ def test_a_cluster_with_an_alarm_is_refused(clean_lab):
     assert "cannot afford a rollout" in output and "alarm NOSPACE on etcd2" in output
 
 
+def test_a_fixed_kernel_without_its_modules_extra_is_refused(clean_lab):
+    faults.inject(clean_lab, "master2", "modules_extra_missing")
+    output = refused(clean_lab)
+    assert "apt on master2 does not offer linux-modules-extra-5.4.0-136-generic" in output
+    assert "linux-modules-extra-5.4.0-132-generic" in output and "Nothing was changed" in output
+
+
 def test_two_members_out_is_refused(clean_lab):
     faults.inject(clean_lab, "master2", "member_stopped")
     faults.inject(clean_lab, "master3", "member_frozen")

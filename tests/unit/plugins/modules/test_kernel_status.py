@@ -8,8 +8,8 @@ from module_harness import FakeCommands, run_module
 
 from ansible_collections.sre.etcd_kernel.plugins.modules import kernel_status
 
-DPKG_ARGV = ["/usr/bin/dpkg-query", "-W", "-f", "${Package}\\t${Status}\\n", "linux-image-*"]
-APT_ARGV = ["/usr/bin/apt-cache", "pkgnames", "linux-image-"]
+DPKG_ARGV = ["/usr/bin/dpkg-query", "-W", "-f", "${Package}\\t${Status}\\n", "linux-*"]
+APT_ARGV = ["/usr/bin/apt-cache", "pkgnames", "linux-"]
 READ_ONLY_ARGVS = [DPKG_ARGV, APT_ARGV]
 
 
@@ -636,3 +636,46 @@ def test_every_returned_key_is_documented(monkeypatch, osrelease):
 def test_module_source_is_python_3_8_syntax():
     with open(kernel_status.__file__) as source:
         ast.parse(source.read(), feature_version=(3, 8))
+
+
+# --- the package set the target needs ----------------------------------------
+
+SPLIT_KERNEL_DPKG = dpkg_output(
+    ("linux-image-5.4.0-132-generic", "install ok installed"),
+    ("linux-modules-5.4.0-132-generic", "install ok installed"),
+    ("linux-modules-extra-5.4.0-132-generic", "install ok installed"),
+    ("linux-headers-5.4.0-132", "install ok installed"),
+    ("linux-headers-5.4.0-132-generic", "install ok installed"),
+    ("linux-modules-extra-5.4.0-126-generic", "deinstall ok config-files"),
+    ("linux-image-generic", "install ok installed"),
+)
+
+
+def test_the_target_needs_every_package_the_running_release_has(monkeypatch, osrelease):
+    apt = "\n".join(["linux-image-5.4.0-137-generic", "linux-modules-5.4.0-137-generic",
+                     "linux-modules-extra-5.4.0-137-generic", "linux-headers-5.4.0-137-generic",
+                     "linux-headers-5.4.0-137"]) + "\n"
+    _outcome, result = run(monkeypatch, {"osrelease_path": osrelease("5.4.0-132-generic\n")},
+                           host_commands(dpkg=SPLIT_KERNEL_DPKG, apt=apt))
+    assert result["running_packages"] == [
+        "linux-image-5.4.0-132-generic", "linux-headers-5.4.0-132-generic", "linux-modules-5.4.0-132-generic",
+        "linux-modules-extra-5.4.0-132-generic"]
+    assert result["target_packages"] == [
+        "linux-image-5.4.0-137-generic", "linux-headers-5.4.0-137-generic", "linux-modules-5.4.0-137-generic",
+        "linux-modules-extra-5.4.0-137-generic"]
+    assert result["target_packages_missing"] == []
+
+
+def test_a_target_without_its_modules_extra_is_reported_incomplete(monkeypatch, osrelease):
+    apt = "linux-image-5.4.0-137-generic\nlinux-modules-5.4.0-137-generic\nlinux-headers-5.4.0-137-generic\n"
+    _outcome, result = run(monkeypatch, {"osrelease_path": osrelease("5.4.0-132-generic\n")},
+                           host_commands(dpkg=SPLIT_KERNEL_DPKG, apt=apt))
+    assert result["target_release"] == "5.4.0-137-generic"
+    assert result["target_packages_missing"] == ["linux-modules-extra-5.4.0-137-generic"]
+
+
+def test_no_target_needs_no_packages(monkeypatch, osrelease):
+    _outcome, result = run(monkeypatch, {"osrelease_path": osrelease("5.4.0-1093-aws\n")},
+                           host_commands(dpkg=SPLIT_KERNEL_DPKG))
+    assert result["target_release"] is None
+    assert result["target_packages"] == [] and result["target_packages_missing"] == []
