@@ -461,6 +461,7 @@ def up(log=print):
     if not created:
         for host in config.hosts:
             faults.thaw(config, host)
+            faults.reset_apt_timers(config, host)
         _revive_unreachable_members(config)
     wait_cluster_healthy(config)
     faults.disarm_all_alarms(config)

@@ -25,6 +25,8 @@ FAULTS = {
     "slow_boot": "the next boot takes --seconds (default 20) instead of the boot delay",
     "slow_install": "installing a fixed kernel takes --seconds (default 20) more (its postinst)",
     "dpkg_lock_held": "another apt (as unattended-upgrades would) holds dpkg's lock until the fault is cleared",
+    "unattended_upgrade_running": "apt-daily-upgrade.service starts now and runs --seconds (default 20) before "
+                                  "its unattended-upgrade, as a long upgrade would",
     "grub_pinned": "GRUB_DEFAULT in /etc/default/grub pins the running kernel's entry: the next boot "
                    "comes back on it whatever is installed",
     "flapping": "the epoll symptom: etcd freezes for --freeze s (default 4) every "
@@ -36,6 +38,9 @@ DPKG_LOCK_HOLDER = ("import fcntl, time  # lab-dpkg-lock-holder\n"
                     "lock = open('/var/lib/dpkg/lock-frontend', 'w')\n"
                     "fcntl.lockf(lock, fcntl.LOCK_EX)\n"
                     "time.sleep(86400)\n")
+
+
+UPGRADE_DROP_IN_DIR = "/run/systemd/system/apt-daily-upgrade.service.d"
 
 
 def _marker(config, host, fault):
@@ -67,7 +72,7 @@ def active(config, host):
 
 def inject(config, host, fault, seconds=20, period=20, freeze=4):
     check(config, host, fault)
-    content = {"slow_boot": "%g" % seconds, "slow_install": "%g" % seconds,
+    content = {"slow_boot": "%g" % seconds, "slow_install": "%g" % seconds, "unattended_upgrade_running": "%g" % seconds,
                "flapping": "%d %d" % (period, freeze)}.get(fault, "")
     if fault in ("member_stopped", "member_frozen") and not _etcd_active(config, host):
         raise LabError("etcd.service on %s is not running; clear its faults first ('lab clear %s all')"
@@ -86,6 +91,12 @@ def inject(config, host, fault, seconds=20, period=20, freeze=4):
     elif fault == "dpkg_lock_held":
         # apt locks with fcntl (lockf), which flock(1) would not conflict with.
         docker("exec", "-d", config.master(host), "python3", "-c", DPKG_LOCK_HOLDER)
+    elif fault == "unattended_upgrade_running":
+        # A runtime drop-in: gone at the next boot, like the run it stands for.
+        exec_in(config.master(host), "sh", "-c",
+                "mkdir -p %s && printf '[Service]\\nExecStartPre=/bin/sleep %g\\n' > %s/lab-long-upgrade.conf"
+                " && systemctl daemon-reload && systemctl start --no-block apt-daily-upgrade.service"
+                % (UPGRADE_DROP_IN_DIR, seconds, UPGRADE_DROP_IN_DIR))
     elif fault == "grub_pinned":
         running = exec_in(config.master(host), "cat", "/var/lib/lab/osrelease").stdout.strip()
         _write_grub_default(config, host, '"Advanced options for Ubuntu>Ubuntu, with Linux %s"' % running)
@@ -107,6 +118,9 @@ def clear(config, host, fault):
             _rewrite_mirror(config, host)
         elif name == "dpkg_lock_held" and is_running(config.master(host)):
             exec_in(config.master(host), "pkill", "-f", "lab-dpkg-lock-holder", check=False)
+        elif name == "unattended_upgrade_running" and is_running(config.master(host)):
+            exec_in(config.master(host), "sh", "-c", "systemctl stop apt-daily-upgrade.service; rm -rf %s;"
+                    " systemctl daemon-reload" % UPGRADE_DROP_IN_DIR, check=False)
         elif name == "grub_pinned" and is_running(config.master(host)):
             _write_grub_default(config, host, "0")
         elif name == "never_recovers" and is_running(config.master(host)):
@@ -117,6 +131,14 @@ def remove_markers(config, host):
     """Forget every fault of host without undoing anything (lab up rebuilds the rest)."""
     for name in active(config, host):
         os.remove(_marker(config, host, name))
+
+
+def reset_apt_timers(config, host):
+    """Leave no upgrade running and the apt timers running, as on a fresh master."""
+    if is_running(config.master(host)):
+        exec_in(config.master(host), "sh", "-c",
+                "if [ -d %s ]; then systemctl stop apt-daily-upgrade.service; rm -rf %s; systemctl daemon-reload; fi;"
+                " systemctl start apt-daily.timer apt-daily-upgrade.timer" % (UPGRADE_DROP_IN_DIR, UPGRADE_DROP_IN_DIR))
 
 
 def thaw(config, host):

@@ -1,8 +1,8 @@
 """The lab's one container image, built locally and never pulled.
 
 A Debian bookworm rootfs from debootstrap with systemd (PID 1 of a master), sshd,
-sudo, python3 (with python3-apt for Ansible's apt module), apt/dpkg, etcd 3.4
-(Debian's etcd-server/etcd-client), the docker CLI (talking to the lab's engine
+sudo, unattended-upgrades with its apt timers, python3 (with python3-apt for
+Ansible's apt module), apt/dpkg, etcd 3.4 (Debian's etcd-server/etcd-client), the docker CLI (talking to the lab's engine
 through its socket) and the affected kernel package installed, imported with
 `docker import`. Masters, etcd containers and the apt mirror all run it. The tag is
 a hash of what goes in, so a changed recipe builds a new image and an unchanged one
@@ -28,7 +28,7 @@ from lab.docker import image_exists
 SUITE = "bookworm"
 DEBIAN_MIRROR = os.environ.get("LAB_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 PACKAGES = ["systemd", "systemd-sysv", "dbus", "sudo", "openssh-server", "python3", "python3-apt",
-            "etcd-server", "etcd-client", "procps", "iproute2", "curl"]
+            "etcd-server", "etcd-client", "procps", "iproute2", "curl", "unattended-upgrades"]
 SSH_USER = "ubuntu"
 SSHD_CONFIG = """\
 # etcd lab: key-only login as the normal user, never as root; the host key is
@@ -41,6 +41,12 @@ UseDNS no
 PrintMotd no
 """
 SUDOERS = "%s ALL=(ALL) NOPASSWD:ALL\n" % SSH_USER
+# As Ubuntu Server ships it: apt-daily.timer refreshes the lists and apt-daily-upgrade.timer
+# runs unattended-upgrade, every day.
+AUTO_UPGRADES = """\
+APT::Periodic::Update-Package-Lists "1";
+APT::Periodic::Unattended-Upgrade "1";
+"""
 LAB_BOOT_UNIT = """\
 [Unit]
 Description=etcd lab: the simulated part of the boot (kernel, boot id, boot faults)
@@ -66,8 +72,7 @@ MASKED_UNITS = ["getty@tty1.service", "console-getty.service", "systemd-udevd.se
                 "systemd-udev-trigger.service", "systemd-modules-load.service",
                 "systemd-remount-fs.service", "sys-kernel-config.mount", "sys-kernel-debug.mount",
                 "sys-kernel-tracing.mount", "systemd-sysctl.service", "systemd-firstboot.service",
-                "e2scrub_reap.service", "e2scrub_all.timer", "apt-daily.timer",
-                "apt-daily-upgrade.timer", "fstrim.timer"]
+                "e2scrub_reap.service", "e2scrub_all.timer", "fstrim.timer"]
 REPOSITORY = "etcdlab-node"
 
 
@@ -80,7 +85,7 @@ def _docker_cli():
 
 def image_tag():
     recipe = hashlib.sha256()
-    for part in (SUITE, " ".join(PACKAGES), SSHD_CONFIG, SUDOERS, LAB_BOOT_UNIT, TMPFILES,
+    for part in (SUITE, " ".join(PACKAGES), SSHD_CONFIG, SUDOERS, AUTO_UPGRADES, LAB_BOOT_UNIT, TMPFILES,
                  " ".join(MASKED_UNITS), " ".join(kernels.release_packages(kernels.BOOT_ABI)),
                  kernels.POSTINST, kernels.POSTRM, kernels.NIC_DRIVER):
         recipe.update(part.encode() + b"\0")
@@ -141,6 +146,7 @@ def _customise(rootfs, boot_kernel_debs):
     _run(["chroot", rootfs, "install", "-d", "-m", "0700", "-o", SSH_USER, "-g", SSH_USER,
           "/home/%s/.ssh" % SSH_USER], "creating the ssh user's .ssh")
     _write(rootfs, "etc/sudoers.d/" + SSH_USER, SUDOERS, 0o440)
+    _write(rootfs, "etc/apt/apt.conf.d/20auto-upgrades", AUTO_UPGRADES)
     _write(rootfs, "etc/systemd/system/lab-boot.service", LAB_BOOT_UNIT)
     _write(rootfs, "etc/tmpfiles.d/lab-docker.conf", TMPFILES)
     systemd = os.path.join(rootfs, "etc/systemd/system")

@@ -32,9 +32,11 @@ LOCK_STATES = ("not_taken", "held", "released", "lapsed", "held_by_other", "not_
 LOCK_TTL_MARGIN_S = 60
 
 _RUN_FIELDS = ("run_id", "started", "check_mode", "limit", "phase", "stop", "plan", "unknown",
-               "detected", "snapshot", "lock", "in_progress", "hosts")
-# What run_update() accepts: every field but hosts (changed through host=...) and run_id.
-_UPDATABLE = ("phase", "stop", "plan", "unknown", "detected", "snapshot", "lock", "in_progress", "host")
+               "detected", "snapshot", "lock", "in_progress", "hosts", "apt_timers")
+# What run_update() accepts: every field but hosts (changed through host=...), apt_timers
+# (through apt_paused=... and apt_resumed=...) and run_id.
+_UPDATABLE = ("phase", "stop", "plan", "unknown", "detected", "snapshot", "lock", "in_progress", "host",
+              "apt_paused", "apt_resumed")
 
 # A summary goes into chat messages and AWX job descriptions: the full reason is in the report.
 SUMMARY_REASON_CHARS = 300
@@ -86,6 +88,8 @@ def new_run(run_id, started, check_mode=False, limit=None):
         "lock": "not_taken",
         "in_progress": None,
         "hosts": {},
+        # {host: {"paused": [timers the run stopped], "waited_s": seconds, "resumed": bool}}
+        "apt_timers": {},
     }
 
 
@@ -143,6 +147,9 @@ def run_update(run, **changes):
         example a second host's refusal in the same preflight) adds its reason.
     host: one host's result (see typed_host_entry); it also ends in_progress for it.
     lock: one of LOCK_STATES. plan, unknown, detected: lists. snapshot, in_progress: text or None.
+    apt_paused: {host: the apt_timers module's result there}: the timers it stopped (paused;
+        hosts with none are left out) and how long it waited for a running upgrade (waited_s).
+    apt_resumed: the hosts whose paused timers were started again.
     """
     _check_run(run)
     unknown = sorted(set(changes) - set(_UPDATABLE))
@@ -171,6 +178,19 @@ def run_update(run, **changes):
             if value not in LOCK_STATES:
                 raise ValueError("lock must be one of %s, got %r" % (", ".join(LOCK_STATES), value))
             updated["lock"] = value
+        elif key == "apt_paused":
+            for host, paused in _apt_paused(value).items():
+                # Paused again after a reboot: the same timers, and the waits add up.
+                earlier = updated["apt_timers"].get(host, {"paused": [], "waited_s": 0.0})
+                updated["apt_timers"][host] = {
+                    "paused": earlier["paused"] + [timer for timer in paused["paused"] if timer not in earlier["paused"]],
+                    "waited_s": round(earlier["waited_s"] + paused["waited_s"], 1), "resumed": False}
+        elif key == "apt_resumed":
+            if not isinstance(value, (list, tuple)) or not set(value) <= set(updated["apt_timers"]):
+                raise ValueError("apt_resumed must list hosts whose timers the run paused (%s), got %r"
+                                 % (", ".join(sorted(updated["apt_timers"])) or "none", value))
+            for host in value:
+                updated["apt_timers"][host]["resumed"] = True
         elif key in ("plan", "unknown", "detected"):
             if not isinstance(value, (list, tuple)):
                 raise ValueError("%s must be a list, got %r" % (key, value))
@@ -178,6 +198,22 @@ def run_update(run, **changes):
         else:
             updated[key] = value or None
     return updated
+
+
+def _apt_paused(value):
+    if not isinstance(value, dict):
+        raise ValueError("apt_paused must map hosts to their apt_timers result ({'paused': [...], 'waited_s': "
+                         "seconds}), got %r" % (value,))
+    paused = {}
+    for host, result in value.items():
+        timers = result.get("paused", []) if isinstance(result, dict) else None
+        if not isinstance(timers, (list, tuple)):
+            raise ValueError("apt_paused[%s] must be an apt_timers result ({'paused': [...], 'waited_s': seconds}), "
+                             "got %r" % (host, result))
+        if timers:
+            paused[str(host)] = {"paused": [str(timer) for timer in timers],
+                                 "waited_s": _number(result.get("waited_s"), "waited_s") or 0.0}
+    return paused
 
 
 def _unfinished_host(run):
@@ -251,6 +287,8 @@ def run_report(run, finished):
         # What the hosts' boot loaders may do instead of booting the target (kernel_status's boot_warnings).
         "warnings": [{"host": detected["host"], "warning": warning}
                      for detected in run["detected"] for warning in detected.get("boot_warnings") or []],
+        # The apt timers (unattended-upgrades) the run stopped, per host, and whether it started them again.
+        "apt_timers": [dict(run["apt_timers"][host], host=host) for host in sorted(run["apt_timers"])],
         "hosts": hosts,
     }
     report["summary"] = summary_line(report)

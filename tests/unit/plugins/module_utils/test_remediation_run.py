@@ -146,6 +146,10 @@ def test_numbers_and_flags_get_their_types_back():
     ({"host": {"name": "master1", "status": "failed", "colour": "red"}}, "unknown keys colour"),
     ({"host": {"name": "master1", "status": "failed", "downtime_s": "nan"}}, "finite number"),
     ({"host": {"status": "failed"}}, "needs at least a name"),
+    ({"apt_paused": ["master1"]}, "apt_paused must map hosts"),
+    ({"apt_paused": {"master1": ["apt-daily.timer"]}}, r"apt_paused\[master1\] must be"),
+    ({"apt_paused": {"master1": {"paused": "apt-daily.timer"}}}, r"apt_paused\[master1\] must be"),
+    ({"apt_resumed": ["master1"]}, "apt_resumed must list hosts whose timers the run paused"),
 ])
 def test_bad_changes_are_refused_by_name(change, message):
     with pytest.raises(AnsibleFilterError, match="run_update: .*" + message):
@@ -211,3 +215,24 @@ def test_the_report_carries_the_boot_loader_warnings_of_every_host():
         dict(detected("master1"), boot_warnings=["GRUB_DEFAULT is pinned"]), detected("master2")])
     report = run_report(run, "2026-11-29T00:01:00Z")
     assert report["warnings"] == [{"host": "master1", "warning": "GRUB_DEFAULT is pinned"}]
+
+
+def test_the_report_says_which_apt_timers_the_run_stopped_and_whether_it_started_them_again():
+    run = planned_run("master1", "master2")
+    run = run_update(run, apt_paused={
+        "master1": {"paused": ["apt-daily.timer", "apt-daily-upgrade.timer"], "waited_s": "12.5", "changed": True},
+        "master2": {"paused": ["apt-daily-upgrade.timer"], "waited_s": 0},
+        "master3": {"paused": [], "waited_s": 0},
+        "master4": {"skipped": True}})
+    # After its reboot master1 is paused again (the boot started its timers).
+    run = run_update(run, apt_paused={"master1": {"paused": ["apt-daily-upgrade.timer"], "waited_s": 3.0}})
+    run = run_update(run, apt_resumed=["master2"])
+    report = run_report(run, "t1")
+    assert report["apt_timers"] == [
+        {"host": "master1", "paused": ["apt-daily.timer", "apt-daily-upgrade.timer"], "waited_s": 15.5,
+         "resumed": False},
+        {"host": "master2", "paused": ["apt-daily-upgrade.timer"], "waited_s": 0.0, "resumed": True}]
+
+
+def test_a_fresh_run_paused_no_apt_timer():
+    assert run_report(new_run("r1", "t0"), "t1")["apt_timers"] == []

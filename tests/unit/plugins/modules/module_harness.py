@@ -50,7 +50,8 @@ class FakeCommands(object):
     """Stand-in for AnsibleModule.run_command.
 
     responses maps a program name (argv[0] without its directory, e.g.
-    "dpkg-query") to (rc, stdout, stderr). Every call is recorded in .calls as
+    "dpkg-query") to (rc, stdout, stderr), or to a function of the argv that returns
+    them (for a program whose answer changes between calls). Every call is recorded in .calls as
     (argv, kwargs); a program without a response fails the test.
     """
 
@@ -63,7 +64,8 @@ class FakeCommands(object):
         program = args[0].rsplit("/", 1)[-1]
         if program not in self.responses:
             raise AssertionError("unexpected command: %r" % (args,))
-        return self.responses[program]
+        response = self.responses[program]
+        return response(list(args)) if callable(response) else response
 
     @property
     def argvs(self):

@@ -9,7 +9,7 @@ import pytest
 from ansible.module_utils import basic
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
-MODULES = ["etcd_health", "etcd_leader", "etcd_lock", "kernel_status"]
+MODULES = ["apt_timers", "etcd_health", "etcd_leader", "etcd_lock", "kernel_status"]
 # sre.etcd_kernel.reboot is the builtin reboot's action with another wait loop: docs only.
 DOCS_ONLY = ["reboot"]
 
