@@ -119,8 +119,8 @@ def clear(config, host, fault):
         elif name == "dpkg_lock_held" and is_running(config.master(host)):
             exec_in(config.master(host), "pkill", "-f", "lab-dpkg-lock-holder", check=False)
         elif name == "unattended_upgrade_running" and is_running(config.master(host)):
-            exec_in(config.master(host), "sh", "-c", "systemctl stop apt-daily-upgrade.service; rm -rf %s;"
-                    " systemctl daemon-reload" % UPGRADE_DROP_IN_DIR, check=False)
+            exec_in(config.master(host), "sh", "-c", "systemctl stop apt-daily-upgrade.service; systemctl reset-failed apt-daily-upgrade.service;"
+                    " rm -rf %s; systemctl daemon-reload" % UPGRADE_DROP_IN_DIR, check=False)
         elif name == "grub_pinned" and is_running(config.master(host)):
             _write_grub_default(config, host, "0")
         elif name == "never_recovers" and is_running(config.master(host)):
@@ -137,7 +137,8 @@ def reset_apt_timers(config, host):
     """Leave no upgrade running and the apt timers running, as on a fresh master."""
     if is_running(config.master(host)):
         exec_in(config.master(host), "sh", "-c",
-                "if [ -d %s ]; then systemctl stop apt-daily-upgrade.service; rm -rf %s; systemctl daemon-reload; fi;"
+                "if [ -d %s ]; then systemctl stop apt-daily-upgrade.service; systemctl reset-failed"
+                " apt-daily-upgrade.service; rm -rf %s; systemctl daemon-reload; fi;"
                 " systemctl start apt-daily.timer apt-daily-upgrade.timer" % (UPGRADE_DROP_IN_DIR, UPGRADE_DROP_IN_DIR))
 
 

@@ -100,7 +100,7 @@ running:
   elements: str
   sample: [apt-daily-upgrade.service]
 waited_s:
-  description: Seconds spent waiting for the timers' services to finish.
+  description: Seconds spent waiting for the timers' services to finish; 0 when none was running.
   returned: always
   type: float
 scheduled_shutdown:
@@ -187,13 +187,14 @@ def main():
     started_waiting = time.monotonic()
     while services:
         result["running"] = [unit for unit, state in show(module, services).items() if is_busy(state)]
-        result["waited_s"] = round(time.monotonic() - started_waiting, 1)
         if not result["running"] or module.check_mode:
             break
-        if result["waited_s"] >= module.params["wait_timeout"]:
+        if time.monotonic() - started_waiting >= module.params["wait_timeout"]:
+            result["waited_s"] = round(time.monotonic() - started_waiting, 1)
             module.fail_json(msg="%s still running after %ds" % (", ".join(result["running"]),
                                                                    module.params["wait_timeout"]), **result)
         time.sleep(POLL_INTERVAL_S)
+        result["waited_s"] = round(time.monotonic() - started_waiting, 1)
     result["scheduled_shutdown"] = scheduled_shutdown(module)
     module.exit_json(**result)
 

@@ -132,3 +132,48 @@ class Scenario:
         if quorum:
             assert monitor["max_down"] <= 1, monitor
             assert monitor["seconds_without_quorum"] == 0, monitor
+
+
+# What a hook logs: its phase, host and boot id, and the state of the apt timers and of
+# unattended-upgrade's service there (the kit keeps them stopped while it works).
+HOOK = """\
+- name: Read the boot id
+  ansible.builtin.slurp:
+    src: /var/lib/lab/boot_id
+  register: hook_boot
+
+- name: Read the state of the apt timers and of unattended-upgrade's service
+  ansible.builtin.command: systemctl is-active apt-daily.timer apt-daily-upgrade.timer apt-daily-upgrade.service
+  register: hook_apt
+  changed_when: false
+  failed_when: false
+
+- name: Record the hook on the controller
+  ansible.builtin.lineinfile:
+    path: {log}
+    line: "{phase} {{{{ inventory_hostname }}}} {{{{ hook_boot.content | b64decode | trim }}}} apt={{{{ hook_apt.stdout_lines | join(',') }}}}"
+    create: true
+    mode: "0600"
+  delegate_to: localhost
+  become: false
+"""
+APT_PAUSED = "apt=inactive,inactive,inactive"
+
+
+def hooks(tmp_path, failing=False):
+    """-e for pre_disruption and post_recovery hooks that log their phase, host, boot id and
+    apt state (a failing pre_disruption hook, as a drain refused by a PodDisruptionBudget,
+    with failing)."""
+    log = tmp_path / "hooks.log"
+    (tmp_path / "pre.yml").write_text(HOOK.format(log=log, phase="pre_disruption") + (
+        "\n- name: Drain\n  ansible.builtin.fail:\n    msg: drain refused by a PodDisruptionBudget\n"
+        if failing else ""))
+    (tmp_path / "post.yml").write_text(HOOK.format(log=log, phase="post_recovery"))
+    return log, ["-e", json.dumps({"etcd_kernel_pre_disruption_tasks": str(tmp_path / "pre.yml"),
+                                   "etcd_kernel_post_recovery_tasks": str(tmp_path / "post.yml")})]
+
+
+def apt_timers_state(lab, host):
+    """systemctl is-active of the two apt timers on host, as "active,active"."""
+    return ",".join(exec_in(lab.master(host), "systemctl", "is-active", "apt-daily.timer", "apt-daily-upgrade.timer",
+                            check=False).stdout.split())

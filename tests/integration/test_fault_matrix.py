@@ -17,7 +17,8 @@ from lab import cluster, faults
 from lab.config import REPO_ROOT
 
 from lab.docker import exec_in
-from lab_helpers import Scenario, ansible_env, expire_lock, latest_report, lock_value, run_playbook, wait_for
+from lab_helpers import (APT_PAUSED, Scenario, ansible_env, apt_timers_state, expire_lock, hooks, latest_report,
+                         lock_value, run_playbook, wait_for)
 
 pytestmark = pytest.mark.lab
 
@@ -260,4 +261,27 @@ def test_a_dpkg_lock_held_past_the_wait_stops_the_run_before_any_reboot(affected
     assert "waited more than etcd_kernel_dpkg_lock_wait_s (5s) for the dpkg lock" in reason, reason
     assert scenario.rebooted() == []
     assert set(scenario.kernels_after.values()) == {"5.4.0-132-generic"}
+    scenario.assert_invariants()
+
+
+def test_an_unattended_upgrade_under_way_is_waited_for_before_any_disruption(affected_lab, tmp_path):
+    target = first_follower(affected_lab)
+    log, extra = hooks(tmp_path)
+    faults.inject(affected_lab, target, "unattended_upgrade_running", seconds=25)
+    try:
+        with Scenario(affected_lab) as scenario:
+            result = run_playbook("remediate.yml", "--limit", target, *extra)
+    finally:
+        faults.clear(affected_lab, target, "unattended_upgrade_running")
+    report = latest_report()
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert report["result"] == "remediated"
+    # The kit stopped the timers, waited for the upgrade, and started them again after the run.
+    [paused] = report["apt_timers"]
+    assert paused["host"] == target and paused["resumed"] and paused["waited_s"] >= 5, paused
+    assert apt_timers_state(affected_lab, target) == "active,active"
+    # Before the disruption the upgrade had finished and the timers were still stopped.
+    assert log.read_text().splitlines()[0] == "pre_disruption %s %s %s" % (
+        target, scenario.boots_before[target], APT_PAUSED)
+    assert scenario.rebooted() == [target]
     scenario.assert_invariants()

@@ -13,7 +13,7 @@ from lab.config import REPO_ROOT, LabConfig, LabError
 from lab.docker import docker, exec_in, inspect, is_running
 from lab.etcd_http import Client, EtcdHTTPError
 
-from lab_helpers import wait_for
+from lab_helpers import apt_timers_state, wait_for
 
 pytestmark = pytest.mark.lab
 
@@ -240,6 +240,32 @@ def test_slow_boot_takes_the_given_time(clean_lab):
     started = time.monotonic()
     cluster.reboot(clean_lab, "master1")
     assert time.monotonic() - started >= 8
+
+
+def test_masters_run_unattended_upgrades_timers_and_a_boot_starts_them(clean_lab):
+    master = clean_lab.master("master1")
+    assert exec_in(master, "dpkg-query", "-W", "-f", "${Status}", "unattended-upgrades").stdout == "install ok installed"
+    assert apt_timers_state(clean_lab, "master1") == "active,active"
+    exec_in(master, "systemctl", "stop", "apt-daily.timer", "apt-daily-upgrade.timer")
+    assert apt_timers_state(clean_lab, "master1") == "inactive,inactive"
+    cluster.reboot(clean_lab, "master1")
+    assert apt_timers_state(clean_lab, "master1") == "active,active"
+
+
+def test_unattended_upgrade_running_runs_for_the_given_time_until_cleared(clean_lab):
+    master = clean_lab.master("master2")
+
+    def upgrade_state():
+        return exec_in(master, "systemctl", "is-active", "apt-daily-upgrade.service", check=False).stdout.strip()
+
+    faults.inject(clean_lab, "master2", "unattended_upgrade_running", seconds=4)
+    assert upgrade_state() == "activating"
+    wait_for(lambda: upgrade_state() == "inactive", timeout=30, what="the upgrade to end by itself")
+    faults.inject(clean_lab, "master2", "unattended_upgrade_running", seconds=60)
+    faults.clear(clean_lab, "master2", "unattended_upgrade_running")
+    assert upgrade_state() == "inactive"
+    assert exec_in(master, "test", "-e", faults.UPGRADE_DROP_IN_DIR, check=False).returncode != 0
+    assert exec_in(master, "systemctl", "is-system-running", check=False).stdout.strip() == "running"
 
 
 def test_flapping_member_goes_down_and_comes_back_repeatedly(clean_lab):

@@ -11,7 +11,7 @@ from lab import cluster, faults
 from lab.config import REPO_ROOT
 from lab.docker import exec_in
 
-from lab_helpers import latest_report, run_module, run_playbook
+from lab_helpers import apt_timers_state, latest_report, run_module, run_playbook
 
 pytestmark = pytest.mark.lab
 
@@ -19,7 +19,7 @@ LAB_INVENTORY = os.path.join(REPO_ROOT, "inventory", "lab")
 
 
 def host_state(lab):
-    """What a refused run must leave as it was: kernels, packages, boots, snapshots."""
+    """What a refused run must leave as it was: kernels, packages, boots, snapshots, apt timers."""
     state = {}
     for host in lab.hosts:
         master = lab.master(host)
@@ -28,6 +28,7 @@ def host_state(lab):
             exec_in(master, "dpkg-query", "-W", "linux-image-*").stdout,
             cluster.boot_id_of(lab, host),
             exec_in(master, "sh", "-c", "ls /var/backups/etcd-kernel-remediation 2>/dev/null || true").stdout,
+            apt_timers_state(lab, host),
         )
     return state
 
@@ -203,3 +204,27 @@ def test_certificates_that_are_not_certificates_are_refused(clean_lab):
             exec_in(clean_lab.master(host), "rm", "-rf", "/tmp/garbage-certs")
     assert "ca_file" in output or "cert_file" in output
     assert "Traceback" not in output
+
+
+def test_an_unattended_upgrade_that_outlasts_the_wait_is_refused_and_the_timers_run_again(affected_lab):
+    faults.inject(affected_lab, "master2", "unattended_upgrade_running", seconds=120)
+    try:
+        message = refused(affected_lab, "-e", "etcd_kernel_dpkg_lock_wait_s=4")
+    finally:
+        faults.clear(affected_lab, "master2", "unattended_upgrade_running")
+    assert ("unattended-upgrades (apt-daily-upgrade.service) still ran on master2 after "
+            "etcd_kernel_dpkg_lock_wait_s (4s)") in message, message[-3000:]
+    # Every host's timers were paused under the lock, and started again by finish.
+    report = latest_report()
+    assert [(t["host"], t["resumed"]) for t in report["apt_timers"]] == [(h, True) for h in affected_lab.hosts]
+
+
+def test_a_reboot_scheduled_on_a_member_is_refused(affected_lab):
+    # As unattended-upgrades schedules one with Automatic-Reboot-Time.
+    exec_in(affected_lab.master("master3"), "shutdown", "-r", "+120")
+    try:
+        message = refused(affected_lab)
+    finally:
+        exec_in(affected_lab.master("master3"), "shutdown", "-c", check=False)
+    assert "a reboot is scheduled on master3 at" in message, message[-3000:]
+    assert "Cancel it (sudo shutdown -c)" in message

@@ -12,9 +12,12 @@ import pytest
 from lab import cluster, docker, faults
 from lab.config import REPO_ROOT
 
-from lab_helpers import Scenario, ansible_env, kernels, latest_report, run_module, run_playbook
+from lab_helpers import (APT_PAUSED, Scenario, ansible_env, apt_timers_state, hooks, kernels, latest_report,
+                         run_module, run_playbook)
 
 pytestmark = pytest.mark.lab
+
+APT_TIMERS = ["apt-daily.timer", "apt-daily-upgrade.timer"]
 
 # Covers 5.4.0-135, which the built-in range calls fixed; 136 is outside it.
 WIDER_RANGE = json.dumps({"etcd_kernel_affected_ranges": [
@@ -132,35 +135,6 @@ def test_a_host_that_goes_unreachable_mid_run_stops_the_run_there(affected_lab):
     scenario.assert_invariants()
 
 
-HOOK = """\
-- name: Read the boot id
-  ansible.builtin.slurp:
-    src: /var/lib/lab/boot_id
-  register: hook_boot
-
-- name: Record the hook on the controller
-  ansible.builtin.lineinfile:
-    path: {log}
-    line: "{phase} {{{{ inventory_hostname }}}} {{{{ hook_boot.content | b64decode | trim }}}}"
-    create: true
-    mode: "0600"
-  delegate_to: localhost
-  become: false
-"""
-
-
-def hooks(tmp_path, failing=False):
-    """-e for pre_disruption and post_recovery hooks that log their phase, host and boot id
-    (a failing pre_disruption hook, as a drain refused by a PodDisruptionBudget, with failing)."""
-    log = tmp_path / "hooks.log"
-    (tmp_path / "pre.yml").write_text(HOOK.format(log=log, phase="pre_disruption") + (
-        "\n- name: Drain\n  ansible.builtin.fail:\n    msg: drain refused by a PodDisruptionBudget\n"
-        if failing else ""))
-    (tmp_path / "post.yml").write_text(HOOK.format(log=log, phase="post_recovery"))
-    return log, ["-e", json.dumps({"etcd_kernel_pre_disruption_tasks": str(tmp_path / "pre.yml"),
-                                   "etcd_kernel_post_recovery_tasks": str(tmp_path / "post.yml")})]
-
-
 def test_a_failing_pre_disruption_hook_stops_the_run_before_any_disruption(affected_lab, tmp_path):
     log, extra = hooks(tmp_path, failing=True)
     with Scenario(affected_lab) as scenario:
@@ -169,7 +143,10 @@ def test_a_failing_pre_disruption_hook_stops_the_run_before_any_disruption(affec
     assert result.returncode != 0 and report["result"] == "stopped", result.stdout[-3000:]
     assert report["stopped_at"] == "master2" and "drain refused by a PodDisruptionBudget" in report["reason"]
     assert scenario.rebooted() == [] and report["lock"] == "released"
-    assert log.read_text().splitlines() == ["pre_disruption master2 " + scenario.boots_before["master2"]]
+    assert log.read_text().splitlines() == ["pre_disruption master2 %s %s" % (scenario.boots_before["master2"], APT_PAUSED)]
+    # The timers the run paused run again.
+    assert report["apt_timers"] == [{"host": "master2", "paused": APT_TIMERS, "waited_s": 0.0, "resumed": True}]
+    assert apt_timers_state(affected_lab, "master2") == "active,active"
 
 
 def test_limit_remediates_only_the_named_host_and_gates_on_every_member(affected_lab, tmp_path):
@@ -178,9 +155,15 @@ def test_limit_remediates_only_the_named_host_and_gates_on_every_member(affected
         result = run_playbook("remediate.yml", "--limit", "master2", *extra)
     report = latest_report()
     assert result.returncode == 0, result.stdout[-3000:]
-    # The hooks ran on master2 only: before its reboot, and after it on the new boot.
-    assert log.read_text().splitlines() == ["pre_disruption master2 " + scenario.boots_before["master2"],
-                                            "post_recovery master2 " + scenario.boots_after["master2"]]
+    # The hooks ran on master2 only: before its reboot, and after it on the new boot. Both
+    # times unattended-upgrades was paused: the boot started its timers and the kit stopped
+    # them again.
+    assert log.read_text().splitlines() == [
+        "pre_disruption master2 %s %s" % (scenario.boots_before["master2"], APT_PAUSED),
+        "post_recovery master2 %s %s" % (scenario.boots_after["master2"], APT_PAUSED)]
+    # The run paused the hosts it worked on only, and started their timers again.
+    assert report["apt_timers"] == [{"host": "master2", "paused": APT_TIMERS, "waited_s": 0.0, "resumed": True}]
+    assert [apt_timers_state(affected_lab, host) for host in affected_lab.hosts] == ["active,active"] * 3
     assert report["result"] == "remediated" and report["limit"] == "master2"
     assert [step["host"] for step in report["plan"]] == ["master2"]
     assert [h["name"] for h in report["hosts"]] == ["master2"]

@@ -59,7 +59,7 @@ def test_pause_stops_the_active_timers_only_and_reports_them():
     assert result["changed"] is True
     assert result["paused"] == ["apt-daily-upgrade.timer"]
     assert systemd.actions() == [["stop", "--", "apt-daily-upgrade.timer"]]
-    assert result["running"] == [] and result["scheduled_shutdown"] is None
+    assert result["running"] == [] and result["waited_s"] == 0.0 and result["scheduled_shutdown"] is None
 
 
 def test_pause_waits_for_an_upgrade_under_way_after_stopping_the_timers():
