@@ -285,3 +285,25 @@ def test_an_unattended_upgrade_under_way_is_waited_for_before_any_disruption(aff
         target, scenario.boots_before[target], APT_PAUSED)
     assert scenario.rebooted() == [target]
     scenario.assert_invariants()
+
+
+def test_a_fixed_kernel_without_its_initramfs_is_not_booted(affected_lab):
+    # The target is installed already, and its initramfs was deleted to free /boot: apt has
+    # nothing to do, and the kit must not reboot into a kernel that cannot mount its root.
+    target = first_follower(affected_lab)
+    master = affected_lab.master(target)
+    exec_in(master, "apt-get", "install", "-y", "-qq", "linux-image-5.4.0-136-generic",
+            "linux-modules-extra-5.4.0-136-generic", "linux-headers-5.4.0-136-generic")
+    exec_in(master, "rm", "-f", "/boot/initrd.img-5.4.0-136-generic")
+    try:
+        with Scenario(affected_lab) as scenario:
+            result = run_playbook("remediate.yml", "--limit", target)
+    finally:
+        exec_in(master, "sh", "-c", "apt-get purge -y -qq $(dpkg-query -W -f '${Package} ' 'linux-*-5.4.0-136*')")
+    report = latest_report()
+    assert result.returncode != 0 and report["result"] == "stopped" and report["stopped_at"] == target
+    reason = " ".join(report["reason"].split())
+    assert "/boot/initrd.img-5.4.0-136-generic missing after the install of 5.4.0-136-generic" in reason, reason
+    assert "update-initramfs -c -k 5.4.0-136-generic" in reason
+    assert scenario.rebooted() == []
+    scenario.assert_invariants()
