@@ -60,8 +60,10 @@ def issue(ca_dir, cert_path, key_path, common_name, ips=(), dns_names=(), server
 
 
 def make_host_certs(ca_dir, host_dir, host, ip):
-    """Write a kubespray-style folder for one etcd host (member, admin and node certificates)."""
+    """Write a kubespray-style folder for one etcd host (member, admin and node certificates),
+    readable by root only, as kubespray's etcd_cert_dir."""
     os.makedirs(host_dir, exist_ok=True)
+    os.chmod(host_dir, 0o700)
     ca_cert, _ = make_ca(ca_dir)
     with open(ca_cert) as src, open(os.path.join(host_dir, "ca.pem"), "w") as dst:
         dst.write(src.read())

@@ -8,7 +8,7 @@ import subprocess
 import time
 
 from lab import certs, faults, image, kernels
-from lab.config import ID_LABEL, LABEL, REPO_ROOT, LabConfig, LabError, lab_id
+from lab.config import ID_LABEL, LABEL, REPO_ROOT, LabConfig, LabError, lab_id, write_file
 from lab.docker import docker, exec_in, inspect, is_running, require_engine
 from lab.etcd_http import Client, EtcdHTTPError
 
@@ -32,7 +32,7 @@ def current_config():
 # Files on the controller -------------------------------------------------------
 
 def _prepare_files(config):
-    """PKI, ssh keys, kernel packages, mirror repositories, fault folders, etcd env files."""
+    """PKI, ssh keys, kernel packages, mirror repositories, fault and boot folders."""
     ssh_dir = config.path("ssh")
     os.makedirs(ssh_dir, mode=0o700, exist_ok=True)
     _ssh_key(os.path.join(ssh_dir, "id_ed25519"), "etcdlab-controller")
@@ -51,7 +51,6 @@ def _prepare_files(config):
             certs.make_host_certs(ca_dir, config.host_pki(host), host, config.ip(host))
         os.makedirs(config.faults_dir(host), exist_ok=True)
         os.makedirs(config.boot_state_dir(host), exist_ok=True)
-        _write_node_files(config, host)
     with open(os.path.join(ssh_dir, "known_hosts"), "w") as handle:
         handle.write("\n".join(known_hosts) + "\n")
     debs = kernels.build_pool(config.path("mirror", "pool"))
@@ -70,7 +69,6 @@ def _ssh_key(path, comment):
 
 def _write_etcd_env(config, host):
     """etcd's settings in kubespray's etcd.env form, plus etcdctl's for `docker exec`."""
-    os.chmod(config.host_pki(host), 0o700)  # kubespray's etcd_cert_dir: root only
     member = config.member(host)
     cluster = ",".join("%s=%s" % (config.member(h), config.peer_url(h)) for h in config.hosts)
     settings = {
@@ -169,15 +167,14 @@ WantedBy=multi-user.target
 """
 
 
-def _write_node_files(config, host, tag=None):
+def _write_node_files(config, host, tag):
     """etcd.env, etcd.service (and the docker layout's wrapper) and the boot's settings,
     as the master sees them at /etc/etcd.env, /etc/systemd/system/etcd.service,
-    /usr/local/bin/etcd and /etc/default/lab."""
+    /usr/local/bin/etcd (docker layout) and /etc/default/lab."""
     _write_etcd_env(config, host)
     _write(config, host, "lab", "LAB_BOOT_DELAY=%g\n" % config.boot_delay)
     if config.layout == "host":
         _write(config, host, "etcd.service", HOST_UNIT)
-        _write(config, host, "etcd", "#!/bin/sh\nexec /usr/bin/etcd \"$@\"\n", 0o755)
         return
     container = config.etcd_container(host)
     _write(config, host, "etcd.service", DOCKER_UNIT.format(container=container))
@@ -185,15 +182,11 @@ def _write_node_files(config, host, tag=None):
         master=config.master(host), pki=config.host_pki(host), cert_dir=CERT_DIR,
         volume=config.data_volume(host), scripts=NODE_SCRIPTS, faults=config.faults_dir(host),
         boot=config.boot_state_dir(host), labels=" ".join(_labels("etcd")), container=container,
-        image=tag or image.image_tag()), 0o755)
+        image=tag), 0o755)
 
 
 def _write(config, host, name, content, mode=0o644):
-    os.makedirs(config.node_dir(host), exist_ok=True)
-    path = os.path.join(config.node_dir(host), name)
-    with open(path, "w") as handle:
-        handle.write(content)
-    os.chmod(path, mode)
+    write_file(os.path.join(config.node_dir(host), name), content, mode)
 
 
 # Ownership and collisions --------------------------------------------------------
@@ -321,11 +314,13 @@ def _ensure_master(config, host, tag):
         (os.path.join(node, "lab"), "/etc/default/lab", "ro"),
         (os.path.join(node, "etcd.env"), "/etc/etcd.env", "ro"),
         (os.path.join(node, "etcd.service"), "/etc/systemd/system/etcd.service", "ro"),
-        (os.path.join(node, "etcd"), "/usr/local/bin/etcd", "ro"),
         (os.path.join(ssh_dir, "id_ed25519.pub"), "/home/%s/.ssh/authorized_keys" % SSH_USER, "ro"),
         (host_key, "/etc/ssh/ssh_host_ed25519_key", "ro"),
         (host_key + ".pub", "/etc/ssh/ssh_host_ed25519_key.pub", "ro"),
     ]
+    if config.layout == "docker":
+        # kubespray's wrapper script, which the docker layout's etcd.service runs.
+        mounts.append((os.path.join(node, "etcd"), "/usr/local/bin/etcd", "ro"))
     return _ensure_running(config.master(host), [
         "--hostname", host, "--network", config.network, "--ip", config.ip(host),
         "--restart", "always", *_labels("master"),

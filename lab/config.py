@@ -31,6 +31,14 @@ class LabError(Exception):
     """A problem the user can fix; the message says how."""
 
 
+def write_file(path, content, mode=0o644):
+    """Write content to path (its folder created first) with exactly this mode."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as handle:
+        handle.write(content)
+    os.chmod(path, mode)
+
+
 def lab_id():
     """Identity of this checkout's lab state (.lab/): containers, network and volumes
     carry it, so what another checkout or a wiped .lab left behind is replaced, not

@@ -22,7 +22,7 @@ import tempfile
 import time
 
 from lab import kernels
-from lab.config import STATE_DIR, LabError
+from lab.config import STATE_DIR, LabError, write_file
 from lab.docker import image_exists
 
 SUITE = "bookworm"
@@ -145,10 +145,10 @@ def _customise(rootfs, boot_kernel_debs):
          "adding the ssh user")
     _run(["chroot", rootfs, "install", "-d", "-m", "0700", "-o", SSH_USER, "-g", SSH_USER,
           "/home/%s/.ssh" % SSH_USER], "creating the ssh user's .ssh")
-    _write(rootfs, "etc/sudoers.d/" + SSH_USER, SUDOERS, 0o440)
-    _write(rootfs, "etc/apt/apt.conf.d/20auto-upgrades", AUTO_UPGRADES)
-    _write(rootfs, "etc/systemd/system/lab-boot.service", LAB_BOOT_UNIT)
-    _write(rootfs, "etc/tmpfiles.d/lab-docker.conf", TMPFILES)
+    write_file(os.path.join(rootfs, "etc/sudoers.d/" + SSH_USER), SUDOERS, 0o440)
+    write_file(os.path.join(rootfs, "etc/apt/apt.conf.d/20auto-upgrades"), AUTO_UPGRADES)
+    write_file(os.path.join(rootfs, "etc/systemd/system/lab-boot.service"), LAB_BOOT_UNIT)
+    write_file(os.path.join(rootfs, "etc/tmpfiles.d/lab-docker.conf"), TMPFILES)
     systemd = os.path.join(rootfs, "etc/systemd/system")
     for target, unit in (("sysinit.target.wants", "lab-boot.service"),
                          ("multi-user.target.wants", "etcd.service")):
@@ -174,10 +174,3 @@ def _customise(rootfs, boot_kernel_debs):
     shutil.rmtree(os.path.join(rootfs, "var/lib/apt/lists"), ignore_errors=True)
     os.makedirs(os.path.join(rootfs, "var/lib/apt/lists/partial"), exist_ok=True)
 
-
-def _write(rootfs, relative, content, mode=0o644):
-    path = os.path.join(rootfs, relative)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as handle:
-        handle.write(content)
-    os.chmod(path, mode)
