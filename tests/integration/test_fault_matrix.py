@@ -280,9 +280,11 @@ def test_an_unattended_upgrade_under_way_is_waited_for_before_any_disruption(aff
     [paused] = report["apt_timers"]
     assert paused["host"] == target and paused["resumed"] and paused["waited_s"] >= 5, paused
     assert apt_timers_state(affected_lab, target) == "active,active"
-    # Before the disruption the upgrade had finished and the timers were still stopped.
-    assert log.read_text().splitlines()[0] == "pre_disruption %s %s %s" % (
-        target, scenario.boots_before[target], APT_PAUSED)
+    # Before the disruption the upgrade had ended and the timers were stopped, and after
+    # the reboot the kit stopped them again.
+    assert log.read_text().splitlines() == [
+        "pre_disruption %s %s %s" % (target, scenario.boots_before[target], APT_PAUSED),
+        "post_recovery %s %s %s" % (target, scenario.boots_after[target], APT_PAUSED)]
     assert scenario.rebooted() == [target]
     scenario.assert_invariants()
 
