@@ -104,14 +104,18 @@ def test_a_host_that_goes_unreachable_mid_run_stops_the_run_there(affected_lab):
                            env=ansible_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output = []
     paused = []
+    second = []
 
     def read_output():
         for line in run.stdout:
             output.append(line)
-            second = re.search(r"2\. (master\d) \(", line)
-            if second and not paused:
-                docker.docker("pause", affected_lab.master(second.group(1)))
-                paused.append(second.group(1))
+            planned = re.search(r"2\. (master\d) \(", line)
+            if planned:
+                second.append(planned.group(1))
+            # Once the rollout starts (preflight has paused every host's apt timers).
+            if line.startswith("PLAY [Remediate one etcd member at a time") and second and not paused:
+                docker.docker("pause", affected_lab.master(second[0]))
+                paused.append(second[0])
 
     reader = threading.Thread(target=read_output, daemon=True)
     with Scenario(affected_lab) as scenario:
