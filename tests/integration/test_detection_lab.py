@@ -113,7 +113,7 @@ def test_leadership_transfer_moves_the_leader_and_then_reports_unchanged(clean_l
     assert unknown.get("failed") and "etcd1" in unknown["msg"]
 
 
-def test_kernel_status_on_a_lab_master(clean_lab, tmp_path):
+def test_kernel_status_on_a_lab_master(affected_lab, tmp_path):
     result = run_module(tmp_path, "master2", "sre.etcd_kernel.kernel_status",
                         {"osrelease_path": "/var/lib/lab/osrelease"})
     assert result["running_release"] == "5.4.0-132-generic" and result["affected"]

@@ -38,19 +38,22 @@ def lock_is_free(lab, tmp_path):
 
 
 def test_an_operator_range_is_honoured_from_the_plan_to_the_read_back(affected_lab):
-    first = run_playbook("remediate.yml", "-e", "etcd_kernel_target_release=5.4.0-135-generic")
+    # One host is enough to follow the range from the plan to the read-back.
+    first = run_playbook("remediate.yml", "--limit", "master2", "-e", "etcd_kernel_target_release=5.4.0-135-generic")
     assert first.returncode == 0, first.stdout[-3000:]
-    assert set(kernels(affected_lab).values()) == {"5.4.0-135-generic"}
+    assert kernels(affected_lab)["master2"] == "5.4.0-135-generic"
 
     with Scenario(affected_lab) as scenario:
-        second = run_playbook("remediate.yml", "-e", WIDER_RANGE)
+        second = run_playbook("remediate.yml", "--limit", "master2", "-e", WIDER_RANGE)
     report = latest_report()
     assert second.returncode == 0, second.stdout[-3000:]
-    assert [(step["from"], step["to"]) for step in report["plan"]] == [("5.4.0-135-generic", "5.4.0-136-generic")] * 3
+    assert [(step["host"], step["from"], step["to"]) for step in report["plan"]] == [
+        ("master2", "5.4.0-135-generic", "5.4.0-136-generic")]
     assert report["result"] == "remediated"
-    assert {h["status"] for h in report["hosts"]} == {"remediated"}, report["hosts"]
-    assert {h["kernel_after"] for h in report["hosts"]} == {"5.4.0-136-generic"}
-    assert set(scenario.kernels_after.values()) == {"5.4.0-136-generic"}
+    assert [(h["name"], h["status"], h["kernel_after"]) for h in report["hosts"]] == [
+        ("master2", "remediated", "5.4.0-136-generic")]
+    assert scenario.kernels_after == {"master1": "5.4.0-132-generic", "master2": "5.4.0-136-generic",
+                                      "master3": "5.4.0-132-generic"}
     scenario.assert_invariants()
 
 
