@@ -55,8 +55,8 @@ create_venv() {
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x .venv/bin/ansible-playbook ]; then
     return 0
   fi
-  python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
-    || die "Python 3.10 or newer is needed on the controller (ansible-core 2.17); found $(python3 --version)"
+  python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || die "Python 3.11 or newer is needed on the controller (ansible-core 2.19); found $(python3 --version)"
   say "creating .venv with the pinned Python dependencies"
   python3 -m venv .venv
   # The machine's pip config may name local indexes that are absent: drop that noise only.

@@ -1,29 +1,106 @@
-"""remediate.yml through ansible-runner, as AWX runs it: the set_stats summary is the job's artifact."""
+"""The kit through ansible-runner as AWX runs a job.
+
+AWX copies the project into the job's own private data dir and sets the collections
+path for every job to folders of its own (requirements_collections, ~/.ansible/...),
+which beats ansible.cfg's collections_path. Each entry playbook must still find the
+collection, and the set_stats summary is the job's artifact.
+"""
+import json
 import os
+import shutil
 
 import ansible_runner
 import pytest
 
 from lab.config import REPO_ROOT
 
+from lab_helpers import hooks
+
 pytestmark = pytest.mark.lab
 
+# What the project's checkout does not carry (the controller's own state and tools).
+NOT_IN_THE_PROJECT = shutil.ignore_patterns(".git", ".venv", ".lab", ".ansible", ".cache", ".pytest_cache",
+                                            "__pycache__", "reports")
 
-def test_ansible_runner_reports_the_plan_as_artifact_data(affected_lab, tmp_path, monkeypatch):
-    # ansible-runner looks for ansible-playbook on PATH, as AWX's execution environment has it.
+
+@pytest.fixture
+def awx_job(tmp_path, monkeypatch):
+    """run(playbook, *args, **runner_options): one AWX-like job; returns the Runner."""
+    private_data_dir = tmp_path / "job"
+    project = private_data_dir / "project"
+    shutil.copytree(REPO_ROOT, project, symlinks=True, ignore=NOT_IN_THE_PROJECT)
+    # AWX's collection folders for the job: empty, since nothing was installed there.
+    awx_collections = [str(private_data_dir / "requirements_collections"), str(tmp_path / "home-collections")]
+    for folder in awx_collections:
+        os.makedirs(folder)
+    # The execution environment has ansible-playbook on PATH.
     monkeypatch.setenv("PATH", os.path.join(REPO_ROOT, ".venv", "bin") + os.pathsep + os.environ["PATH"])
-    runner = ansible_runner.run(
-        private_data_dir=str(tmp_path),
-        project_dir=REPO_ROOT,
-        playbook="remediate.yml",
-        inventory=os.path.join(REPO_ROOT, "inventory", "lab"),
-        cmdline="--check",  # AWX's "check" job type: plan only
-        envvars={"ANSIBLE_CONFIG": os.path.join(REPO_ROOT, "ansible.cfg")},
-        quiet=True,
-    )
-    assert runner.status == "successful", runner.stdout.read()[-3000:]
+    monkeypatch.delenv("ANSIBLE_CONFIG", raising=False)
+
+    def run(playbook, cmdline="", extravars=None):
+        return ansible_runner.run(
+            private_data_dir=str(private_data_dir),
+            project_dir=str(project),
+            playbook=playbook,
+            inventory=str(project / "inventory" / "lab"),
+            cmdline=cmdline or None,
+            extravars=extravars or {},
+            # AWX sets the plural name; newer ansible-core reads the singular one.
+            envvars={"ANSIBLE_COLLECTIONS_PATHS": os.pathsep.join(awx_collections),
+                     "ANSIBLE_COLLECTIONS_PATH": os.pathsep.join(awx_collections)},
+            quiet=True,
+        )
+    return run
+
+
+def artifact(runner):
     stats = [event for event in runner.events if event["event"] == "playbook_on_stats"]
-    summary = stats[-1]["event_data"]["artifact_data"]["etcd_kernel_remediation"]
+    return stats[-1]["event_data"]["artifact_data"]["etcd_kernel_remediation"]
+
+
+def output(runner):
+    return runner.stdout.read()[-3000:]
+
+
+def test_detect_and_mitigate_run_as_awx_runs_them(clean_lab, awx_job):
+    for playbook in ("playbooks/detect.yml", "playbooks/mitigate.yml"):
+        runner = awx_job(playbook)
+        assert runner.status == "successful" and runner.rc == 0, (playbook, output(runner))
+
+
+def test_a_check_job_reports_the_plan_as_artifact_data(affected_lab, awx_job):
+    runner = awx_job("playbooks/remediate.yml", cmdline="--check")  # AWX's "check" job type
+    assert runner.status == "successful", output(runner)
+    summary = artifact(runner)
     assert summary["result"] == "planned" and summary["stopped_at"] is None
     assert [host["status"] for host in summary["hosts"]] == ["planned"] * 3
     assert summary["summary"] == "planned: 3 planned"
+
+
+def test_a_remediation_job_reports_remediated(affected_lab, awx_job):
+    runner = awx_job("playbooks/remediate.yml", cmdline="--limit master2")
+    assert runner.status == "successful", output(runner)
+    summary = artifact(runner)
+    assert summary["result"] == "remediated" and summary["limit"] == "master2"
+    assert [(h["name"], h["status"]) for h in summary["hosts"]] == [("master2", "remediated")]
+
+
+def test_a_refused_job_fails_and_says_why(affected_lab, awx_job):
+    # As a survey answer would set it: a window that is closed now.
+    runner = awx_job("playbooks/remediate.yml", extravars={
+        "etcd_kernel_maintenance_start": "02:00", "etcd_kernel_maintenance_end": "03:00",
+        "etcd_kernel_maintenance_now": "2026-11-28T12:00:00Z"})
+    assert runner.status == "failed", output(runner)
+    summary = artifact(runner)
+    assert summary["result"] == "refused" and summary["stopped_at"] == "start"
+    assert "maintenance window" in summary["reason"]
+
+
+def test_a_stopped_job_fails_and_names_the_host(affected_lab, awx_job, tmp_path):
+    # A drain that a PodDisruptionBudget refuses, in the operator's pre_disruption hook.
+    _log, extra = hooks(tmp_path, failing=True)
+    runner = awx_job("playbooks/remediate.yml", cmdline="--limit master2", extravars=json.loads(extra[1]))
+    assert runner.status == "failed", output(runner)
+    summary = artifact(runner)
+    assert summary["result"] == "stopped" and summary["stopped_at"] == "master2"
+    assert "drain refused by a PodDisruptionBudget" in summary["reason"]

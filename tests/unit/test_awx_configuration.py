@@ -2,8 +2,9 @@
 
 Every survey variable must be a setting of the role sre.etcd_kernel.etcd_kernel, as its
 preflight entry point declares it (the one that checks every setting), with answers of the
-type and choices the spec allows, and the weekly schedule must start inside the window the
-survey proposes.
+type and choices the spec allows. No question has a default: AWX sends a default as an
+extra var, which would beat the inventory. The weekly schedule must start inside the
+example inventory's window.
 """
 import datetime
 import os
@@ -45,13 +46,6 @@ def templates():
 
 def survey():
     return templates()["etcd kernel - remediate"]["survey_spec"]["spec"]
-
-
-def default_answer(question):
-    """The answer AWX sends when the operator keeps the default."""
-    if question["type"] == "multiselect":
-        return [line for line in question.get("default", "").split("\n") if line]
-    return question.get("default", "")
 
 
 def included_entry_points(playbook):
@@ -106,21 +100,24 @@ def test_survey_answers_fit_the_settings_types_and_choices():
         assert option["type"] in SURVEY_TYPES[question["type"]], question["variable"]
         if question["type"] == "multiselect":
             assert set(question["choices"]) <= set(option["choices"]), question["variable"]
-            assert set(default_answer(question)) <= set(question["choices"]), question["variable"]
-        if question["type"] == "multiplechoice":
-            assert question["default"] in question["choices"], question["variable"]
-            if option["type"] == "bool":
-                assert set(question["choices"]) == {"true", "false"}, question["variable"]
-        if not question.get("required"):
-            # An answer left empty must keep the kit's own default.
-            assert option["default"] in ("", []), question["variable"]
+        if question["type"] == "multiplechoice" and option["type"] == "bool":
+            assert set(question["choices"]) == {"true", "false"}, question["variable"]
 
 
-def test_the_default_window_is_valid_and_the_schedule_starts_inside_it():
-    answers = {question["variable"]: default_answer(question) for question in survey()}
-    window = {"days": answers["etcd_kernel_maintenance_days"], "start": answers["etcd_kernel_maintenance_start"],
-              "end": answers["etcd_kernel_maintenance_end"]}
+def test_no_survey_question_sends_a_value_unless_answered():
+    # AWX adds every default that is not None to the job's extra vars, on a launch and on
+    # a schedule alike, and extra vars beat the inventory.
+    for question in survey():
+        assert "default" not in question, question["variable"]
+        assert not question["required"], question["variable"]
+
+
+def test_the_schedule_starts_inside_the_inventorys_window_and_sends_no_variables():
+    inventory = load("inventory/example/group_vars/etcd.yml")
+    window = {"days": inventory["etcd_kernel_maintenance_days"], "start": inventory["etcd_kernel_maintenance_start"],
+              "end": inventory["etcd_kernel_maintenance_end"]}
     for schedule in config()["controller_schedules"]:
+        assert "extra_data" not in schedule, schedule["name"]
         start = re.search(r"DTSTART:(\d{8}T\d{6})Z", schedule["rrule"])
         assert start, schedule["rrule"]
         moment = datetime.datetime.strptime(start.group(1), "%Y%m%dT%H%M%S")

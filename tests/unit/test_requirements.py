@@ -58,3 +58,15 @@ def test_every_collection_used_is_listed_and_pinned():
 
 def test_the_scan_sees_collection_references():
     assert {"ansible.builtin", "sre.etcd_kernel"} <= collections_used()
+
+
+def test_the_supported_ansible_core_is_the_one_ci_tests():
+    with open(os.path.join(ROOT, "requirements.txt")) as handle:
+        pinned = re.search(r"^ansible-core==(\d+)\.(\d+)\.\d+$", handle.read(), re.M).groups()
+    with open(os.path.join(ROOT, "meta", "runtime.yml")) as handle:
+        requires = yaml.safe_load(handle)["requires_ansible"]
+    with open(os.path.join(ROOT, "roles", "etcd_kernel", "defaults", "main.yml")) as handle:
+        minimum = yaml.safe_load(handle)["etcd_kernel_min_ansible_version"]
+    major, minor = pinned
+    assert requires == ">=%s.%s.0,<%s.%d.0" % (major, minor, major, int(minor) + 1)
+    assert minimum == "%s.%s" % (major, minor)
