@@ -5,7 +5,7 @@ import re
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SCANNED = ("remediate.yml", "playbooks", "roles", "molecule", "bench")
+SCANNED = ("remediate.yml", "playbooks", "roles", "extensions/molecule", "bench")
 # ansible.builtin ships with ansible-core; sre.etcd_kernel is this repository.
 BUILT_IN = {"ansible.builtin", "sre.etcd_kernel"}
 FQCN = re.compile(r"\b([a-z][a-z0-9_]*)\.([a-z][a-z0-9_]*)\.[a-z][a-z0-9_]*\b")
