@@ -109,6 +109,13 @@ def failure_lines(hosts, hostvars, limit=1500):
         result = variables["ansible_failed_result"] or {}
         task = (variables.get("ansible_failed_task") or {}).get("name") or "a task"
         message = result.get("msg") or ("unreachable" if result.get("unreachable") else "failed")
+        # A failed command says only "non-zero return code" or, from ansible-core 2.19 on,
+        # "Error executing command." for a missing program: name the command and its stderr.
+        command = result.get("cmd")
+        if command:
+            stderr = " ".join(str(result.get("stderr") or "").split())
+            message = "%s (%s%s)" % (message, " ".join(command) if isinstance(command, (list, tuple)) else command,
+                                     ": " + stderr if stderr else "")
         message = " ".join(str(message).split())
         if len(message) > limit:
             message = message[:limit] + "..."

@@ -184,6 +184,18 @@ def test_failure_lines_name_each_failed_host_and_its_task():
         FILTERS["failure_lines"]("master1", hostvars)
 
 
+def test_failure_lines_name_a_failed_command_and_its_stderr():
+    hostvars = {"master1": {"ansible_failed_task": {"name": "Save an etcd snapshot"},
+                            "ansible_failed_result": {"msg": "Error executing command.", "rc": 2,
+                                                      "cmd": ["/nonexistent/etcdctl", "snapshot", "save"]}},
+                "master2": {"ansible_failed_task": {"name": "Save an etcd snapshot"},
+                            "ansible_failed_result": {"msg": "non-zero return code", "rc": 1, "cmd": "etcdctl x",
+                                                      "stderr": "Error: context deadline\nexceeded"}}}
+    assert FILTERS["failure_lines"](["master1", "master2"], hostvars) == [
+        "master1: Save an etcd snapshot: Error executing command. (/nonexistent/etcdctl snapshot save)",
+        "master2: Save an etcd snapshot: non-zero return code (etcdctl x: Error: context deadline exceeded)"]
+
+
 # The lock's TTL --------------------------------------------------------------------
 
 DEFAULT_TIMEOUTS = dict(reboot_timeout_s=600, recover_wait_s=60, gate_wait_s=30, install_timeout_s=1200,
