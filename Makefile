@@ -50,9 +50,10 @@ bench: lab-up ## Rollout benchmark: kit vs kit without leader handoff vs naive (
 bench-health: lab-up ## Median time of one etcd health check per backend, vs etcdctl
 	@$(PYTHON) -m bench.health_check
 
-lint: setup ## ansible-lint (production profile, no skip list) and module documentation sanity
+lint: setup ## ansible-lint (production profile, no skip list), ansible-test sanity (offline tests), changelog fragments
 	@ansible-lint
-	@$(PYTHON) -m pytest tests/unit/plugins/modules/test_module_docs.py -q
+	@tests/sanity/run.sh
+	@antsibull-changelog lint
 
 test-unit: setup ## Unit tests (no docker)
 	@$(PYTHON) -m pytest tests/unit -q

@@ -54,8 +54,8 @@ def render():
             kind += " of " + option["elements"]
         if option.get("choices"):
             kind += " (%s)" % ", ".join(str(c) for c in option["choices"])
-        lines.append("| `%s` | %s | %s | %s |" % (name, kind, _default(defaults[name]),
-                                                   _text(option.get("description", "")).replace("|", "/")))
+        description = _text(option.get("description", "")).replace("|", "/")
+        lines.append("| `%s` | %s | %s | %s |" % (name, kind, _default(defaults[name]), description))
     lines += ["", "## Entry points", "",
               "One role, `sre.etcd_kernel.etcd_kernel`, with one entry point per phase; Ansible checks",
               "the settings each one reads before it runs.", "",

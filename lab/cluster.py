@@ -461,8 +461,8 @@ def up(log=print):
     wait_cluster_healthy(config)
     faults.disarm_all_alarms(config)
     write_inventory(config)
-    log("lab up in %.1fs: %s (%s)" % (time.monotonic() - started, ", ".join(config.hosts),
-                                       config.subnet))
+    took = time.monotonic() - started
+    log("lab up in %.1fs: %s (%s)" % (took, ", ".join(config.hosts), config.subnet))
     return config
 
 
@@ -492,7 +492,7 @@ def status():
             "master": ask("systemctl", "is-system-running") or "stopped",
             "etcd_service": ask("systemctl", "is-active", "etcd"),
             "kernel": ask("cat", "/var/lib/lab/osrelease"),
-                "boot_id": boot_id_of(config, host),
+            "boot_id": boot_id_of(config, host),
             "member": config.member(host),
             "member_up": states[host]["up"],
             "is_leader": states[host]["up"] and states[host]["leader"] == states[host]["id"],

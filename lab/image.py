@@ -173,4 +173,3 @@ def _customise(rootfs, boot_kernel_debs):
     _run(["chroot", rootfs, "apt-get", "clean"], "apt-get clean")
     shutil.rmtree(os.path.join(rootfs, "var/lib/apt/lists"), ignore_errors=True)
     os.makedirs(os.path.join(rootfs, "var/lib/apt/lists/partial"), exist_ok=True)
-

@@ -80,8 +80,8 @@ def check_window(window, now):
     else:  # crosses midnight: open from start on a listed day until end the next day
         inside = (minute >= start and (not days or today in days)) or \
                  (minute < end and (not days or yesterday in days))
-    described = "%s-%s UTC%s" % (window["start"], window["end"],
-                                  (" on " + ", ".join(days)) if days else " every day")
+    on_days = (" on " + ", ".join(days)) if days else " every day"
+    described = "%s-%s UTC%s" % (window["start"], window["end"], on_days)
     if inside:
         return {"inside": True, "reason": "%s %s UTC is inside the maintenance window %s"
                 % (today, now.strftime("%H:%M"), described)}

@@ -10,8 +10,8 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: apt_timers
 short_description: Pause apt's timers (unattended-upgrades) for a rollout, and start them again after it
-version_added: "0.5.0"
-author: Control-plane SRE team
+version_added: "0.1.0"
+author: Control-plane SRE team (!UNKNOWN)
 description:
   - With O(state=paused), stops the given systemd timers that are active, then waits for the
     services they start (C(apt-daily-upgrade.service) runs unattended-upgrade) to finish a run
@@ -191,8 +191,8 @@ def main():
             break
         if time.monotonic() - started_waiting >= module.params["wait_timeout"]:
             result["waited_s"] = round(time.monotonic() - started_waiting, 1)
-            module.fail_json(msg="%s still running after %ds" % (", ".join(result["running"]),
-                                                                   module.params["wait_timeout"]), **result)
+            still_running = ", ".join(result["running"])
+            module.fail_json(msg="%s still running after %ds" % (still_running, module.params["wait_timeout"]), **result)
         time.sleep(POLL_INTERVAL_S)
         result["waited_s"] = round(time.monotonic() - started_waiting, 1)
     result["scheduled_shutdown"] = scheduled_shutdown(module)

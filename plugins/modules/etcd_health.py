@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: etcd_health
 short_description: Report every etcd member's health, raft position and alarms, and the cluster's verdict
 version_added: "0.1.0"
-author: Control-plane SRE team
+author: Control-plane SRE team (!UNKNOWN)
 description:
   - Lists the members through the first endpoint that answers, then asks every member for its status
     on its first client URL, all at once, so a stopped or frozen member costs one O(timeout), not one
@@ -87,6 +87,8 @@ attributes:
     details: The module only reads, so check mode returns exactly what a normal run returns.
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 requirements:
   - etcd v3.4 (the JSON gateway paths C(/v3/...)) with TLS on the client port.
   - For O(backend=etcd3), C(etcd-sdk-python) (or C(etcd3)) where the module runs.

@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: etcd_leader
 short_description: Move etcd leadership to a member, or away from a member before it is disrupted
 version_added: "0.1.0"
-author: Control-plane SRE team
+author: Control-plane SRE team (!UNKNOWN)
 description:
   - With O(target), makes that member the leader (unchanged when it already leads).
   - With O(away_from), hands leadership to the healthy, in-sync follower with the highest raft index
@@ -46,6 +46,8 @@ attributes:
     details: Reports whether leadership would move and to whom, and moves nothing.
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 requirements:
   - etcd v3.4 with TLS on the client port.
   - For O(backend=etcd3), C(etcd-sdk-python) (or C(etcd3)) where the module runs.

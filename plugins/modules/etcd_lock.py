@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: etcd_lock
 short_description: Take, refresh or release a cluster-wide run lock kept in etcd
 version_added: "0.1.0"
-author: Control-plane SRE team
+author: Control-plane SRE team (!UNKNOWN)
 description:
   - Keeps one key in etcd, created only if absent and bound to a lease with O(ttl), so that two runs
     (a scheduled AWX job and a manual run) never work on the same cluster at once, and a run that
@@ -56,7 +56,6 @@ options:
       - Only for O(state=present); the module refuses it with O(state=absent).
     type: bool
     default: false
-    version_added: "0.3.0"
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - sre.etcd_kernel.etcd
@@ -67,6 +66,8 @@ attributes:
       O(require_held=true) it fails, as a real run would, when the lock is not this run's.
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

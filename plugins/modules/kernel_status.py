@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: kernel_status
 short_description: Report whether an Ubuntu host runs an affected kernel and which fixed kernel to install
 version_added: "0.1.0"
-author: Control-plane SRE team
+author: Control-plane SRE team (!UNKNOWN)
 description:
   - Reads the running kernel release, the installed kernel packages (C(dpkg-query)) and the kernel
     packages the host's apt sources offer (C(apt-cache pkgnames)), and gives the running release a
@@ -51,7 +51,6 @@ options:
       - Like O(osrelease_path), a seam for the lab and tests; leave it alone on real hosts.
     type: path
     default: /etc/default/grub
-    version_added: "0.3.0"
   affected_ranges:
     description:
       - Known bad kernel ranges, added to the built-in ones (C(5.4.0) ABI V(132) up to, not including,
@@ -273,7 +272,6 @@ running_packages:
   elements: str
   sample: ["linux-image-5.4.0-132-generic", "linux-headers-5.4.0-132-generic", "linux-modules-5.4.0-132-generic",
            "linux-modules-extra-5.4.0-132-generic"]
-  version_added: "0.3.0"
 target_packages:
   description:
     - The packages to install for RV(target_release), the running release's set renamed, always with
@@ -283,14 +281,12 @@ target_packages:
   elements: str
   sample: ["linux-image-5.4.0-137-generic", "linux-headers-5.4.0-137-generic", "linux-modules-5.4.0-137-generic",
            "linux-modules-extra-5.4.0-137-generic"]
-  version_added: "0.3.0"
 target_packages_missing:
   description: The RV(target_packages) apt does not offer; the target is not safe to boot while any is missing.
   returned: success
   type: list
   elements: str
   sample: ["linux-modules-extra-5.4.0-137-generic"]
-  version_added: "0.3.0"
 newest_installed_release:
   description: The newest installed release of the running series and flavour, or V(null) when none is installed.
   returned: success
@@ -315,7 +311,6 @@ boot_loader_default:
   returned: success
   type: str
   sample: "0"
-  version_added: "0.3.0"
 boot_warnings:
   description:
     - Why the host may not come back on RV(target_release) after a reboot, each saying what to do
@@ -329,7 +324,6 @@ boot_warnings:
     - "5.4.0-138-generic is installed and newer than the target 5.4.0-137-generic: grub boots the newest, so
       the host would come back on it and the kit would stop after the reboot; pin etcd_kernel_target_release
       to 5.4.0-138-generic or remove it"
-  version_added: "0.3.0"
 """
 
 import errno

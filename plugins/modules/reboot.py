@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: reboot
 short_description: Reboot a machine and wait for it, polling twice a second
 version_added: "0.1.0"
-author: Control-plane SRE team
+author: Control-plane SRE team (!UNKNOWN)
 description:
   - M(ansible.builtin.reboot) with one change; the work is done by the action plugin of the same name.
   - While it waits for the new boot, it checks twice a second instead of backing off
@@ -54,6 +54,8 @@ attributes:
     details: Reports a reboot without doing it, as the builtin does.
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 seealso:
   - module: ansible.builtin.reboot
 """

@@ -119,7 +119,6 @@ def test_a_lock_held_by_another_run_is_refused_naming_its_holder(affected_lab, t
         assert released["lock"] == "released"
 
 
-
 def test_a_cluster_with_an_alarm_is_refused(clean_lab):
     faults.inject(clean_lab, "master2", "nospace_alarm")
     output = refused(clean_lab)

@@ -144,3 +144,13 @@ def test_the_schedule_and_inventory_source_point_at_defined_objects():
     for source in data["controller_inventory_sources"]:
         assert source["source_project"] in projects and source["inventory"] in inventories
         assert os.path.exists(os.path.join(ROOT, source["source_path"]))
+
+
+def test_the_configure_playbook_applies_this_file_with_a_listed_collection():
+    play = load("awx/configure.yml")[0]
+    assert play["vars_files"] == ["controller_configuration.yml"]
+    listed = {entry["name"] for entry in load("awx/requirements.yml")["collections"]}
+    assert "awx.awx" in listed  # the dispatch role drives awx.awx's modules
+    for entry in play["roles"]:
+        collection = entry["role"].rsplit(".", 1)[0]
+        assert collection in listed, f"{entry['role']} needs {collection} in awx/requirements.yml"

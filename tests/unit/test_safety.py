@@ -81,8 +81,8 @@ def test_no_task_reads_key_material_without_no_log(relative, path):
         reads_keys = reads_keys or bool(re.search(r"lookup\(['\"](ansible\.builtin\.)?file['\"][^)]*key",
                                                   str(task)))
         if reads_keys:
-            assert task.get("no_log") is True, "%s: %s reads key material without no_log" % (relative,
-                                                                                            task.get("name"))
+            name = task.get("name")
+            assert task.get("no_log") is True, "%s: %s reads key material without no_log" % (relative, name)
 
 
 def test_no_module_returns_key_material():

@@ -122,4 +122,3 @@ def test_bad_input_raises_filter_error_naming_the_filter(name, args, kwargs, mes
 def test_a_bare_string_is_not_taken_for_a_list(name, args, message):
     with pytest.raises(AnsibleFilterError, match="^%s$" % message):
         FILTERS[name](*args)
-

@@ -214,5 +214,3 @@ class TestTransferLeadership:
         monkeypatch.setattr(etcd_client_ops, "LEADER_POLL_INTERVAL", 0.05)
         with pytest.raises(EtcdError, match=r"did not move from etcd1 to etcd2 within 0.3 s"):
             transfer_leadership(fake.open_client, ["https://etcd1:2379"], target="etcd2", confirm_timeout=0.3)
-
-

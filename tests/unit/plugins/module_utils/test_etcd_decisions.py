@@ -209,5 +209,3 @@ class TestChooseSuccessor:
         assert choose_successor(health, "etcd4") == "etcd1"
         health = make_health({"etcd1": "leader", "etcd2": "down", "etcd3": {"raft_index": 10, "leader_id": None}})
         assert choose_successor(health, "etcd1") is None
-
-

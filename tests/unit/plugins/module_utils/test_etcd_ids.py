@@ -17,4 +17,3 @@ class TestIds:
     def test_parse_rejects_what_is_not_an_id(self, bad):
         with pytest.raises(ValueError, match="16 hex digits"):
             parse_member_id(bad)
-

@@ -105,7 +105,6 @@ class TestClassifySymptoms:
             classify_symptoms(**kwargs)
 
 
-
 # --------------------------------------------------------------------------
 # Timestamps in every form the kit reads logs in
 # --------------------------------------------------------------------------

@@ -177,7 +177,6 @@ def test_an_unhealthy_member_still_comes_before_a_suspected_one():
     assert [(s["host"], s["role"]) for s in plan][:2] == [("master1", "unhealthy"), ("master3", "symptomatic")]
 
 
-
 def test_the_operators_index_gap_decides_who_lags():
     # etcd3 is 500 entries behind: with a gap of 100 it lags and goes first among the followers.
     lagging = health(leader="etcd2")

@@ -65,8 +65,8 @@ def test_a_planned_host_without_a_result_makes_the_run_stopped_there_not_remedia
     report = run_report(run, "t1")
     assert report["result"] == "stopped" and report["stopped_at"] == "master2"
     assert "no read-back result" in report["reason"]
-    assert [(h["name"], h["status"]) for h in report["hosts"]][:2] == [("master1", "remediated"),
-                                                                        ("master2", "not_started")]
+    statuses = [(h["name"], h["status"]) for h in report["hosts"]]
+    assert statuses[:2] == [("master1", "remediated"), ("master2", "not_started")]
 
 
 def test_a_step_that_started_and_never_ended_is_where_the_run_stopped():

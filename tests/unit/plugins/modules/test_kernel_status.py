@@ -422,10 +422,6 @@ def test_the_default_grub_path_is_etc_default_grub():
 
     documented = yaml.safe_load(kernel_status.DOCUMENTATION)["options"]["grub_default_path"]
     assert documented["default"] == "/etc/default/grub"
-    assert documented["version_added"] == "0.3.0"
-    returns = yaml.safe_load(kernel_status.RETURN)
-    assert returns["boot_loader_default"]["version_added"] == "0.3.0"
-    assert returns["boot_warnings"]["version_added"] == "0.3.0"
 
 
 # --- failure paths ---------------------------------------------------------
