@@ -59,7 +59,7 @@ test-unit: setup ## Unit tests (no docker)
 	@$(PYTHON) -m pytest tests/unit -q
 
 test-integration: lab-up ## Integration tests against the lab
-	@$(PYTHON) -m pytest tests/integration -q
+	@$(PYTHON) -m pytest tests/integration -q --durations=25
 
 test-faults: lab-up ## The whole fault matrix and every refusal (CI runs a subset)
 	@$(PYTHON) -m pytest tests/integration/test_fault_matrix.py tests/integration/test_remediate_faults.py \

@@ -154,3 +154,9 @@ def test_the_configure_playbook_applies_this_file_with_a_listed_collection():
     for entry in play["roles"]:
         collection = entry["role"].rsplit(".", 1)[0]
         assert collection in listed, f"{entry['role']} needs {collection} in awx/requirements.yml"
+
+
+def test_the_awx_project_is_the_collections_repository():
+    repository = load("galaxy.yml")["repository"]
+    [project] = config()["controller_projects"]
+    assert project["scm_url"] in (repository, repository + ".git")
