@@ -7,7 +7,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 PYTHON := $(VENV)/bin/python
 LAB := $(PYTHON) -m lab
 
-.PHONY: help setup lab-up lab-down lab-status lab-fault lab-clear demo detect remediate mitigate test test-unit test-integration test-molecule test-faults lint bench bench-health
+.PHONY: help setup lab-up lab-down lab-status lab-fault lab-clear demo detect remediate mitigate test test-unit test-integration test-molecule test-faults test-vm setup-vm vm-up vm-down lint bench bench-health
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -64,6 +64,18 @@ test-integration: lab-up ## Integration tests against the lab
 test-faults: lab-up ## The whole fault matrix and every refusal (CI runs a subset)
 	@$(PYTHON) -m pytest tests/integration/test_fault_matrix.py tests/integration/test_remediate_faults.py \
 	  tests/integration/test_remediate_refusals.py -q -m "faults_full or not faults_full"
+
+setup-vm: ## setup, plus qemu, OVMF and the disk tools for the real-kernel VM
+	@bash lab/setup.sh vm
+
+vm-up: setup-vm ## Build the VM image if needed (cached) and start the VM (inventory/vm)
+	@$(LAB) vm up
+
+vm-down: ## Stop the VM and drop its disk overlay (the image stays cached)
+	@$(LAB) vm down
+
+test-vm: setup-vm ## The kit on a real kernel: detect and remediate a Debian VM under qemu
+	@$(PYTHON) -m pytest tests/vm -q
 
 test-molecule: lab-up ## Molecule scenarios (default, fallback, host_layout, abort) against the lab
 	@molecule test --all

@@ -3,7 +3,7 @@ import argparse
 import json
 import sys
 
-from lab import cluster, faults, load, witness
+from lab import cluster, faults, load, vm, witness
 from lab.config import LabError
 
 
@@ -40,6 +40,8 @@ def main(argv=None):
     witness_parser.add_argument("action", choices=["start", "stop"])
     witness_parser.add_argument("--rate", type=float, default=50.0)
     commands.add_parser("reset", help="a fresh lab: down, then up (masters on 5.4.0-132)")
+    vm_parser = commands.add_parser("vm", help="the real-kernel VM: build its image, start, stop, show it")
+    vm_parser.add_argument("action", choices=["build", "up", "down", "status"])
     args = parser.parse_args(argv)
 
     try:
@@ -50,6 +52,15 @@ def main(argv=None):
         elif args.command == "reset":
             cluster.down()
             cluster.up()
+        elif args.command == "vm":
+            if args.action == "build":
+                print(vm.ensure_image())
+            elif args.action == "up":
+                vm.up()
+            elif args.action == "down":
+                vm.down()
+            else:
+                print(json.dumps(vm.status(), indent=2))
         elif args.command == "witness":
             config = cluster.current_config()
             if args.action == "start":

@@ -170,21 +170,26 @@ def write_host_repo(mirror_dir, host, debs, hide_fixed=False, hide_extra=False):
     (the "fixed kernel missing" fault); hide_extra only the fixed kernels'
     modules-extra (the "modules_extra_missing" fault).
     """
-    repo = os.path.join(mirror_dir, host)
-    shutil.rmtree(repo, ignore_errors=True)
-    os.makedirs(repo)
     hidden = set()
     if hide_fixed:
         hidden |= {name for abi in FIXED_ABIS for name in release_packages(abi)}
         hidden |= {"linux-image-generic", "linux-headers-generic", "linux-generic"}
     if hide_extra:
         hidden |= {"linux-modules-extra-" + release(abi) for abi in FIXED_ABIS}
+    offered = {package: deb for package, deb in debs.items() if package not in hidden}
+    return write_flat_repo(os.path.join(mirror_dir, host), offered)
+
+
+def write_flat_repo(repo, debs):
+    """(Re)write a flat apt repository (`deb [trusted=yes] URL ./`) in repo offering debs
+    ({package: path}), each linked by a path relative to repo (the lab's mirror container
+    sees the same tree at another place)."""
+    shutil.rmtree(repo, ignore_errors=True)
+    os.makedirs(repo)
     stanzas = []
     for package, deb in sorted(debs.items()):
-        if package in hidden:
-            continue
         name = os.path.basename(deb)
-        os.symlink(os.path.join("..", "pool", name), os.path.join(repo, name))
+        os.symlink(os.path.relpath(deb, repo), os.path.join(repo, name))
         stanzas.append("\n".join([
             _control_of(deb),
             "Filename: ./" + name,

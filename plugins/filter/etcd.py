@@ -26,10 +26,10 @@ from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_health_result
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_symptoms import classify_symptoms
 
 
-def etcd_disruption_check(health, member_name, max_index_gap=DEFAULT_MAX_INDEX_GAP):
+def etcd_disruption_check(health, member_name, max_index_gap=DEFAULT_MAX_INDEX_GAP, allow_sole_member=False):
     """{safe, reasons}: may member_name be disrupted now, given an etcd_health result."""
     try:
-        return disruption_check(health, member_name, max_index_gap)
+        return disruption_check(health, member_name, max_index_gap, allow_sole_member)
     except (ValueError, KeyError, TypeError) as error:
         raise AnsibleFilterError("etcd_disruption_check: %s" % error) from error
 

@@ -222,6 +222,8 @@ def transfer_leadership(open_client, endpoints, target=None, away_from=None, che
     else:
         if leader_name != away_from:
             return unchanged("%s does not lead (%s does)" % (away_from, leader_name))
+        if len(health["members"]) == 1:
+            return unchanged("%s is the only member: there is no one to hand leadership to" % away_from)
         successor = choose_successor(health, away_from, max_index_gap)
         if successor is None:
             raise EtcdError("no healthy, in-sync follower can take over leadership from %s: %s"

@@ -43,7 +43,7 @@ def _check_index_gap(max_index_gap):
         raise ValueError("max_index_gap must be a non-negative integer, got %r" % (max_index_gap,))
 
 
-def disruption_check(health, member_name, max_index_gap=DEFAULT_MAX_INDEX_GAP):
+def disruption_check(health, member_name, max_index_gap=DEFAULT_MAX_INDEX_GAP, allow_sole_member=False):
     """May member_name be stopped now? {"safe": bool, "reasons": [str]}.
 
     The kit's invariant is stricter than quorum arithmetic: every OTHER member
@@ -51,12 +51,23 @@ def disruption_check(health, member_name, max_index_gap=DEFAULT_MAX_INDEX_GAP):
     quorum. So a one-member cluster is never safe, and a five-member cluster
     needs all four others. The member itself may be unhealthy (it is often the
     one being repaired).
+
+    allow_sole_member: the operator accepts that a one-member cluster goes down
+    with its member (etcd_kernel_force_cluster_size). Then that member must be
+    healthy, with no alarm, so that what goes down is a cluster that works.
     """
     check_health_shape(health)
     _check_index_gap(max_index_gap)
     member = find_member(health, member_name)
     others = [other for other in health["members"] if other is not member]
     reasons = []
+    if allow_sole_member and not others:
+        if not member["healthy"]:
+            reasons.append("%s, the cluster's only member, is unhealthy: %s"
+                           % (member_label(member), "; ".join(member["errors"]) or "unknown"))
+        reasons.extend("alarm %s is active on %s" % (alarm["alarm"], alarm["member"])
+                       for alarm in health["cluster"]["alarms"])
+        return {"safe": not reasons, "reasons": reasons}
 
     highest_index = highest_raft_index(health)
     for other in others:

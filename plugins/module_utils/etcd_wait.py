@@ -37,7 +37,7 @@ CONDITION_WORDS = {
 }
 
 
-def readiness(health, condition, member=None, max_index_gap=1000):
+def readiness(health, condition, member=None, max_index_gap=1000, allow_sole_member=False):
     """(ready, reasons): whether health meets condition, and what is missing if not."""
     if condition not in CONDITIONS:
         raise ValueError("unknown condition %r; expected one of %s" % (condition, ", ".join(CONDITIONS)))
@@ -47,7 +47,7 @@ def readiness(health, condition, member=None, max_index_gap=1000):
         # No endpoint answered, so the membership is unknown: not ready yet.
         return False, describe_problems(health) or ["no etcd endpoint answered"]
     if condition == "disruptable":
-        verdict = disruption_check(health, member, max_index_gap)
+        verdict = disruption_check(health, member, max_index_gap, allow_sole_member)
         return verdict["safe"], verdict["reasons"]
     # member_healthy
     state = find_member(health, member)

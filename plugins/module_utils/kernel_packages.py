@@ -11,6 +11,11 @@ package pulls in image and modules-extra; installing linux-image-<rel> alone doe
 A host that boots a release without the modules-extra it ran with may come up without
 its network or its disks, so the kit installs, for the target, every package the host
 has for its running release.
+
+Debian names its releases the same way (6.1.0-56-amd64: upstream, ABI, flavour) but
+keeps the modules inside linux-image-<rel>; its linux-headers-<rel> depends on a
+linux-headers-<upstream>-<abi>-common that apt brings along. The same rule gives the
+image alone, plus the headers where they are installed.
 """
 
 from __future__ import absolute_import, division, print_function

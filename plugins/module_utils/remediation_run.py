@@ -20,6 +20,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import datetime
 import math
 
 PHASES = ("start", "preflight", "rollout", "finish")
@@ -30,6 +31,8 @@ HOST_STATUSES = ("remediated", "recovered", "already_fixed", "failed")
 LOCK_STATES = ("not_taken", "held", "released", "lapsed", "held_by_other", "not_released")
 # Slack for the moments between the timed steps (ssh round trips, facts, templating).
 LOCK_TTL_MARGIN_S = 60
+# How the role writes the run's start and end (now(utc=true, fmt=...)).
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 _RUN_FIELDS = ("run_id", "started", "check_mode", "limit", "phase", "stop", "plan", "unknown",
                "detected", "snapshot", "lock", "in_progress", "hosts", "apt_timers")
@@ -276,6 +279,7 @@ def run_report(run, finished):
         "run_id": run["run_id"],
         "started": run["started"],
         "finished": finished,
+        "wall_time_s": wall_time_s(run["started"], finished),
         "check_mode": run["check_mode"],
         "limit": run["limit"],
         "stopped_at": stop["at"] if stop else None,
@@ -293,6 +297,16 @@ def run_report(run, finished):
     }
     report["summary"] = summary_line(report)
     return report
+
+
+def wall_time_s(started, finished):
+    """Seconds from started to finished (both as the report writes them), or None when
+    either is in another form."""
+    try:
+        took = datetime.datetime.strptime(finished, TIME_FORMAT) - datetime.datetime.strptime(started, TIME_FORMAT)
+    except (TypeError, ValueError):
+        return None
+    return int(took.total_seconds())
 
 
 def summary_line(report):

@@ -61,6 +61,13 @@ options:
     description:
       - The member name that O(wait_for=member_healthy) and O(wait_for=disruptable) are about.
     type: str
+  allow_sole_member:
+    description:
+      - With O(wait_for=disruptable), a cluster whose only member is O(member) may be disrupted once that
+        member is healthy with no alarm; the cluster is down until it is back. Without it, such a cluster
+        is never disruptable.
+    type: bool
+    default: false
   wait_timeout:
     description:
       - Seconds O(wait_for) waits before it gives up.
@@ -340,6 +347,7 @@ def main():
         max_index_gap=dict(type="int", default=1000),
         fail_on=dict(type="str", choices=["none", "healthy", "quorum"], default="none"),
         wait_for=dict(type="str", choices=["none", "healthy", "member_healthy", "disruptable"], default="none"),
+        allow_sole_member=dict(type="bool", default=False),
         member=dict(type="str"),
         wait_timeout=dict(type="float", default=300),
         metrics=dict(type="bool", default=False),
@@ -363,7 +371,7 @@ def main():
             health, waited = look(), None
         else:
             waited = wait_until(look, lambda health: readiness(health, wait_for, params["member"],
-                                                               params["max_index_gap"]),
+                                                               params["max_index_gap"], params["allow_sole_member"]),
                                 params["wait_timeout"])
             health = waited["health"]
     except (EtcdError, ValueError) as error:

@@ -25,5 +25,5 @@ def test_the_built_collection_holds_the_collection_only(tmp_path):
     assert {name.split("/")[0] for name in names} == TOP_LEVEL
     assert "LICENSE" in names and "meta/runtime.yml" in names and "playbooks/detect.yml" in names
     # Neither the lab's inventory (absolute key paths) nor the links back to the project.
-    assert not [name for name in names if name.startswith(("inventory/lab", "playbooks/collections"))]
+    assert not [name for name in names if name.startswith(("inventory/lab", "inventory/vm", "playbooks/collections"))]
     assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]

@@ -182,6 +182,12 @@ class TestTransferLeadership:
         result = transfer_leadership(fake.open_client, ["https://etcd2:2379"], away_from="etcd3")
         assert result["changed"] is False and fake.moves == []
 
+    def test_away_from_the_only_member_is_unchanged(self):
+        fake = FakeCluster(["etcd1"], "etcd1")
+        result = transfer_leadership(fake.open_client, ["https://etcd1:2379"], away_from="etcd1")
+        assert result["changed"] is False and fake.moves == []
+        assert result["msg"] == "etcd1 is the only member: there is no one to hand leadership to"
+
     def test_away_from_the_leader_picks_a_follower(self):
         fake = self.cluster()
         result = transfer_leadership(fake.open_client, ["https://etcd2:2379"], away_from="etcd1")

@@ -22,6 +22,18 @@ class TestDisruptionCheck:
         assert verdict["safe"] is False
         assert verdict["reasons"] == ["without etcd1, 0 of 1 members would be healthy; quorum needs 1"]
 
+    def test_an_allowed_sole_member_may_go_when_it_is_healthy(self):
+        # etcd_kernel_force_cluster_size: the operator accepts the outage, not a broken cluster.
+        assert disruption_check(make_health({"etcd1": "leader"}), "etcd1", allow_sole_member=True) == \
+            {"safe": True, "reasons": []}
+        verdict = disruption_check(make_health({"etcd1": "down"}), "etcd1", allow_sole_member=True)
+        assert verdict["safe"] is False
+        assert verdict["reasons"][0].startswith("etcd1, the cluster's only member, is unhealthy")
+
+    def test_allowing_a_sole_member_changes_nothing_for_three(self):
+        health = make_health({"etcd1": "leader", "etcd2": "down", "etcd3": "follower"})
+        assert disruption_check(health, "etcd1", allow_sole_member=True) == disruption_check(health, "etcd1")
+
     @pytest.mark.parametrize("name", ["etcd1", "etcd2", "etcd3"])
     def test_three_healthy_members_each_may_go(self, name):
         health = make_health({"etcd1": "follower", "etcd2": "leader", "etcd3": "follower"})

@@ -38,3 +38,15 @@ def test_missing_packages_keep_their_order():
     assert missing_packages(wanted, ["linux-modules-5.4.0-136-generic", "linux-image-5.4.0-136-generic"]) == [
         "linux-modules-extra-5.4.0-136-generic"]
     assert missing_packages(wanted, wanted) == []
+
+
+def test_debian_sets_are_the_image_and_the_headers_where_installed():
+    # Debian's modules are inside the image; headers-<abi>-common comes with the headers.
+    installed = ["linux-image-6.1.0-56-amd64", "linux-headers-6.1.0-56-amd64", "linux-headers-6.1.0-56-common",
+                 "linux-kbuild-6.1", "linux-image-amd64", "linux-base"]
+    running = release_packages(installed, "6.1.0-56-amd64")
+    assert running == ["linux-image-6.1.0-56-amd64", "linux-headers-6.1.0-56-amd64"]
+    assert target_packages(running, "6.1.0-56-amd64", "6.1.0-57-amd64") == [
+        "linux-image-6.1.0-57-amd64", "linux-headers-6.1.0-57-amd64"]
+    assert target_packages(["linux-image-6.1.0-56-amd64"], "6.1.0-56-amd64", "6.1.0-57-amd64") == [
+        "linux-image-6.1.0-57-amd64"]

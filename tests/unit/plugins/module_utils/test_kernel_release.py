@@ -45,6 +45,7 @@ RUNNING = "5.4.0-132-generic"
     ("5.4.0-132-generic-lpae", (5, 4, 0), 132, "generic-lpae"),
     ("5.15.0-1030-intel-iotg", (5, 15, 0), 1030, "intel-iotg"),
     ("5.4.0-132-generic\n", (5, 4, 0), 132, "generic"),  # as read from /proc
+    ("6.1.0-56-amd64", (6, 1, 0), 56, "amd64"),  # Debian's
 ])
 def test_parse_release_splits_upstream_abi_and_flavour(release, upstream, abi, flavour):
     parsed = parse_release(release)
@@ -554,3 +555,12 @@ def test_module_utils_source_is_python_3_8_syntax():
     # It runs on Ubuntu 20.04's Python 3.8; catch newer syntax before a host does.
     with open(kernel_release.__file__) as source:
         ast.parse(source.read(), feature_version=(3, 8))
+
+
+def test_debian_kernels_are_judged_by_an_operator_range_for_their_flavour():
+    ranges = [{"upstream": "6.1.0", "from_abi": 1, "fixed_abi": 57, "flavours": ["amd64"]}]
+    assert kernel_verdict("6.1.0-56-amd64", ranges)["status"] == "affected"
+    assert kernel_verdict("6.1.0-56-amd64", ranges)["fixed_from"] == "6.1.0-57-amd64"
+    assert kernel_verdict("6.1.0-57-amd64", ranges)["status"] == "fixed"
+    # Without a range for 6.1.0 the built-in one does not reach it.
+    assert kernel_verdict("6.1.0-56-amd64")["status"] == "unaffected"

@@ -229,6 +229,13 @@ def test_the_report_carries_the_boot_loader_warnings_of_every_host():
     assert report["warnings"] == [{"host": "master1", "warning": "GRUB_DEFAULT is pinned"}]
 
 
+def test_the_report_gives_the_runs_wall_time():
+    run = new_run("r1", "2026-11-29T23:59:30Z")
+    assert run_report(run, "2026-11-30T00:02:05Z")["wall_time_s"] == 155
+    # A start or end in another form leaves it out rather than guessing.
+    assert run_report(run, "t1")["wall_time_s"] is None
+
+
 def test_the_report_says_which_apt_timers_the_run_stopped_and_whether_it_started_them_again():
     run = planned_run("master1", "master2")
     run = run_update(run, apt_paused={
