@@ -81,3 +81,5 @@ test-molecule: lab-up ## Molecule scenarios (default, fallback, host_layout, abo
 	@molecule test --all
 
 test: test-unit lint test-integration test-molecule ## Everything CI runs
+	@echo "make test leaves out make test-vm (the kit on a real kernel): under qemu's software emulation it takes"
+	@echo "about 15 minutes more than CI's budget allows beside the rest; run it on demand: make test-vm"

@@ -400,8 +400,8 @@ def up(log=print, boot_timeout=300):
     _write_inventory(state)
     # As apt-daily would have done on a server: the lists know what the repository offers.
     ssh(state, "sudo", "apt-get", "update", "-q")
-    log("VM up in %.0fs: %s on %s, ssh 127.0.0.1:%d" % (time.monotonic() - started, HOST, meta["boot_release"],
-                                                       ssh_port))
+    took = time.monotonic() - started
+    log("VM up in %.0fs: %s on %s, ssh 127.0.0.1:%d" % (took, HOST, meta["boot_release"], ssh_port))
     return state
 
 
@@ -413,8 +413,8 @@ def ssh(state, *command):
          "-o", "BatchMode=yes", "%s@127.0.0.1" % SSH_USER, *command],
         capture_output=True, text=True, timeout=300)
     if result.returncode != 0:
-        raise LabError("on the VM, %s failed (rc=%d): %s" % (" ".join(command), result.returncode,
-                                                           result.stderr.strip()[-2000:]))
+        error = result.stderr.strip()[-2000:]
+        raise LabError("on the VM, %s failed (rc=%d): %s" % (" ".join(command), result.returncode, error))
     return result.stdout.strip()
 
 

@@ -38,7 +38,7 @@ def affected_range(machine):
              "reference": "make test-vm: an operator range for Debian's kernels"}]
 
 
-def run_kit(machine, reports, playbook, *extra, timeout=900):
+def run_kit(machine, reports, playbook, *extra, timeout=1800):
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO_ROOT, "ansible.cfg"))
     env["PATH"] = os.path.join(REPO_ROOT, ".venv", "bin") + os.pathsep + env["PATH"]
     extra_vars = {"etcd_kernel_affected_ranges": affected_range(machine), "etcd_kernel_report_dir": str(reports)}
