@@ -14,7 +14,7 @@ import pytest
 
 from lab.config import REPO_ROOT
 
-from lab_helpers import hooks
+from lab_helpers import boot_ids, hooks, kernels
 
 pytestmark = pytest.mark.lab
 
@@ -68,9 +68,13 @@ def test_detect_and_mitigate_run_as_awx_runs_them(clean_lab, awx_job):
         assert runner.status == "successful" and runner.rc == 0, (playbook, output(runner))
 
 
-def test_a_check_job_reports_the_plan_as_artifact_data(affected_lab, awx_job):
+def test_a_check_job_reports_the_plan_as_artifact_data_and_changes_nothing(affected_lab, awx_job):
+    before = boot_ids(affected_lab)
     runner = awx_job("playbooks/remediate.yml", cmdline="--check")  # AWX's "check" job type
     assert runner.status == "successful", output(runner)
+    assert runner.stats["changed"] == {}, runner.stats
+    assert boot_ids(affected_lab) == before
+    assert set(kernels(affected_lab).values()) == {"5.4.0-132-generic"}
     summary = artifact(runner)
     assert summary["result"] == "planned" and summary["stopped_at"] is None
     assert [host["status"] for host in summary["hosts"]] == ["planned"] * 3
