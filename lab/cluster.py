@@ -1,4 +1,5 @@
 """Bring the lab up (or adopt what an earlier run left), take it down, report on it."""
+import concurrent.futures
 import ipaddress
 import json
 import os
@@ -429,6 +430,14 @@ def restart_etcd(config, host):
 
 # Commands ---------------------------------------------------------------------------
 
+def _on_each(hosts, action):
+    """action(host) on every host at once (each is a few docker execs); the first error
+    is raised once all are done."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
+        for future in [pool.submit(action, host) for host in hosts]:
+            future.result()
+
+
 def up(log=print):
     started = time.monotonic()
     require_engine()
@@ -449,14 +458,11 @@ def up(log=print):
     for host in config.hosts:
         _write_node_files(config, host, tag)
     created = [host for host in config.hosts if _ensure_master(config, host, tag)]
-    for host in config.hosts:
-        wait_booted(config, host)
-    for host in created:
-        _configure_apt(config, host)
+    _on_each(config.hosts, lambda host: wait_booted(config, host))
+    _on_each(created, lambda host: _configure_apt(config, host))
     if not created:
-        for host in config.hosts:
-            faults.thaw(config, host)
-            faults.reset_apt_timers(config, host)
+        _on_each(config.hosts, lambda host: (faults.thaw(config, host),
+                                             faults.reset_apt_timers(config, host)))
         _revive_unreachable_members(config)
     wait_cluster_healthy(config)
     faults.disarm_all_alarms(config)

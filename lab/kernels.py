@@ -15,6 +15,7 @@ Each master has its own flat repository on the mirror, so that faults can hide
 packages from one host.
 """
 import email.utils
+import functools
 import gzip
 import hashlib
 import os
@@ -153,9 +154,19 @@ def build_pool(pool_dir):
     return debs
 
 
-def _control_of(deb):
-    return subprocess.run(["dpkg-deb", "-f", deb], check=True, capture_output=True,
-                          text=True).stdout.rstrip("\n")
+def _deb_fields(deb):
+    """(control, size, md5, sha256) of a .deb, for its Packages stanza."""
+    status = os.stat(deb)
+    return _deb_fields_of(deb, status.st_mtime_ns, status.st_size)
+
+
+@functools.lru_cache(maxsize=None)
+def _deb_fields_of(deb, mtime_ns, size):
+    # Cached by path, time and size: every `lab up` rewrites each host's repository
+    # from the same few files, and dpkg-deb is a process per file.
+    control = subprocess.run(["dpkg-deb", "-f", deb], check=True, capture_output=True,
+                             text=True).stdout.rstrip("\n")
+    return control, size, _digest(deb, "md5"), _digest(deb, "sha256")
 
 
 def _digest(path, algorithm):
@@ -190,12 +201,13 @@ def write_flat_repo(repo, debs):
     for package, deb in sorted(debs.items()):
         name = os.path.basename(deb)
         os.symlink(os.path.relpath(deb, repo), os.path.join(repo, name))
+        control, size, md5, sha256 = _deb_fields(deb)
         stanzas.append("\n".join([
-            _control_of(deb),
+            control,
             "Filename: ./" + name,
-            "Size: %d" % os.path.getsize(deb),
-            "MD5sum: " + _digest(deb, "md5"),
-            "SHA256: " + _digest(deb, "sha256"),
+            "Size: %d" % size,
+            "MD5sum: " + md5,
+            "SHA256: " + sha256,
         ]))
     packages = os.path.join(repo, "Packages")
     with open(packages, "w") as handle:
