@@ -19,7 +19,8 @@ def main(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     fault.add_argument("host")
     fault.add_argument("fault")
-    fault.add_argument("--seconds", type=float, default=20, help="slow_boot: boot time; slow_install, unattended_upgrade_running: the time added")
+    fault.add_argument("--seconds", type=float, default=20,
+                       help="slow_boot: boot time; slow_install, unattended_upgrade_running: the time added")
     fault.add_argument("--period", type=int, default=20, help="flapping: seconds between freezes")
     fault.add_argument("--freeze", type=int, default=4, help="flapping: seconds frozen")
     clear = commands.add_parser("clear", help="clear one fault of a host, or all")

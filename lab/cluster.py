@@ -68,23 +68,22 @@ def _ssh_key(path, comment):
                        check=True)
 
 
-def _write_etcd_env(config, host):
-    """etcd's settings in kubespray's etcd.env form, plus etcdctl's for `docker exec`."""
-    member = config.member(host)
-    cluster = ",".join("%s=%s" % (config.member(h), config.peer_url(h)) for h in config.hosts)
-    settings = {
+def kubespray_etcd_env(member, host, ip, initial_cluster):
+    """A member's settings as kubespray's etcd.env gives them (its roles/etcd/templates/
+    etcd.env.j2), with kubespray's timing and certificate names; initial_cluster is
+    "name=peer URL,...". The lab's masters and the VM both use it."""
+    return {
         "ETCD_NAME": member,
         "ETCD_DATA_DIR": "/var/lib/etcd",
-        "ETCD_ADVERTISE_CLIENT_URLS": config.client_url(host),
-        "ETCD_INITIAL_ADVERTISE_PEER_URLS": config.peer_url(host),
+        "ETCD_ADVERTISE_CLIENT_URLS": "https://%s:2379" % ip,
+        "ETCD_INITIAL_ADVERTISE_PEER_URLS": "https://%s:2380" % ip,
         "ETCD_INITIAL_CLUSTER_STATE": "new",
         "ETCD_INITIAL_CLUSTER_TOKEN": "k8s_etcd",
-        "ETCD_INITIAL_CLUSTER": cluster,
-        "ETCD_LISTEN_CLIENT_URLS": "%s,https://127.0.0.1:2379" % config.client_url(host),
-        "ETCD_LISTEN_PEER_URLS": config.peer_url(host),
+        "ETCD_INITIAL_CLUSTER": initial_cluster,
+        "ETCD_LISTEN_CLIENT_URLS": "https://%s:2379,https://127.0.0.1:2379" % ip,
+        "ETCD_LISTEN_PEER_URLS": "https://%s:2380" % ip,
         "ETCD_HEARTBEAT_INTERVAL": str(HEARTBEAT_MS),
         "ETCD_ELECTION_TIMEOUT": str(ELECTION_MS),
-        "ETCD_STRICT_RECONFIG_CHECK": "true",
         # Pre-vote is not set, as in kubespray: etcd 3.4 leaves it off.
         "ETCD_METRICS": "basic",
         "ETCD_TRUSTED_CA_FILE": CERT_DIR + "/ca.pem",
@@ -95,13 +94,26 @@ def _write_etcd_env(config, host):
         "ETCD_PEER_CERT_FILE": "%s/member-%s.pem" % (CERT_DIR, host),
         "ETCD_PEER_KEY_FILE": "%s/member-%s-key.pem" % (CERT_DIR, host),
         "ETCD_PEER_CLIENT_CERT_AUTH": "true",
+    }
+
+
+def env_file(settings):
+    return "".join("%s=%s\n" % item for item in settings.items())
+
+
+def _write_etcd_env(config, host):
+    """The member's etcd.env, plus etcdctl's settings for `docker exec`."""
+    initial_cluster = ",".join("%s=%s" % (config.member(h), config.peer_url(h)) for h in config.hosts)
+    settings = kubespray_etcd_env(config.member(host), host, config.ip(host), initial_cluster)
+    settings.update({
+        "ETCD_STRICT_RECONFIG_CHECK": "true",  # kubespray's too; the VM's one member needs none
         "ETCDCTL_API": "3",
         "ETCDCTL_ENDPOINTS": "https://127.0.0.1:2379",
         "ETCDCTL_CACERT": CERT_DIR + "/ca.pem",
         "ETCDCTL_CERT": "%s/admin-%s.pem" % (CERT_DIR, host),
         "ETCDCTL_KEY": "%s/admin-%s-key.pem" % (CERT_DIR, host),
-    }
-    _write(config, host, "etcd.env", "".join("%s=%s\n" % item for item in settings.items()), 0o640)
+    })
+    _write(config, host, "etcd.env", env_file(settings), 0o640)
 
 
 # kubespray's roles/etcd/templates/etcd-docker.service.j2 and etcd.j2: the unit runs a

@@ -14,6 +14,7 @@ there, so a changed environment cannot confuse a running lab.
 import ipaddress
 import json
 import os
+import subprocess
 import uuid
 from dataclasses import asdict, dataclass
 
@@ -29,6 +30,15 @@ LAYOUTS = ("docker", "host")
 
 class LabError(Exception):
     """A problem the user can fix; the message says how."""
+
+
+def run_command(command, what, **kwargs):
+    """Run command; on failure, a LabError naming `what` with the output's last lines."""
+    result = subprocess.run(command, capture_output=True, text=True, **kwargs)
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+        raise LabError("%s failed (rc=%d):\n%s" % (what, result.returncode, tail))
+    return result
 
 
 def write_file(path, content, mode=0o644):

@@ -41,6 +41,9 @@ DPKG_LOCK_HOLDER = ("import fcntl, time  # lab-dpkg-lock-holder\n"
 
 
 UPGRADE_DROP_IN_DIR = "/run/systemd/system/apt-daily-upgrade.service.d"
+# Ends the unattended_upgrade_running fault's upgrade and drops its drop-in.
+_END_THE_UPGRADE = ("systemctl stop apt-daily-upgrade.service; systemctl reset-failed apt-daily-upgrade.service;"
+                    " rm -rf %s; systemctl daemon-reload" % UPGRADE_DROP_IN_DIR)
 
 
 def _marker(config, host, fault):
@@ -119,8 +122,7 @@ def clear(config, host, fault):
         elif name == "dpkg_lock_held" and is_running(config.master(host)):
             exec_in(config.master(host), "pkill", "-f", "lab-dpkg-lock-holder", check=False)
         elif name == "unattended_upgrade_running" and is_running(config.master(host)):
-            exec_in(config.master(host), "sh", "-c", "systemctl stop apt-daily-upgrade.service; systemctl reset-failed apt-daily-upgrade.service;"
-                    " rm -rf %s; systemctl daemon-reload" % UPGRADE_DROP_IN_DIR, check=False)
+            exec_in(config.master(host), "sh", "-c", _END_THE_UPGRADE, check=False)
         elif name == "grub_pinned" and is_running(config.master(host)):
             _write_grub_default(config, host, "0")
         elif name == "never_recovers" and is_running(config.master(host)):
@@ -136,10 +138,8 @@ def remove_markers(config, host):
 def reset_apt_timers(config, host):
     """Leave no upgrade running and the apt timers running, as on a fresh master."""
     if is_running(config.master(host)):
-        exec_in(config.master(host), "sh", "-c",
-                "if [ -d %s ]; then systemctl stop apt-daily-upgrade.service; systemctl reset-failed"
-                " apt-daily-upgrade.service; rm -rf %s; systemctl daemon-reload; fi;"
-                " systemctl start apt-daily.timer apt-daily-upgrade.timer" % (UPGRADE_DROP_IN_DIR, UPGRADE_DROP_IN_DIR))
+        exec_in(config.master(host), "sh", "-c", "if [ -d %s ]; then %s; fi; systemctl start apt-daily.timer"
+                " apt-daily-upgrade.timer" % (UPGRADE_DROP_IN_DIR, _END_THE_UPGRADE))
 
 
 def thaw(config, host):

@@ -22,7 +22,7 @@ import tempfile
 import time
 
 from lab import kernels
-from lab.config import STATE_DIR, LabError, write_file
+from lab.config import STATE_DIR, LabError, run_command, write_file
 from lab.docker import image_exists
 
 SUITE = "bookworm"
@@ -94,14 +94,6 @@ def image_tag():
     return "%s:%s" % (REPOSITORY, recipe.hexdigest()[:12])
 
 
-def _run(command, what):
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
-        raise LabError("%s failed (rc=%d):\n%s" % (what, result.returncode, tail))
-    return result
-
-
 def ensure_image(kernel_debs, log=print):
     """Return the image tag, building the image first when it is not cached."""
     tag = image_tag()
@@ -115,7 +107,7 @@ def ensure_image(kernel_debs, log=print):
     work = tempfile.mkdtemp(prefix="image-", dir=STATE_DIR)
     rootfs = os.path.join(work, "rootfs")
     try:
-        _run(["debootstrap", "--variant=minbase", "--include=" + ",".join(PACKAGES),
+        run_command(["debootstrap", "--variant=minbase", "--include=" + ",".join(PACKAGES),
               SUITE, rootfs, DEBIAN_MIRROR],
              "debootstrap from %s (set LAB_DEBIAN_MIRROR to use another mirror)" % DEBIAN_MIRROR)
         _customise(rootfs, [kernel_debs[name] for name in kernels.release_packages(kernels.BOOT_ABI)])
@@ -141,9 +133,9 @@ def _customise(rootfs, boot_kernel_debs):
     for name in os.listdir(os.path.join(rootfs, "etc/ssh")):
         if name.startswith("ssh_host_"):
             os.remove(os.path.join(rootfs, "etc/ssh", name))
-    _run(["chroot", rootfs, "useradd", "--create-home", "--shell", "/bin/bash", SSH_USER],
+    run_command(["chroot", rootfs, "useradd", "--create-home", "--shell", "/bin/bash", SSH_USER],
          "adding the ssh user")
-    _run(["chroot", rootfs, "install", "-d", "-m", "0700", "-o", SSH_USER, "-g", SSH_USER,
+    run_command(["chroot", rootfs, "install", "-d", "-m", "0700", "-o", SSH_USER, "-g", SSH_USER,
           "/home/%s/.ssh" % SSH_USER], "creating the ssh user's .ssh")
     write_file(os.path.join(rootfs, "etc/sudoers.d/" + SSH_USER), SUDOERS, 0o440)
     write_file(os.path.join(rootfs, "etc/apt/apt.conf.d/20auto-upgrades"), AUTO_UPGRADES)
@@ -168,8 +160,8 @@ def _customise(rootfs, boot_kernel_debs):
     os.makedirs(os.path.join(rootfs, "tmp/kernel"))
     for deb in boot_kernel_debs:
         shutil.copy2(deb, os.path.join(rootfs, "tmp/kernel"))
-    _run(["chroot", rootfs, "sh", "-c", "dpkg -i /tmp/kernel/*.deb"], "installing the boot kernel's packages")
+    run_command(["chroot", rootfs, "sh", "-c", "dpkg -i /tmp/kernel/*.deb"], "installing the boot kernel's packages")
     shutil.rmtree(os.path.join(rootfs, "tmp/kernel"))
-    _run(["chroot", rootfs, "apt-get", "clean"], "apt-get clean")
+    run_command(["chroot", rootfs, "apt-get", "clean"], "apt-get clean")
     shutil.rmtree(os.path.join(rootfs, "var/lib/apt/lists"), ignore_errors=True)
     os.makedirs(os.path.join(rootfs, "var/lib/apt/lists/partial"), exist_ok=True)

@@ -33,7 +33,8 @@ import time
 import uuid
 
 from lab import certs, kernels
-from lab.config import REPO_ROOT, STATE_DIR, LabError, write_file
+from lab.cluster import env_file, kubespray_etcd_env
+from lab.config import REPO_ROOT, STATE_DIR, LabError, run_command, write_file
 from lab.image import DEBIAN_MIRROR, SSH_USER, SSHD_CONFIG, SUDOERS, SUITE
 
 HOST = "vm1"
@@ -106,28 +107,7 @@ LimitNOFILE=40000
 [Install]
 WantedBy=multi-user.target
 """
-ETCD_ENV = {
-    "ETCD_NAME": MEMBER,
-    "ETCD_DATA_DIR": "/var/lib/etcd",
-    "ETCD_ADVERTISE_CLIENT_URLS": "https://%s:2379" % GUEST_IP,
-    "ETCD_INITIAL_ADVERTISE_PEER_URLS": "https://%s:2380" % GUEST_IP,
-    "ETCD_INITIAL_CLUSTER_STATE": "new",
-    "ETCD_INITIAL_CLUSTER_TOKEN": "k8s_etcd",
-    "ETCD_INITIAL_CLUSTER": "%s=https://%s:2380" % (MEMBER, GUEST_IP),
-    "ETCD_LISTEN_CLIENT_URLS": "https://%s:2379,https://127.0.0.1:2379" % GUEST_IP,
-    "ETCD_LISTEN_PEER_URLS": "https://%s:2380" % GUEST_IP,
-    "ETCD_HEARTBEAT_INTERVAL": "250",
-    "ETCD_ELECTION_TIMEOUT": "5000",
-    "ETCD_METRICS": "basic",
-    "ETCD_TRUSTED_CA_FILE": CERT_DIR + "/ca.pem",
-    "ETCD_CERT_FILE": "%s/member-%s.pem" % (CERT_DIR, HOST),
-    "ETCD_KEY_FILE": "%s/member-%s-key.pem" % (CERT_DIR, HOST),
-    "ETCD_CLIENT_CERT_AUTH": "true",
-    "ETCD_PEER_TRUSTED_CA_FILE": CERT_DIR + "/ca.pem",
-    "ETCD_PEER_CERT_FILE": "%s/member-%s.pem" % (CERT_DIR, HOST),
-    "ETCD_PEER_KEY_FILE": "%s/member-%s-key.pem" % (CERT_DIR, HOST),
-    "ETCD_PEER_CLIENT_CERT_AUTH": "true",
-}
+ETCD_ENV = kubespray_etcd_env(MEMBER, HOST, GUEST_IP, "%s=https://%s:2380" % (MEMBER, GUEST_IP))
 ESP_MIB = 64
 ROOT_MIB = 2048
 MEMORY_MIB = 1024
@@ -156,17 +136,9 @@ def recipe_id():
     return recipe.hexdigest()[:12]
 
 
-def _run(command, what, **kwargs):
-    result = subprocess.run(command, capture_output=True, text=True, **kwargs)
-    if result.returncode != 0:
-        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
-        raise LabError("%s failed (rc=%d):\n%s" % (what, result.returncode, tail))
-    return result.stdout
-
-
 def _chroot(rootfs, command, what):
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive", LC_ALL="C.UTF-8")
-    return _run(["chroot", rootfs] + command, what, env=env)
+    return run_command(["chroot", rootfs] + command, what, env=env).stdout
 
 
 def check_host_tools():
@@ -217,7 +189,7 @@ def _offered_kernels(rootfs):
 
 def _build(work, log):
     rootfs = os.path.join(work, "rootfs")
-    _run(["debootstrap", "--variant=minbase", "--include=" + ",".join(PACKAGES), SUITE, rootfs, DEBIAN_MIRROR],
+    run_command(["debootstrap", "--variant=minbase", "--include=" + ",".join(PACKAGES), SUITE, rootfs, DEBIAN_MIRROR],
          "debootstrap from %s (set LAB_DEBIAN_MIRROR to use another mirror)" % DEBIAN_MIRROR)
     write_file(os.path.join(rootfs, "etc/apt/sources.list"), SOURCES.format(mirror=DEBIAN_MIRROR, suite=SUITE))
     _chroot(rootfs, ["apt-get", "update", "-q"], "apt-get update in the image")
@@ -253,7 +225,7 @@ def _configure(rootfs, work):
     # (MODULES=dep, set after the chroot install, which cannot see the VM's disk), a
     # network, a host name, the normal user with sudo, sshd with key login only.
     write_file(os.path.join(rootfs, "etc/default/grub"), GRUB_DEFAULTS)
-    _run(["sed", "-i", "s/^MODULES=.*/MODULES=dep/", os.path.join(rootfs, "etc/initramfs-tools/initramfs.conf")],
+    run_command(["sed", "-i", "s/^MODULES=.*/MODULES=dep/", os.path.join(rootfs, "etc/initramfs-tools/initramfs.conf")],
          "setting MODULES=dep")
     write_file(os.path.join(rootfs, "etc/systemd/network/20-wired.network"), NETWORK)
     write_file(os.path.join(rootfs, "etc/hostname"), HOST + "\n")
@@ -264,7 +236,7 @@ def _configure(rootfs, work):
     _chroot(rootfs, ["useradd", "--create-home", "--shell", "/bin/bash", SSH_USER], "adding the ssh user")
     write_file(os.path.join(rootfs, "etc/sudoers.d/" + SSH_USER), SUDOERS, 0o440)
     key = os.path.join(work, "id_ed25519")
-    _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "etcd-kernel-vm", "-f", key], "making the ssh key")
+    run_command(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "etcd-kernel-vm", "-f", key], "making the ssh key")
     ssh_dir = os.path.join(rootfs, "home", SSH_USER, ".ssh")
     with open(key + ".pub") as handle:
         write_file(os.path.join(ssh_dir, "authorized_keys"), handle.read(), 0o600)
@@ -275,7 +247,7 @@ def _configure(rootfs, work):
     # etcd: one member, kubespray's host layout.
     ca_dir = os.path.join(work, "ca")
     certs.make_host_certs(ca_dir, os.path.join(rootfs, CERT_DIR.lstrip("/")), HOST, GUEST_IP)
-    write_file(os.path.join(rootfs, "etc/etcd.env"), "".join("%s=%s\n" % item for item in ETCD_ENV.items()), 0o640)
+    write_file(os.path.join(rootfs, "etc/etcd.env"), env_file(ETCD_ENV), 0o640)
     write_file(os.path.join(rootfs, "etc/systemd/system/etcd.service"), ETCD_UNIT)
     _enable(rootfs, "multi-user.target.wants", "etcd.service", "/etc/systemd/system/")
     shutil.rmtree(os.path.join(rootfs, "var/lib/etcd"), ignore_errors=True)  # Debian's own member's data
@@ -296,23 +268,23 @@ def _write_disk(work, rootfs, root_uuid):
     stub_cfg = os.path.join(work, "stub.cfg")
     write_file(stub_cfg, EFI_STUB_CFG.format(uuid=root_uuid))
     efi = os.path.join(work, "BOOTX64.EFI")
-    _run(["grub-mkstandalone", "-O", "x86_64-efi", "-o", efi, "boot/grub/grub.cfg=" + stub_cfg], "grub-mkstandalone")
-    _run(["mkfs.vfat", "-C", esp, str(ESP_MIB * 1024)], "mkfs.vfat")
-    _run(["mmd", "-i", esp, "::/EFI", "::/EFI/BOOT"], "mmd")
-    _run(["mcopy", "-i", esp, efi, "::/EFI/BOOT/BOOTX64.EFI"], "mcopy")
-    _run(["mke2fs", "-q", "-t", "ext4", "-U", root_uuid, "-d", rootfs, root, "%dM" % ROOT_MIB], "mke2fs")
+    run_command(["grub-mkstandalone", "-O", "x86_64-efi", "-o", efi, "boot/grub/grub.cfg=" + stub_cfg], "grub-mkstandalone")
+    run_command(["mkfs.vfat", "-C", esp, str(ESP_MIB * 1024)], "mkfs.vfat")
+    run_command(["mmd", "-i", esp, "::/EFI", "::/EFI/BOOT"], "mmd")
+    run_command(["mcopy", "-i", esp, efi, "::/EFI/BOOT/BOOTX64.EFI"], "mcopy")
+    run_command(["mke2fs", "-q", "-t", "ext4", "-U", root_uuid, "-d", rootfs, root, "%dM" % ROOT_MIB], "mke2fs")
     first_lba = 2048
     esp_sectors = ESP_MIB * 2048
     root_start = first_lba + esp_sectors
     total_mib = 1 + ESP_MIB + ROOT_MIB + 1
     with open(disk, "wb") as handle:
         handle.truncate(total_mib * 1024 * 1024)
-    _run(["sgdisk", "-n", "1:%d:+%dM" % (first_lba, ESP_MIB), "-t", "1:ef00",
+    run_command(["sgdisk", "-n", "1:%d:+%dM" % (first_lba, ESP_MIB), "-t", "1:ef00",
           "-n", "2:%d:+%dM" % (root_start, ROOT_MIB), "-t", "2:8300", disk], "sgdisk")
     for image, start in ((esp, first_lba), (root, root_start)):
-        _run(["dd", "if=" + image, "of=" + disk, "bs=512", "seek=%d" % start, "conv=notrunc,sparse", "status=none"],
+        run_command(["dd", "if=" + image, "of=" + disk, "bs=512", "seek=%d" % start, "conv=notrunc,sparse", "status=none"],
              "dd " + os.path.basename(image))
-    _run(["qemu-img", "convert", "-c", "-O", "qcow2", disk, os.path.join(work, "base.qcow2")], "qemu-img convert")
+    run_command(["qemu-img", "convert", "-c", "-O", "qcow2", disk, os.path.join(work, "base.qcow2")], "qemu-img convert")
     for name in (esp, root, disk, efi, stub_cfg):
         os.remove(name)
 
@@ -369,7 +341,7 @@ def up(log=print, boot_timeout=300):
     os.makedirs(repo)
     kernels.write_flat_repo(repo, {name.split("_")[0]: os.path.join(image, name) for name in meta["target_debs"]})
     overlay = os.path.join(RUN_DIR, "disk.qcow2")
-    _run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", os.path.join(image, "base.qcow2"),
+    run_command(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", os.path.join(image, "base.qcow2"),
           overlay], "qemu-img create")
     vars_copy = os.path.join(RUN_DIR, "OVMF_VARS.fd")
     shutil.copy(OVMF_VARS, vars_copy)
