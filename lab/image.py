@@ -108,8 +108,8 @@ def ensure_image(kernel_debs, log=print):
     rootfs = os.path.join(work, "rootfs")
     try:
         run_command(["debootstrap", "--variant=minbase", "--include=" + ",".join(PACKAGES),
-              SUITE, rootfs, DEBIAN_MIRROR],
-             "debootstrap from %s (set LAB_DEBIAN_MIRROR to use another mirror)" % DEBIAN_MIRROR)
+                     SUITE, rootfs, DEBIAN_MIRROR],
+                    "debootstrap from %s (set LAB_DEBIAN_MIRROR to use another mirror)" % DEBIAN_MIRROR)
         _customise(rootfs, [kernel_debs[name] for name in kernels.release_packages(kernels.BOOT_ABI)])
         tar = subprocess.Popen(["tar", "-C", rootfs, "--numeric-owner", "-c", "."],
                                stdout=subprocess.PIPE)
@@ -134,9 +134,9 @@ def _customise(rootfs, boot_kernel_debs):
         if name.startswith("ssh_host_"):
             os.remove(os.path.join(rootfs, "etc/ssh", name))
     run_command(["chroot", rootfs, "useradd", "--create-home", "--shell", "/bin/bash", SSH_USER],
-         "adding the ssh user")
+                "adding the ssh user")
     run_command(["chroot", rootfs, "install", "-d", "-m", "0700", "-o", SSH_USER, "-g", SSH_USER,
-          "/home/%s/.ssh" % SSH_USER], "creating the ssh user's .ssh")
+                 "/home/%s/.ssh" % SSH_USER], "creating the ssh user's .ssh")
     write_file(os.path.join(rootfs, "etc/sudoers.d/" + SSH_USER), SUDOERS, 0o440)
     write_file(os.path.join(rootfs, "etc/apt/apt.conf.d/20auto-upgrades"), AUTO_UPGRADES)
     write_file(os.path.join(rootfs, "etc/systemd/system/lab-boot.service"), LAB_BOOT_UNIT)

@@ -190,7 +190,7 @@ def _offered_kernels(rootfs):
 def _build(work, log):
     rootfs = os.path.join(work, "rootfs")
     run_command(["debootstrap", "--variant=minbase", "--include=" + ",".join(PACKAGES), SUITE, rootfs, DEBIAN_MIRROR],
-         "debootstrap from %s (set LAB_DEBIAN_MIRROR to use another mirror)" % DEBIAN_MIRROR)
+                "debootstrap from %s (set LAB_DEBIAN_MIRROR to use another mirror)" % DEBIAN_MIRROR)
     write_file(os.path.join(rootfs, "etc/apt/sources.list"), SOURCES.format(mirror=DEBIAN_MIRROR, suite=SUITE))
     _chroot(rootfs, ["apt-get", "update", "-q"], "apt-get update in the image")
     offered = _offered_kernels(rootfs)
@@ -226,7 +226,7 @@ def _configure(rootfs, work):
     # network, a host name, the normal user with sudo, sshd with key login only.
     write_file(os.path.join(rootfs, "etc/default/grub"), GRUB_DEFAULTS)
     run_command(["sed", "-i", "s/^MODULES=.*/MODULES=dep/", os.path.join(rootfs, "etc/initramfs-tools/initramfs.conf")],
-         "setting MODULES=dep")
+                "setting MODULES=dep")
     write_file(os.path.join(rootfs, "etc/systemd/network/20-wired.network"), NETWORK)
     write_file(os.path.join(rootfs, "etc/hostname"), HOST + "\n")
     write_file(os.path.join(rootfs, "etc/hosts"), "127.0.0.1 localhost\n127.0.1.1 %s\n" % HOST)
@@ -280,10 +280,10 @@ def _write_disk(work, rootfs, root_uuid):
     with open(disk, "wb") as handle:
         handle.truncate(total_mib * 1024 * 1024)
     run_command(["sgdisk", "-n", "1:%d:+%dM" % (first_lba, ESP_MIB), "-t", "1:ef00",
-          "-n", "2:%d:+%dM" % (root_start, ROOT_MIB), "-t", "2:8300", disk], "sgdisk")
+                 "-n", "2:%d:+%dM" % (root_start, ROOT_MIB), "-t", "2:8300", disk], "sgdisk")
     for image, start in ((esp, first_lba), (root, root_start)):
         run_command(["dd", "if=" + image, "of=" + disk, "bs=512", "seek=%d" % start, "conv=notrunc,sparse", "status=none"],
-             "dd " + os.path.basename(image))
+                    "dd " + os.path.basename(image))
     run_command(["qemu-img", "convert", "-c", "-O", "qcow2", disk, os.path.join(work, "base.qcow2")], "qemu-img convert")
     for name in (esp, root, disk, efi, stub_cfg):
         os.remove(name)
@@ -342,7 +342,7 @@ def up(log=print, boot_timeout=300):
     kernels.write_flat_repo(repo, {name.split("_")[0]: os.path.join(image, name) for name in meta["target_debs"]})
     overlay = os.path.join(RUN_DIR, "disk.qcow2")
     run_command(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", os.path.join(image, "base.qcow2"),
-          overlay], "qemu-img create")
+                 overlay], "qemu-img create")
     vars_copy = os.path.join(RUN_DIR, "OVMF_VARS.fd")
     shutil.copy(OVMF_VARS, vars_copy)
     repo_port, ssh_port = _free_port(), _free_port()
