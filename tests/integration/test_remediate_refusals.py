@@ -179,6 +179,7 @@ def test_two_hosts_with_one_member_name_are_refused(clean_lab, tmp_path):
     # Shorter than one host may go between two refreshes: another run could take the lock meanwhile.
     ("etcd_kernel_lock_ttl=300", "Raise etcd_kernel_lock_ttl to at least"),
     ("etcd_kernel_snapshot_keep=many", "argument 'etcd_kernel_snapshot_keep' is of type"),
+    ("etcd_kernel_request_timeout_s=nan", "etcd_kernel_request_timeout_s must be a number of seconds above 0"),
     # The kit escalates on the etcd hosts; an escalation that fails says what to do.
     ("ansible_become_exe=/nonexistent/sudo", "The kit could not work as root on master1"),
     # A hook that is not there would fail after the install; preflight says so first.
