@@ -538,16 +538,17 @@ def write_inventory(config):
              "    # This checkout's lab key, and the masters' host keys pinned (absolute paths, so",
              "    # molecule's copy of the inventory finds them too)."]
     lines += ["    %s: %s" % item for item in ssh_connection_vars(config).items()]
-    lines += ["    # How this lab runs etcd (LAB_LAYOUT), in kubespray's words.",
-              "    etcd_deployment_type: %s" % config.layout,
-              "  hosts:"]
+    if config.layout == "docker":
+        # As an inventory of kubespray up to v2.17 says it; a host-layout lab's inventory
+        # leaves it out, as one relying on kubespray's default from v2.18 does, and the
+        # kit reads the layout from the hosts.
+        lines += ["    etcd_deployment_type: docker"]
+    lines += ["  hosts:"]
     for host in config.hosts:
         # etcd_member_name is left to the kit, which derives etcd<index> as kubespray does.
         lines += ["    %s:" % host,
                   "      ansible_host: %s" % config.ip(host),
                   "      ip: %s" % config.ip(host)]
-        if config.etcd_container(host) != config.member(host):
-            lines += ["      etcd_container_name: %s" % config.etcd_container(host)]
     lines += ["  children:", "    etcd:", "      hosts:"]
     lines += ["        %s:" % host for host in config.hosts]
     lines += ["    kube_control_plane:", "      hosts:"]

@@ -53,6 +53,8 @@ DEFAULT_TIMEOUT = 1.0
 # reported as a timeout and never holds the whole check.
 THREAD_GRACE_SECONDS = 0.25
 LEADER_POLL_INTERVAL = 0.2
+# collect_health's key for the local status call (no endpoint URL can be this).
+_LOCAL = object()
 
 
 def _call_with_client(open_client, endpoint, method, *args):
@@ -106,11 +108,14 @@ def _same_url(left, right):
     return left.rstrip("/").lower() == right.rstrip("/").lower()
 
 
-def collect_health(open_client, endpoints, timeout=DEFAULT_TIMEOUT, max_index_gap=DEFAULT_MAX_INDEX_GAP):
+def collect_health(open_client, endpoints, timeout=DEFAULT_TIMEOUT, max_index_gap=DEFAULT_MAX_INDEX_GAP,
+                   local_endpoint=None):
     """Ask the cluster about itself; the normalized result (see etcd_health_result.build_health).
 
     1. member/list on every given endpoint at once; the first endpoint (in the
-       given order) that answers provides the membership.
+       given order) that answers provides the membership. With local_endpoint (the
+       host's own loopback client URL), its status is asked at the same time, and
+       "local" in the result names the member that answered there (see local_member).
     2. status on every member's first client URL, and the alarm list from that
        endpoint, at once. An endpoint that already failed in step 1 is not asked
        again, so a frozen member costs one timeout, not two.
@@ -121,9 +126,30 @@ def collect_health(open_client, endpoints, timeout=DEFAULT_TIMEOUT, max_index_ga
     if not endpoints:
         raise EtcdConfigError("endpoints is empty: give at least one client URL, e.g. https://127.0.0.1:2379")
     endpoints = list(endpoints)
-    listings = run_parallel(
-        {endpoint: (lambda e=endpoint: _call_with_client(open_client, e, "member_list")) for endpoint in endpoints},
-        timeout)
+    calls = {endpoint: (lambda e=endpoint: _call_with_client(open_client, e, "member_list")) for endpoint in endpoints}
+    if local_endpoint:
+        calls[_LOCAL] = lambda: _call_with_client(open_client, local_endpoint, "status")
+    listings = run_parallel(calls, timeout)
+    local_answer = listings.pop(_LOCAL, None)
+    health = _collect_statuses(open_client, endpoints, listings, timeout, max_index_gap)
+    if local_endpoint:
+        health["local"] = local_member(health, local_endpoint, *local_answer)
+    return health
+
+
+def local_member(health, endpoint, status, error):
+    """{"endpoint", "id", "name", "version", "error"}: the member that answered status on
+    the host's own loopback URL (name None when the membership does not list its id),
+    or the error when it did not answer."""
+    if error is not None:
+        return {"endpoint": endpoint, "id": None, "name": None, "version": None, "error": str(error)}
+    member_id = status["responder_id"]
+    name = next((member["name"] for member in health["members"] if member["id"] == member_id), None)
+    return {"endpoint": endpoint, "id": member_id, "name": name, "version": status.get("version"), "error": ""}
+
+
+def _collect_statuses(open_client, endpoints, listings, timeout, max_index_gap):
+    """Step 2 of collect_health, from the member/list answers of step 1."""
     failures = {endpoint: str(error) for endpoint, (_, error) in listings.items() if error is not None}
     source = next((endpoint for endpoint in endpoints if listings[endpoint][1] is None), None)
     if source is None:

@@ -84,6 +84,12 @@ options:
       - Both backends read them over HTTPS with the same certificates (etcd has no gRPC call for them).
     type: bool
     default: false
+  local_endpoint:
+    description:
+      - The host's own loopback client URL (kubespray and kubeadm: C(https://127.0.0.1:2379)). Its status
+        is asked together with the member list, and RV(local) names the member that answers there: the
+        member this host really runs, whatever the inventory says.
+    type: str
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - sre.etcd_kernel.etcd
@@ -301,6 +307,31 @@ cluster:
       description: All members healthy, quorum, in sync, no alarm.
       type: bool
       sample: true
+local:
+  description: The member that answered on O(local_endpoint) (from the last look, when waiting).
+  returned: when O(local_endpoint) is given
+  type: dict
+  contains:
+    endpoint:
+      description: O(local_endpoint).
+      type: str
+      sample: https://127.0.0.1:2379
+    id:
+      description: The id of the member that answered; V(null) when none did.
+      type: str
+      sample: 8e9e05c52164694d
+    name:
+      description: Its name in the membership; V(null) when none answered or the membership does not list it.
+      type: str
+      sample: etcd1
+    version:
+      description: Its etcd version.
+      type: str
+      sample: 3.4.23
+    error:
+      description: Why nothing answered; empty when a member did.
+      type: str
+      sample: ""
 ready:
   description: Whether the state O(wait_for) waited for was reached.
   returned: when O(wait_for) is not V(none)
@@ -351,6 +382,7 @@ def main():
         member=dict(type="str"),
         wait_timeout=dict(type="float", default=300),
         metrics=dict(type="bool", default=False),
+        local_endpoint=dict(type="str"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_if=[("wait_for", value, ("member",)) for value in MEMBER_CONDITIONS])
@@ -362,7 +394,8 @@ def main():
                          % params["wait_timeout"])
 
     def look():
-        return collect_health(open_client, params["endpoints"], params["timeout"], params["max_index_gap"])
+        return collect_health(open_client, params["endpoints"], params["timeout"], params["max_index_gap"],
+                              local_endpoint=params["local_endpoint"])
 
     wait_for = params["wait_for"]
     try:
@@ -380,6 +413,8 @@ def main():
         collect_metrics(open_client, health, params["timeout"])
 
     result = dict(changed=False, members=health["members"], cluster=health["cluster"])
+    if "local" in health:
+        result["local"] = health["local"]
     if waited is not None:
         result.update(ready=waited["ready"], reasons=waited["reasons"], waited_s=waited["waited_s"])
         if not waited["ready"]:

@@ -61,3 +61,19 @@ def test_nothing_is_restarted_while_a_remediation_holds_the_lock(clean_lab, tmp_
         scenario.assert_invariants()
     finally:
         run_module(tmp_path, "master1", "sre.etcd_kernel.etcd_lock", dict(lock, state="absent"))
+
+
+def test_an_inventory_that_puts_the_stuck_member_on_another_host_restarts_nothing(clean_lab, tmp_path):
+    # Believed, the swapped names would make mitigate restart master2's healthy etcd2 as
+    # "the stuck etcd1" while etcd1 is out.
+    from test_remediate_refusals import inventory_variant, swap_member_names
+    stick(clean_lab, "master1")
+    with Scenario(clean_lab) as scenario:
+        result = run_playbook("playbooks/mitigate.yml", "-i", inventory_variant(tmp_path, swap_member_names))
+    output = " ".join(result.stdout.split())
+    assert result.returncode != 0
+    assert "master1: the inventory gives it the member etcd2" in output, output[-3000:]
+    assert all(totals["changed"] == 0 for totals in recap(result.stdout).values())
+    assert not member_up(clean_lab, "master1") and member_up(clean_lab, "master2")
+    assert lock_value(clean_lab) is None
+    scenario.assert_invariants()

@@ -19,7 +19,8 @@ LAB_INVENTORY = os.path.join(REPO_ROOT, "inventory", "lab")
 
 
 def host_state(lab):
-    """What a refused run must leave as it was: kernels, packages, boots, snapshots, apt timers."""
+    """What a refused run must leave as it was: kernels, packages, boots, snapshots, apt timers,
+    and each member's etcd process (a restart gives it another pid)."""
     state = {}
     for host in lab.hosts:
         master = lab.master(host)
@@ -29,6 +30,7 @@ def host_state(lab):
             cluster.boot_id_of(lab, host),
             exec_in(master, "sh", "-c", "ls /var/backups/etcd-kernel-remediation 2>/dev/null || true").stdout,
             apt_timers_state(lab, host),
+            exec_in(lab.etcd_process_container(host), "pgrep", "-x", "etcd", check=False).stdout,
         )
     return state
 
@@ -41,7 +43,7 @@ def inventory_variant(tmp_path, change):
     folder = tmp_path / "inventory"
     folder.mkdir()
     shutil.copytree(os.path.join(LAB_INVENTORY, "group_vars"), folder / "group_vars")
-    (folder / "hosts.yml").write_text(yaml.safe_dump(inventory))
+    (folder / "hosts.yml").write_text(yaml.safe_dump(inventory, sort_keys=False))
     return str(folder)
 
 
@@ -86,7 +88,31 @@ def test_a_bad_inventory_is_refused(clean_lab, tmp_path, change, message):
 
 def test_a_membership_that_differs_from_the_inventory_is_refused(clean_lab, tmp_path):
     output = refused(clean_lab, "-i", inventory_variant(tmp_path, mismatch_member))
-    assert "etcd has no member named etcd9" in output and "Set etcd_member_name for master3" in output
+    assert "master3: the inventory gives it the member etcd9" in output
+    assert "the host runs etcd3 (/etc/etcd.env (ETCD_NAME) and it answers on https://127.0.0.1:2379)" in output
+    assert "Set etcd_member_name: etcd3 for master3" in output
+
+
+def reorder_etcd_group(inventory):
+    # A sorted or regenerated inventory: kubespray named the members in the old order.
+    inventory["all"]["children"]["etcd"]["hosts"] = {name: None for name in ("master2", "master1", "master3")}
+
+
+def swap_member_names(inventory):
+    inventory["all"]["hosts"]["master1"]["etcd_member_name"] = "etcd2"
+    inventory["all"]["hosts"]["master2"]["etcd_member_name"] = "etcd1"
+
+
+@pytest.mark.parametrize("change", [reorder_etcd_group, swap_member_names])
+def test_an_inventory_that_puts_the_stuck_member_on_another_host_is_refused(clean_lab, tmp_path, change):
+    # Believed, either inventory would make the kit reboot master2 (etcd2, healthy) as
+    # "the stuck etcd1's host" while etcd1 is out: two of three members down.
+    faults.inject(clean_lab, "master1", "member_frozen")
+    output = refused(clean_lab, "-i", inventory_variant(tmp_path, change))
+    assert "master1: the inventory gives it the member etcd2" in output
+    assert "but the host runs etcd1 (/etc/etcd.env (ETCD_NAME))" in output
+    assert "master2: the inventory gives it the member etcd1" in output
+    assert "Set etcd_member_name: etcd2 for master2" in output and "Nothing was changed" in output
 
 
 def test_a_pinned_target_that_is_itself_affected_is_refused(clean_lab):
@@ -168,12 +194,15 @@ def test_member_names_default_as_kubespray_derives_them(clean_lab, tmp_path):
 
 def test_two_hosts_with_one_member_name_are_refused(clean_lab, tmp_path):
     output = refused(clean_lab, "-i", inventory_variant(tmp_path, duplicate_member_name))
-    assert "with its own etcd_member_name" in output
+    assert "master3: the inventory gives it the member etcd1" in output
 
 
 @pytest.mark.parametrize("variable, message", [
     ("etcd_kernel_gate_wait_s=soon", "argument 'etcd_kernel_gate_wait_s' is of type"),
-    ("etcd_deployment_type=podman", "value of etcd_kernel_layout must be one of: docker, host, kubeadm"),
+    ("etcd_deployment_type=podman", "value of etcd_kernel_layout must be one of: , docker, host, kubeadm"),
+    # The lab runs kubespray's docker layout: a claim of another is checked against the host.
+    ("etcd_deployment_type=host", "the inventory says etcd runs in the host layout (etcd_deployment_type), but "
+                                  "the host runs it in the docker layout"),
     ("etcd_kernel_force_cluster_size=maybe", "etcd_kernel_force_cluster_size"),
     ("etcd_kernel_reboot_timeout_s=[1]", "argument 'etcd_kernel_reboot_timeout_s' is of type"),
     # Shorter than one host may go between two refreshes: another run could take the lock meanwhile.

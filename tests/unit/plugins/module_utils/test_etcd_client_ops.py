@@ -220,3 +220,23 @@ class TestTransferLeadership:
         monkeypatch.setattr(etcd_client_ops, "LEADER_POLL_INTERVAL", 0.05)
         with pytest.raises(EtcdError, match=r"did not move from etcd1 to etcd2 within 0.3 s"):
             transfer_leadership(fake.open_client, ["https://etcd1:2379"], target="etcd2", confirm_timeout=0.3)
+
+
+def test_the_member_answering_on_the_local_url_is_named_by_its_id():
+    cluster = FakeCluster(["etcd1", "etcd2", "etcd3"], leader="etcd1")
+    # The fake's "local" URL of a host is its member's own URL.
+    health = collect_health(cluster.open_client, list(cluster.urls.values()), timeout=0.5,
+                            local_endpoint=cluster.urls["etcd2"])
+    assert health["local"] == {"endpoint": cluster.urls["etcd2"], "id": cluster.ids["etcd2"], "name": "etcd2",
+                               "version": "3.4.23", "error": ""}
+
+
+def test_a_frozen_local_member_costs_one_timeout_and_says_so():
+    cluster = FakeCluster(["etcd1", "etcd2", "etcd3"], leader="etcd1", hang=["etcd2"])
+    started = time.monotonic()
+    health = collect_health(cluster.open_client, list(cluster.urls.values()), timeout=0.3,
+                            local_endpoint=cluster.urls["etcd2"])
+    assert time.monotonic() - started < 1.5
+    local = health["local"]
+    assert local["name"] is None and local["id"] is None and "no answer" in local["error"]
+    assert "local" not in collect_health(cluster.open_client, [cluster.urls["etcd1"]], timeout=0.3)
