@@ -46,7 +46,8 @@ def render():
              "`python docs/generate_variables.py`; a test keeps this file and the role in step. Every",
              "setting has one home, the role's defaults; set them in the inventory (group_vars) or with",
              "`-e`. kubespray's own variables (`etcd_member_name`, `etcd_cert_dir`, `etcd_deployment_type`,",
-             "`etcd_container_name`, `etcd_client_port`, `ip`, `access_ip`) are read as they are.", "",
+             "`etcd_client_port`, `ip`, `access_ip`) are read as they are; the member name and the layout",
+             "are claims, checked against what each host runs.", "",
              "| variable | type | default | description |", "|---|---|---|---|"]
     for name, option in sorted(options.items()):
         kind = option.get("type", "str")

@@ -86,9 +86,9 @@ options:
     default: false
   local_endpoint:
     description:
-      - The host's own loopback client URL (kubespray and kubeadm: C(https://127.0.0.1:2379)). Its status
-        is asked together with the member list, and RV(local) names the member that answers there: the
-        member this host really runs, whatever the inventory says.
+      - The host's own loopback client URL, C(https://127.0.0.1:2379) with kubespray and kubeadm. Its
+        status is asked together with the member list, and RV(local) names the member that answers
+        there, which is the member this host really runs, whatever the inventory says.
     type: str
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes

@@ -38,7 +38,8 @@ def test_nothing_is_restarted_while_another_member_is_down(clean_lab):
     assert result.returncode != 0
     # Two members out of three: no quorum, so not even the lock can be taken.
     assert "no etcd endpoint answered the lock read (without quorum, none can)" in output
-    assert recap(result.stdout)["master2"]["changed"] == 0
+    # Whichever host the serial play reaches first (master1 too has no leader by then), none is changed.
+    assert all(totals["changed"] == 0 for totals in recap(result.stdout).values())
     assert not member_up(clean_lab, "master2")
 
 
