@@ -28,9 +28,9 @@ from ansible_collections.sre.etcd_kernel.plugins.module_utils.remediation_run im
 )
 
 
-def etcd_commands_filter(layout, container_name, service_name="etcd", since_seconds=3600):
+def etcd_commands_filter(layout, container_name, service_name="etcd", since_seconds=3600, member_name=None):
     try:
-        return etcd_commands(layout, container_name, service_name, since_seconds)
+        return etcd_commands(layout, container_name, service_name, since_seconds, member_name)
     except ValueError as error:
         raise AnsibleFilterError("etcd_commands: %s" % error) from error
 

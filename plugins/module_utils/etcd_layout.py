@@ -14,7 +14,10 @@ unit ends the unit's foreground client, and 15 s later the unit removes and recr
 the container: a second outage. So both kubespray layouts restart the unit; kubelet
 starts a stopped static-pod container again, so kubeadm's restart is a stop.
 A static pod's container id changes with every restart, so kubeadm needs a lookup
-first; its commands carry CONTAINER_ID where the looked-up id goes.
+first, by the pod too (kube-system/etcd-<node>): a workload's own container named etcd on
+an untainted master must never be the one restarted. Its commands carry CONTAINER_ID
+where the looked-up id goes. `crictl stop` without --timeout is an immediate SIGKILL, so
+the stop gives etcd kubelet's default grace period to shut down cleanly.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,18 +28,21 @@ import re
 
 LAYOUTS = ("docker", "kubeadm", "host")
 CONTAINER_ID = "{container_id}"
+# kubelet's default terminationGracePeriodSeconds.
+KUBEADM_STOP_GRACE_SECONDS = 30
 # A container or unit name, as docker, crictl and systemd accept them. It goes into argv
 # (never a shell), but a leading "-" would still read as an option and "*" or "?" as a
 # systemd glob that restarts every match.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:-]*$")
 
 
-def etcd_commands(layout, container_name, service_name="etcd", since_seconds=3600):
+def etcd_commands(layout, container_name, service_name="etcd", since_seconds=3600, member_name=None):
     """{"lookup": argv or None, "logs": argv, "restart": argv} for one etcd member.
 
     container_name: the docker container (docker) or the container name crictl
     filters on (kubeadm, "etcd"); service_name: the systemd unit of the docker and
-    host layouts (kubespray's is "etcd").
+    host layouts (kubespray's is "etcd"); member_name: kubeadm's member, named after
+    the node, whose static pod is kube-system/etcd-<node>.
     """
     if layout not in LAYOUTS:
         raise ValueError("unknown etcd layout %r: use one of %s (kubespray's etcd_deployment_type)"
@@ -53,11 +59,16 @@ def etcd_commands(layout, container_name, service_name="etcd", since_seconds=360
                 "logs": ["docker", "logs", "--since", since, container_name],
                 "restart": ["systemctl", "restart", service_name]}
     if layout == "kubeadm":
+        if not isinstance(member_name, str) or not _NAME.match(member_name):
+            raise ValueError("the kubeadm layout needs the member name (the node's, as in etcd-<node>, the static "
+                             "pod), got %r" % (member_name,))
         # kubelet starts a stopped static-pod container again: stopping it is the restart.
         # crictl's --name is a regular expression: anchored, "etcd" does not also match "etcd-backup".
-        return {"lookup": ["crictl", "ps", "--name", "^%s$" % re.escape(container_name), "--quiet", "--latest"],
+        return {"lookup": ["crictl", "ps", "--name", "^%s$" % re.escape(container_name),
+                           "--label", "io.kubernetes.pod.namespace=kube-system",
+                           "--label", "io.kubernetes.pod.name=etcd-%s" % member_name, "--quiet", "--latest"],
                 "logs": ["crictl", "logs", "--since", since, CONTAINER_ID],
-                "restart": ["crictl", "stop", CONTAINER_ID]}
+                "restart": ["crictl", "stop", "--timeout", str(KUBEADM_STOP_GRACE_SECONDS), CONTAINER_ID]}
     return {"lookup": None,
             "logs": ["journalctl", "--unit", service_name, "--since", "-%d seconds" % since_seconds,
                      # short-iso keeps each line's time, which tells a peer's restart from a stuck link.

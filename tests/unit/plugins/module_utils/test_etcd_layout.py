@@ -18,14 +18,25 @@ def test_docker_reads_the_container_and_restarts_kubesprays_unit():
 
 
 def test_kubeadm_looks_up_the_static_pod_and_stops_it_for_kubelet_to_restart():
-    commands = etcd_commands("kubeadm", "etcd")
-    # crictl's --name is a regular expression: anchored, so etcd-backup does not match.
-    assert commands["lookup"] == ["crictl", "ps", "--name", "^etcd$", "--quiet", "--latest"]
-    assert etcd_commands("kubeadm", "etcd.main")["lookup"][3] == r"^etcd\.main$"
-    assert with_container_id(commands["restart"], "abc123") == ["crictl", "stop", "abc123"]
+    commands = etcd_commands("kubeadm", "etcd", member_name="cp-1")
+    # crictl's --name is a regular expression: anchored, so etcd-backup does not match; and the
+    # pod's labels keep a workload's own container named etcd out (kubeadm's static pod is
+    # kube-system/etcd-<node>, the member named after the node).
+    assert commands["lookup"] == ["crictl", "ps", "--name", "^etcd$",
+                                  "--label", "io.kubernetes.pod.namespace=kube-system",
+                                  "--label", "io.kubernetes.pod.name=etcd-cp-1", "--quiet", "--latest"]
+    assert etcd_commands("kubeadm", "etcd.main", member_name="cp-1")["lookup"][3] == r"^etcd\.main$"
+    # Without --timeout crictl stop kills at once: etcd gets kubelet's default grace period.
+    assert with_container_id(commands["restart"], "abc123") == ["crictl", "stop", "--timeout", "30", "abc123"]
     assert with_container_id(commands["logs"], "abc123") == \
         ["crictl", "logs", "--since", "3600s", "abc123"]
     assert CONTAINER_ID in commands["restart"]
+
+
+@pytest.mark.parametrize("member_name", [None, "", "-rf", "cp*"])
+def test_kubeadm_needs_the_node_name_of_its_static_pod(member_name):
+    with pytest.raises(ValueError, match="needs the member name"):
+        etcd_commands("kubeadm", "etcd", member_name=member_name)
 
 
 def test_host_layout_uses_the_systemd_unit():
