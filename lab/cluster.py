@@ -266,9 +266,10 @@ def _remove_lab_objects(config, owners):
         volume = inspect(config.data_volume(host), "volume")
         if volume and _owner(volume) in owners:
             docker("volume", "rm", config.data_volume(host))
-    network = inspect(config.network, "network")
-    if network and _owner(network) in owners:
-        docker("network", "rm", config.network)
+    for name in (config.second_network, config.network):
+        network = inspect(name, "network")
+        if network and _owner(network) in owners:
+            docker("network", "rm", name)
 
 
 # Containers -----------------------------------------------------------------------
@@ -344,6 +345,24 @@ def _ensure_master(config, host, tag):
         "-e", "container=docker",
         *[arg for source, target, mode in mounts for arg in ("-v", "%s:%s:%s" % (source, target, mode))],
         tag])
+
+
+def connect_second_network(config, host):
+    """Give host an address on the lab's second bridge (created when absent); etcd keeps
+    listening on the lab network, which keeps the default route. Returns the address."""
+    if not inspect(config.second_network, "network"):
+        docker("network", "create", "--driver", "bridge", "--subnet", config.second_subnet,
+               *_labels("network"), config.second_network)
+    attached = (inspect(config.master(host)) or {}).get("NetworkSettings", {}).get("Networks", {})
+    if config.second_network not in attached:
+        docker("network", "connect", "--ip", config.second_ip(host), config.second_network, config.master(host))
+    return config.second_ip(host)
+
+
+def disconnect_second_network(config, host):
+    attached = (inspect(config.master(host)) or {}).get("NetworkSettings", {}).get("Networks", {})
+    if config.second_network in attached:
+        docker("network", "disconnect", config.second_network, config.master(host))
 
 
 def wait_booted(config, host, timeout=60.0, previous_boot_id=None):

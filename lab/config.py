@@ -116,6 +116,21 @@ class LabConfig:
         return self.prefix + "etcdlab"
 
     @property
+    def second_network(self):
+        """A second bridge a test can give a master (a management network): kubespray's
+        sample inventory reaches a host at an address (ansible_host) that is not etcd's."""
+        return self.prefix + "etcdlab-second"
+
+    @property
+    def second_subnet(self):
+        """The /24 right after the lab's (172.29.88.0/24 by default)."""
+        network = ipaddress.ip_network(self.subnet)
+        return str(ipaddress.ip_network("%s/24" % (network.network_address + network.num_addresses)))
+
+    def second_ip(self, host):
+        return str(ipaddress.ip_network(self.second_subnet)[10 + int(host[len("master"):])])
+
+    @property
     def mirror(self):
         return self.prefix + "etcdlab-mirror"
 

@@ -76,20 +76,36 @@ def etcd_commands(layout, container_name, service_name="etcd", since_seconds=360
             "restart": ["systemctl", "restart", service_name]}
 
 
+# Where observe.yml registers the etcd_node result: its default_ipv4 is kubespray's
+# fallback address (ansible_default_ipv4), read from the host.
+OBSERVED_NODE = "__etcd_kernel_node"
+
+
+def client_address(variables):
+    """The address kubespray gives a host's etcd (etcd_access_address): access_ip, else ip,
+    else (an IPv6-only inventory) access_ip6, else ip6, else the host's default IPv4
+    address as etcd_node read it. ansible_host is only how Ansible reaches the host
+    (kubespray's sample inventory puts a public address there): it is used only for a
+    host whose default address has not been read yet, and preflight checks the result
+    against the URLs etcd advertises."""
+    for name in ("access_ip", "ip", "access_ip6", "ip6"):
+        if variables.get(name):
+            return str(variables[name])
+    observed = variables.get(OBSERVED_NODE) or {}
+    if isinstance(observed, dict) and observed.get("default_ipv4"):
+        return str(observed["default_ipv4"])
+    return None
+
+
 def client_urls(hosts, hostvars, port=2379):
-    """etcd client URLs of inventory hosts, as kubespray addresses them:
-    access_ip, else ip, else ansible_host, else the inventory name."""
+    """etcd client URLs of inventory hosts, at the address kubespray gives each (client_address),
+    else ansible_host, else the inventory name."""
     if isinstance(hosts, str) or not isinstance(hosts, (list, tuple)):
         raise ValueError("hosts must be a list of inventory hostnames, got %r" % (hosts,))
     urls = []
     for host in hosts:
         variables = hostvars[host]
-        address = None
-        for name in ("access_ip", "ip", "ansible_host"):
-            if name in variables and variables[name]:
-                address = variables[name]
-                break
-        address = str(address or host)
+        address = str(client_address(variables) or variables.get("ansible_host") or host)
         if ":" in address and not address.startswith("["):
             address = "[%s]" % address  # an IPv6 address in a URL goes in brackets (RFC 3986)
         urls.append("https://%s:%d" % (address, int(port)))

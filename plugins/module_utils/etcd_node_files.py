@@ -105,6 +105,26 @@ def loopback_client_url(listen_urls):
     return None
 
 
+def default_route_device(route_text):
+    """The device of the default route in `ip -4 route show default`, or None."""
+    for line in route_text.splitlines():
+        words = line.split()
+        if words[:1] == ["default"] and "dev" in words[:-1]:
+            return words[words.index("dev") + 1]
+    return None
+
+
+def first_ipv4(addr_text):
+    """The first address in `ip -4 -o addr show dev DEVICE scope global`, or None. With
+    the default route's device this is Ansible's ansible_default_ipv4.address, the
+    address kubespray gives etcd when the inventory sets no ip."""
+    for line in addr_text.splitlines():
+        match = re.search(r"\binet (\d+\.\d+\.\d+\.\d+)/", line)
+        if match:
+            return match.group(1)
+    return None
+
+
 def _unit_path(read, service):
     for folder in UNIT_DIRS:
         path = "%s/%s.service" % (folder, service)

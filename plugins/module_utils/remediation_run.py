@@ -270,6 +270,9 @@ def run_report(run, finished):
     for detected in run["detected"]:
         entry = _entry_for(run, detected, planned)
         entry["member"] = detected.get("member")
+        # What the host runs, as preflight read it from the host (the inventory was checked against it).
+        entry["client_url"] = detected.get("client_url")
+        entry["observed"] = detected.get("observed")
         entry["order"] = planned[entry["name"]]["order"] if entry["name"] in planned else None
         hosts.append(entry)
     # Plan order first (the order the run works in), then the hosts it had nothing to do on.

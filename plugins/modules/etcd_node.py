@@ -21,7 +21,8 @@ description:
     unit stops a container (C(docker stop <member>)); its host layout's unit runs the binary.
   - kubeadm runs etcd as the static pod C(/etc/kubernetes/manifests/etcd.yaml), whose C(--name)
     names the member.
-  - Also finds C(etcdctl) and C(etcdutl) (etcd 3.6's C(etcdctl) has no C(snapshot status); C(etcdutl)
+  - Also reads the host's default IPv4 address, the one kubespray gives etcd when the inventory sets
+    no C(ip), and finds C(etcdctl) and C(etcdutl) (etcd 3.6's C(etcdctl) has no C(snapshot status); C(etcdutl)
     checks snapshots from 3.5 on).
   - Only reads; RV(changed) is always V(false).
 options:
@@ -117,6 +118,14 @@ tools:
   returned: always
   type: dict
   sample: {"etcdctl": "/usr/local/bin/etcdctl", "etcdutl": null}
+default_ipv4:
+  description:
+    - The host's address on its default route (Ansible's C(ansible_default_ipv4.address)), which
+      kubespray gives etcd when the inventory sets neither C(access_ip) nor C(ip); V(null) when the host
+      has no default route.
+  returned: always
+  type: str
+  sample: 10.0.0.11
 problems:
   description: Why the files do not tell the layout or the member; empty when they do.
   returned: always
@@ -129,6 +138,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_node_files import (
     MAX_FILE_BYTES,
+    default_route_device,
+    first_ipv4,
     observe_member,
 )
 
@@ -145,6 +156,20 @@ def read_text(path):
         return None
 
 
+def default_ipv4(module):
+    """The address on the default route's device, as Ansible's setup reports ansible_default_ipv4."""
+    ip = module.get_bin_path("ip")
+    if ip is None:
+        return None
+    rc, routes, _ = module.run_command([ip, "-4", "route", "show", "default"], environ_update={"LC_ALL": "C"})
+    device = default_route_device(routes) if rc == 0 else None
+    if device is None:
+        return None
+    rc, addresses, _ = module.run_command([ip, "-4", "-o", "addr", "show", "dev", device, "scope", "global"],
+                                          environ_update={"LC_ALL": "C"})
+    return first_ipv4(addresses) if rc == 0 else None
+
+
 def main():
     module = AnsibleModule(argument_spec=dict(service=dict(type="str", default="etcd")),
                            supports_check_mode=True)
@@ -154,6 +179,7 @@ def main():
         module.fail_json(msg="could not read the etcd files on this host (%s); the kit reads them as root: "
                              "run it with become" % error)
     observed["tools"] = {tool: module.get_bin_path(tool, opt_dirs=TOOL_DIRS) for tool in ("etcdctl", "etcdutl")}
+    observed["default_ipv4"] = default_ipv4(module)
     module.exit_json(changed=False, **observed)
 
 

@@ -68,7 +68,8 @@ def host_claim_problems(host: str, claims: dict[str, Any], node: dict[str, Any],
                 % (observed, node["name_source"], ", ".join(names)))
     advertised = node.get("advertise_client_urls") or []
     if advertised and not any(_same_url(claims["endpoint"], url) for url in advertised):
-        problem("address", "the kit would reach its member at %s (access_ip, else ip, else ansible_host), but etcd "
+        problem("address", "the kit would reach its member at %s (access_ip, else ip, else the host's default IPv4 address, "
+                           "as kubespray addresses etcd), but etcd "
                            "there advertises %s (%s). Set access_ip (or ip) for %s to the address etcd advertises."
                 % (claims["endpoint"], ", ".join(advertised), node["name_source"].split(" ")[0], host))
     return problems

@@ -76,6 +76,21 @@ def test_real_container_names_are_accepted():
         "docker", "k8s_etcd_etcd-master1_kube-system_0")["logs"]
 
 
+def test_client_urls_use_the_address_kubespray_gives_etcd():
+    observed = {"default_ipv4": "10.0.0.9"}
+    hostvars = {
+        # kubespray's sample inventory: a public ansible_host, ip commented out.
+        "sample": {"ansible_host": "203.0.113.5", "__etcd_kernel_node": observed},
+        "with_ip": {"ansible_host": "203.0.113.6", "ip": "10.0.0.6", "__etcd_kernel_node": observed},
+        "with_access_ip": {"ip": "10.0.0.7", "access_ip": "192.0.2.7"},
+        "ipv6_only": {"ansible_host": "203.0.113.8", "ip6": "fd00::8"},
+        "not_yet_read": {"ansible_host": "203.0.113.9"},
+    }
+    assert client_urls(list(hostvars), hostvars) == [
+        "https://10.0.0.9:2379", "https://10.0.0.6:2379", "https://192.0.2.7:2379", "https://[fd00::8]:2379",
+        "https://203.0.113.9:2379"]
+
+
 def test_client_urls_bracket_ipv6_addresses():
     hostvars = {"m1": {"ip": "10.0.0.1"}, "m2": {"access_ip": "fd00::2"}, "m3": {"ansible_host": "[fd00::3]"},
                 "m4": {}}

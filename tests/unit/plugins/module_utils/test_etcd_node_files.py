@@ -2,8 +2,8 @@
 import pytest
 
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_node_files import (
-    KUBEADM_MANIFEST, KUBESPRAY_ENV_FILE, loopback_client_url, observe_member, parse_env_file,
-    parse_manifest_flags)
+    KUBEADM_MANIFEST, KUBESPRAY_ENV_FILE, default_route_device, first_ipv4, loopback_client_url, observe_member,
+    parse_env_file, parse_manifest_flags)
 
 # kubespray's etcd-docker.service.j2 and etcd.j2 (docker layout), rendered for etcd2.
 KUBESPRAY_DOCKER_UNIT = """\
@@ -189,3 +189,12 @@ def test_manifest_flags_keep_the_first_of_a_repeated_flag():
 ])
 def test_the_loopback_client_url_is_found_among_the_listen_urls(urls, expected):
     assert loopback_client_url(urls) == expected
+
+
+def test_the_default_ipv4_address_is_the_default_routes_device_address():
+    assert default_route_device("default via 10.0.0.1 dev ens3 proto dhcp src 10.0.0.11 metric 100\n") == "ens3"
+    assert default_route_device("10.0.0.0/24 dev ens3 proto kernel scope link\n") is None
+    assert default_route_device("") is None
+    assert first_ipv4("2: ens3    inet 10.0.0.11/24 brd 10.0.0.255 scope global ens3\\       valid_lft forever\n"
+                      "2: ens3    inet 10.0.0.99/24 scope global secondary ens3\n") == "10.0.0.11"
+    assert first_ipv4("") is None
