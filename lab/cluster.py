@@ -483,7 +483,7 @@ def up(log=print):
     for host in config.hosts:
         faults.remove_markers(config, host)  # up means a clean lab: no fault survives it
     debs = _prepare_files(config)
-    tag = image.ensure_image(debs, log=log)
+    tag = image.ensure_image(debs, config.etcd_version, log=log)
     _ensure_network(config)
     _ensure_mirror(config, tag)
     for host in config.hosts:
@@ -535,7 +535,8 @@ def status():
             "is_leader": states[host]["up"] and states[host]["leader"] == states[host]["id"],
             "faults": faults.active(config, host),
         }
-    return {"subnet": config.subnet, "layout": config.layout, "healthy": cluster_is_healthy(states),
+    return {"subnet": config.subnet, "layout": config.layout, "etcd_version": config.etcd_version,
+            "healthy": cluster_is_healthy(states),
             "hosts": hosts}
 
 
@@ -590,8 +591,8 @@ def reboot(config, host, wait=True):
 
 
 def print_status(report):
-    print("lab %s on %s (etcd layout: %s)" % ("healthy" if report["healthy"] else "NOT healthy",
-                                              report["subnet"], report["layout"]))
+    print("lab %s on %s (etcd %s, layout: %s)" % ("healthy" if report["healthy"] else "NOT healthy",
+                                                  report["subnet"], report["etcd_version"], report["layout"]))
     print("%-8s %-14s %-9s %-12s %-20s %-6s %-7s %s" % (
         "host", "ip", "systemd", "etcd.service", "kernel", "member", "leader", "faults"))
     for host, info in report["hosts"].items():

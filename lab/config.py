@@ -8,6 +8,9 @@ a user's own containers or networks:
   LAB_LAYOUT      how etcd runs on the masters, in kubespray's words (etcd_deployment_type):
                   docker (default: etcd.service wraps a `docker run`) or host (etcd.service
                   runs the etcd binary)
+  LAB_ETCD        the etcd version the members run: 3.4 (default: Debian bookworm's 3.4.23,
+                  as kubespray up to v2.17 ships 3.4.13) or 3.5 (Debian trixie's 3.5.16, as
+                  kubespray from v2.18 and kubeadm run 3.5: zap JSON logs, pre-vote on)
 `lab up` records the settings in .lab/config.json; later commands read them from
 there, so a changed environment cannot confuse a running lab.
 """
@@ -26,6 +29,7 @@ LABEL = "etcdlab.role"
 ID_LABEL = "etcdlab.id"
 LAB_ID_FILE = os.path.join(STATE_DIR, "lab-id")
 LAYOUTS = ("docker", "host")
+ETCD_VERSIONS = ("3.4", "3.5")
 
 
 class LabError(Exception):
@@ -67,6 +71,7 @@ class LabConfig:
     subnet: str = "172.29.87.0/24"
     boot_delay: float = 3.0
     layout: str = "docker"
+    etcd_version: str = "3.4"
 
     @classmethod
     def from_environment(cls):
@@ -74,7 +79,8 @@ class LabConfig:
             config = cls(prefix=os.environ.get("LAB_PREFIX", cls.prefix),
                          subnet=os.environ.get("LAB_SUBNET", cls.subnet),
                          boot_delay=float(os.environ.get("LAB_BOOT_DELAY", cls.boot_delay)),
-                         layout=os.environ.get("LAB_LAYOUT", cls.layout))
+                         layout=os.environ.get("LAB_LAYOUT", cls.layout),
+                         etcd_version=os.environ.get("LAB_ETCD", cls.etcd_version))
         except ValueError as error:
             raise LabError("LAB_BOOT_DELAY must be a number of seconds: %s" % error) from error
         config.validate()
@@ -109,6 +115,8 @@ class LabConfig:
             raise LabError("LAB_BOOT_DELAY must not be negative")
         if self.layout not in LAYOUTS:
             raise LabError("LAB_LAYOUT=%r: use one of %s" % (self.layout, ", ".join(LAYOUTS)))
+        if self.etcd_version not in ETCD_VERSIONS:
+            raise LabError("LAB_ETCD=%r: use one of %s" % (self.etcd_version, ", ".join(ETCD_VERSIONS)))
 
     # Names -------------------------------------------------------------------
     @property

@@ -2,11 +2,12 @@
 
 A Debian bookworm rootfs from debootstrap with systemd (PID 1 of a master), sshd,
 sudo, unattended-upgrades with its apt timers, python3 (with python3-apt for
-Ansible's apt module), apt/dpkg, etcd 3.4 (Debian's etcd-server/etcd-client), the docker CLI (talking to the lab's engine
-through its socket) and the affected kernel package installed, imported with
-`docker import`. Masters, etcd containers and the apt mirror all run it. The tag is
-a hash of what goes in, so a changed recipe builds a new image and an unchanged one
-is reused (cached between runs).
+Ansible's apt module), apt/dpkg, etcd (Debian's etcd-server/etcd-client: bookworm's
+3.4, or trixie's 3.5 packages installed over them), the docker CLI (talking to the
+lab's engine through its socket) and the affected kernel package installed, imported
+with `docker import`. Masters, etcd containers and the apt mirror all run it. The tag
+is a hash of what goes in (the etcd version among it), so a changed recipe builds a
+new image and an unchanged one is reused (cached between runs).
 
 A master is an Ubuntu control-plane node as kubespray leaves it: ssh as the normal
 user `ubuntu` with passwordless sudo (root login off), etcd under `etcd.service`
@@ -29,6 +30,10 @@ SUITE = "bookworm"
 DEBIAN_MIRROR = os.environ.get("LAB_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 PACKAGES = ["systemd", "systemd-sysv", "dbus", "sudo", "openssh-server", "python3", "python3-apt",
             "etcd-server", "etcd-client", "procps", "iproute2", "curl", "unattended-upgrades"]
+# Where each etcd version comes from: bookworm's own packages, or trixie's (etcd-server
+# carries etcdutl from 3.5 on), downloaded and installed over them.
+ETCD_SUITES = {"3.4": None, "3.5": "trixie"}
+ETCD_PACKAGES = ("etcd-server", "etcd-client")
 SSH_USER = "ubuntu"
 SSHD_CONFIG = """\
 # etcd lab: key-only login as the normal user, never as root; the host key is
@@ -83,8 +88,10 @@ def _docker_cli():
     return path
 
 
-def image_tag():
+def image_tag(etcd_version="3.4"):
     recipe = hashlib.sha256()
+    if ETCD_SUITES[etcd_version] is not None:
+        recipe.update(b"etcd from %s\0" % ETCD_SUITES[etcd_version].encode())
     for part in (SUITE, " ".join(PACKAGES), SSHD_CONFIG, SUDOERS, AUTO_UPGRADES, LAB_BOOT_UNIT, TMPFILES,
                  " ".join(MASKED_UNITS), " ".join(kernels.release_packages(kernels.BOOT_ABI)),
                  kernels.POSTINST, kernels.POSTRM, kernels.NIC_DRIVER):
@@ -94,15 +101,15 @@ def image_tag():
     return "%s:%s" % (REPOSITORY, recipe.hexdigest()[:12])
 
 
-def ensure_image(kernel_debs, log=print):
+def ensure_image(kernel_debs, etcd_version="3.4", log=print):
     """Return the image tag, building the image first when it is not cached."""
-    tag = image_tag()
+    tag = image_tag(etcd_version)
     if image_exists(tag):
         return tag
     if os.geteuid() != 0:
         raise LabError("building the lab image needs root (debootstrap, chroot)")
     started = time.monotonic()
-    log("building image %s (debootstrap %s, about a minute, once)" % (tag, SUITE))
+    log("building image %s (debootstrap %s, etcd %s, about a minute, once)" % (tag, SUITE, etcd_version))
     os.makedirs(STATE_DIR, exist_ok=True)
     work = tempfile.mkdtemp(prefix="image-", dir=STATE_DIR)
     rootfs = os.path.join(work, "rootfs")
@@ -111,6 +118,8 @@ def ensure_image(kernel_debs, log=print):
                      SUITE, rootfs, DEBIAN_MIRROR],
                     "debootstrap from %s (set LAB_DEBIAN_MIRROR to use another mirror)" % DEBIAN_MIRROR)
         _customise(rootfs, [kernel_debs[name] for name in kernels.release_packages(kernels.BOOT_ABI)])
+        if ETCD_SUITES[etcd_version] is not None:
+            _install_etcd_from(rootfs, ETCD_SUITES[etcd_version], os.path.join(work, "etcd"))
         tar = subprocess.Popen(["tar", "-C", rootfs, "--numeric-owner", "-c", "."],
                                stdout=subprocess.PIPE)
         imported = subprocess.run(["docker", "import", "--change", 'CMD ["/sbin/init"]',
@@ -122,6 +131,26 @@ def ensure_image(kernel_debs, log=print):
         shutil.rmtree(work, ignore_errors=True)
     log("image %s built in %.0fs" % (tag, time.monotonic() - started))
     return tag
+
+
+def _install_etcd_from(rootfs, suite, folder):
+    """Debian's etcd packages of another suite, downloaded on this machine with an apt of
+    its own (a sources list naming that suite alone) and installed over bookworm's."""
+    state = {"lists": os.path.join(folder, "lists"), "cache": os.path.join(folder, "cache")}
+    os.makedirs(os.path.join(state["lists"], "partial"))
+    os.makedirs(os.path.join(state["cache"], "archives", "partial"))
+    sources = os.path.join(folder, "sources.list")
+    write_file(sources, "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n"
+               % (DEBIAN_MIRROR, suite))
+    apt = ["-o", "Dir::Etc::SourceList=" + sources, "-o", "Dir::Etc::SourceParts=/dev/null",
+           "-o", "Dir::State::Lists=" + state["lists"], "-o", "Dir::Cache=" + state["cache"],
+           "-o", "APT::Sandbox::User=root"]
+    run_command(["apt-get", *apt, "update", "-qq"], "apt-get update for Debian %s's etcd" % suite)
+    debs = os.path.join(rootfs, "tmp/etcd")
+    os.makedirs(debs)
+    run_command(["apt-get", *apt, "download", *ETCD_PACKAGES], "downloading etcd from Debian %s" % suite, cwd=debs)
+    run_command(["chroot", rootfs, "sh", "-c", "dpkg -i /tmp/etcd/*.deb"], "installing etcd from Debian %s" % suite)
+    shutil.rmtree(debs)
 
 
 def _customise(rootfs, boot_kernel_debs):
