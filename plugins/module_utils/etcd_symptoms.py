@@ -62,13 +62,16 @@ _LEADER_LOST = re.compile(r"lost leader", re.IGNORECASE)
 #   rafthttp: health check for peer e6410efdc5601397 could not connect: ...
 #   rafthttp: failed to read e6410efdc5601397 on stream MsgApp v2 (... i/o timeout)
 #   {"msg":"prober detected unhealthy status",...,"remote-peer-id":"5a84b05ae0d2e8fb",...}
+#   {"msg":"failed to reach the peer URL","address":"https://10.0.0.2:2380/version",
+#    "remote-member-id":"5a84b05ae0d2e8fb",...}       (etcd 3.5's version check, every few s)
 _PEER_UNREACHABLE = re.compile(
     r"health check for peer|prober detected unhealthy|lost (?:the )?TCP streaming connection|"
-    r"failed to (?:read|dial|write|heartbeat)|became inactive", re.IGNORECASE)
+    r"failed to (?:read|dial|write|heartbeat|reach the peer URL)|became inactive", re.IGNORECASE)
 # etcd logs ids without leading zeros (c0382f2a4318f53); eight digits at least keeps
 # words such as "add" out, and only one id in four billion is that short.
 _REMOTE_PEER_ID = re.compile(
-    r'(?:peer-id"\s*:\s*"|for peer |with peer |failed to (?:read|dial|write|heartbeat) |peer )([0-9a-f]{8,16})\b')
+    r'(?:peer-id"\s*:\s*"|remote-member-id"\s*:\s*"|for peer |with peer |failed to (?:read|dial|write|heartbeat) |peer )'
+    r'([0-9a-f]{8,16})\b')
 # A connection from elsewhere that this member gave up on, and who it came from:
 #   embed: rejected connection from "10.0.0.2:45678" (error "read tcp ...: i/o timeout", ServerName "")
 #   {"msg":"rejected connection","remote-addr":"10.0.0.2:45678",...,"error":"read tcp ...: i/o timeout"}

@@ -29,6 +29,10 @@ from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_health_result
 CONDITIONS = ("healthy", "member_healthy", "disruptable")
 MEMBER_CONDITIONS = ("member_healthy", "disruptable")
 POLL_INTERVAL_S = 0.25
+# A member counts as coming back while its applied index moved within this many
+# seconds: etcd applies entries in batches, and a member receiving a snapshot or
+# replaying its log answers status between them.
+PROGRESS_WINDOW_S = 10.0
 
 CONDITION_WORDS = {
     "healthy": "the etcd cluster is not healthy",
@@ -60,29 +64,60 @@ def readiness(health, condition, member=None, max_index_gap=1000, allow_sole_mem
     return not reasons, reasons
 
 
-def wait_until(collect, check, timeout, interval=POLL_INTERVAL_S, clock=time.monotonic, sleep=time.sleep):
+def member_progress(member):
+    """progress(before, after) for wait_until: member answered both looks and applied more
+    entries in the second, so it is catching up (a snapshot from the leader, its log)."""
+    def applied(health):
+        state = next((m for m in health["members"] if m.get("name") == member), None)
+        return None if state is None else state.get("applied_index")
+
+    def progress(before, after):
+        earlier, later = applied(before), applied(after)
+        return earlier is not None and later is not None and later > earlier
+    return progress
+
+
+def _check_seconds(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        # NaN compares false with everything: the loop below would never end.
+        raise ValueError("%s must be a finite number of seconds, 0 or more, got %r" % (name, value))
+
+
+def wait_until(collect, check, timeout, interval=POLL_INTERVAL_S, clock=time.monotonic, sleep=time.sleep,
+               progress=None, progress_timeout=0):
     """Call collect() until check(its result) is ready or timeout seconds pass.
 
     check returns (ready, reasons). Errors from collect or check (TLS, an unknown
-    member) are raised at once, since waiting cannot fix them.
-    Returns {"health", "ready", "reasons", "waited_s"} from the last look.
+    member) are raised at once, since waiting cannot fix them. With progress
+    (progress(previous look, this look) -> bool) and progress_timeout, a wait that
+    reaches timeout goes on while progress was seen in the last PROGRESS_WINDOW_S,
+    up to progress_timeout seconds more: a member visibly coming back is not given up on.
+    Returns {"health", "ready", "reasons", "waited_s", "kept_waiting_s"} from the last
+    look; kept_waiting_s is how far past timeout the wait went.
     """
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) \
-            or timeout < 0:
-        # NaN compares false with everything: the loop below would never end.
-        raise ValueError("wait_timeout must be a finite number of seconds, 0 or more, got %r" % (timeout,))
+    _check_seconds("wait_timeout", timeout)
+    _check_seconds("progress_timeout", progress_timeout)
     started = clock()
+    previous, progressed_at = None, None
     while True:
         health = collect()
         ready, reasons = check(health)
         waited = clock() - started
-        if ready or waited + interval > timeout:
-            return {"health": health, "ready": ready, "reasons": reasons, "waited_s": round(waited, 2)}
+        if progress is not None and previous is not None and progress(previous, health):
+            progressed_at = waited
+        previous = health
+        limit = timeout
+        if progressed_at is not None and waited - progressed_at <= PROGRESS_WINDOW_S:
+            limit = timeout + progress_timeout
+        if ready or waited + interval > limit:
+            return {"health": health, "ready": ready, "reasons": reasons, "waited_s": round(waited, 2),
+                    "kept_waiting_s": round(max(0.0, waited - timeout), 2)}
         sleep(interval)
 
 
-def timeout_message(condition, member, waited_s, wait_timeout, reasons):
+def timeout_message(condition, member, waited_s, wait_timeout, reasons, kept_waiting_s=0):
     """The failure message when the wait gave up."""
-    return "%s after waiting %.1fs (wait_timeout %gs): %s" % (
-        CONDITION_WORDS[condition].format(member=member), waited_s, wait_timeout,
+    kept = (", %.1fs of them past it while the member was catching up" % kept_waiting_s) if kept_waiting_s else ""
+    return "%s after waiting %.1fs (wait_timeout %gs%s): %s" % (
+        CONDITION_WORDS[condition].format(member=member), waited_s, wait_timeout, kept,
         "; ".join(reasons) or "no reason given")

@@ -46,10 +46,11 @@ SUMMARY_REASON_CHARS = 300
 _NUMBER_KEYS = ("downtime_s", "reboot_at", "healthy_at")
 _FLAG_KEYS = ("leader_transferred", "fallback_used", "verified")
 _HOST_KEYS = ("name", "member", "kernel_before", "kernel_after", "status", "verified") + \
-    ("leader_transferred", "fallback_used", "downtime_s", "reboot_at", "healthy_at")
+    ("leader_transferred", "fallback_used", "downtime_s", "reboot_at", "healthy_at", "kept_waiting_s")
 
 
-def lock_ttl_needed(reboot_timeout_s, recover_wait_s, gate_wait_s, install_timeout_s, command_timeout_s):
+def lock_ttl_needed(reboot_timeout_s, recover_wait_s, gate_wait_s, install_timeout_s, command_timeout_s,
+                    recover_progress_wait_s=0):
     """The shortest lock TTL that outlasts one host's longest stretch between two lock
     refreshes, in seconds. A host's step refreshes the lock before the install, after the
     gate and after the recovery, so the two stretches are:
@@ -57,16 +58,19 @@ def lock_ttl_needed(reboot_timeout_s, recover_wait_s, gate_wait_s, install_timeo
       disrupt:  the leader handoff (a gate's wait), the reboot (Ansible's reboot waits up
                 to its timeout for the host to go down and again for it to come back),
                 the wait for the member, and the fallback (gate, container lookup and
-                restart, the wait again).
+                restart, the wait again); each wait for the member may go on for
+                recover_progress_wait_s while the member is catching up.
     """
     values = dict(reboot_timeout_s=reboot_timeout_s, recover_wait_s=recover_wait_s, gate_wait_s=gate_wait_s,
-                  install_timeout_s=install_timeout_s, command_timeout_s=command_timeout_s)
+                  install_timeout_s=install_timeout_s, command_timeout_s=command_timeout_s,
+                  recover_progress_wait_s=recover_progress_wait_s)
     for name, value in values.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
             raise ValueError("%s must be a finite number of seconds, got %r" % (name, value))
     install = command_timeout_s + install_timeout_s + gate_wait_s
-    disrupt = (gate_wait_s + 2 * reboot_timeout_s + recover_wait_s
-               + gate_wait_s + 2 * command_timeout_s + recover_wait_s)
+    member_wait = recover_wait_s + recover_progress_wait_s
+    disrupt = (gate_wait_s + 2 * reboot_timeout_s + member_wait
+               + gate_wait_s + 2 * command_timeout_s + member_wait)
     return int(math.ceil(max(install, disrupt))) + LOCK_TTL_MARGIN_S
 
 

@@ -73,6 +73,15 @@ options:
       - Seconds O(wait_for) waits before it gives up.
     type: float
     default: 300
+  progress_timeout:
+    description:
+      - With O(wait_for=member_healthy), seconds the wait may go on past O(wait_timeout) while
+        O(member) is visibly coming back, that is it answers and its applied raft index moved in the last
+        10 s (a member receiving a snapshot from the leader, or replaying a long log). A member that
+        answers nothing, or stopped moving, is given up on at O(wait_timeout) as before.
+      - RV(kept_waiting_s) says how far past O(wait_timeout) the wait went.
+    type: float
+    default: 0
   metrics:
     description:
       - Also read every member's own counters from C(/metrics) on its client URL (after the wait, if
@@ -343,6 +352,11 @@ reasons:
   type: list
   elements: str
   sample: ["etcd2 is unhealthy: connection refused by https://10.0.0.12:2379 (status)"]
+kept_waiting_s:
+  description: Seconds the wait went past O(wait_timeout) because the member was catching up (O(progress_timeout)).
+  returned: when O(wait_for) is not V(none)
+  type: float
+  sample: 0
 waited_s:
   description: Seconds spent waiting.
   returned: when O(wait_for) is not V(none)
@@ -366,6 +380,7 @@ from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_backends impo
 )
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_wait import (
     MEMBER_CONDITIONS,
+    member_progress,
     readiness,
     timeout_message,
     wait_until,
@@ -383,6 +398,7 @@ def main():
         wait_timeout=dict(type="float", default=300),
         metrics=dict(type="bool", default=False),
         local_endpoint=dict(type="str"),
+        progress_timeout=dict(type="float", default=0),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_if=[("wait_for", value, ("member",)) for value in MEMBER_CONDITIONS])
@@ -403,9 +419,10 @@ def main():
         if wait_for == "none":
             health, waited = look(), None
         else:
+            progress = member_progress(params["member"]) if wait_for == "member_healthy" else None
             waited = wait_until(look, lambda health: readiness(health, wait_for, params["member"],
                                                                params["max_index_gap"], params["allow_sole_member"]),
-                                params["wait_timeout"])
+                                params["wait_timeout"], progress=progress, progress_timeout=params["progress_timeout"])
             health = waited["health"]
     except (EtcdError, ValueError) as error:
         module.fail_json(msg=str(error))
@@ -416,10 +433,11 @@ def main():
     if "local" in health:
         result["local"] = health["local"]
     if waited is not None:
-        result.update(ready=waited["ready"], reasons=waited["reasons"], waited_s=waited["waited_s"])
+        result.update(ready=waited["ready"], reasons=waited["reasons"], waited_s=waited["waited_s"],
+                      kept_waiting_s=waited["kept_waiting_s"])
         if not waited["ready"]:
             module.fail_json(msg=timeout_message(wait_for, params["member"], waited["waited_s"],
-                                                 params["wait_timeout"], waited["reasons"]),
+                                                 params["wait_timeout"], waited["reasons"], waited["kept_waiting_s"]),
                              **result)
     cluster = health["cluster"]
     fail_on = params["fail_on"]

@@ -197,6 +197,18 @@ class TestBrokenPeerLink:
         assert result["peers_unreachable"] == {IDS["etcd2"]: 6, IDS["etcd3"]: 6}
         assert result["reasons"] == ["12.0 peer i/o timeouts per hour (threshold 10.0)"]
 
+    def test_etcd_35s_version_check_names_the_peer_it_cannot_reach(self):
+        # As a peer of a frozen member logs it on the lab's etcd 3.5.16 (the leader's version
+        # check, every few seconds), with this file's ids and addresses.
+        line = ('{"level":"warn","ts":"%s","caller":"etcdserver/cluster_util.go:294","msg":"failed to reach the peer '
+                'URL","address":"https://10.0.0.12:2380/version","remote-member-id":"%s","error":"Get '
+                '\\"https://10.0.0.12:2380/version\\": net/http: TLS handshake timeout"}' % (zap_time(T0), IDS["etcd2"]))
+        version = line.replace("cluster_util.go:294", "cluster_util.go:158").replace(
+            '"msg":"failed to reach the peer URL","address":"https://10.0.0.12:2380/version",', '"msg":"failed to get version",')
+        result = classify_symptoms([line, version], now=T0 + 60)
+        assert result["peers_unreachable"] == {IDS["etcd2"]: 1}
+        assert result["tls_handshake_timeouts"] == 2
+
     def test_ids_etcd_logs_without_leading_zeros_are_read_as_results_write_them(self):
         # etcd prints ids with %x: this zap line is from the local cluster, whose peer was 0c0382f2a4318f53.
         line = ('{"level":"warn","ts":"2026-11-28T21:39:22.301Z","caller":"rafthttp/stream.go:436","msg":"lost TCP '

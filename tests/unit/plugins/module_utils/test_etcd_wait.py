@@ -3,6 +3,7 @@ import pytest
 
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_health_result import build_health
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_wait import (
+    member_progress,
     readiness,
     timeout_message,
     wait_until,
@@ -95,3 +96,65 @@ def test_a_timeout_that_would_never_end_or_is_not_a_number_is_refused_before_loo
     with pytest.raises(ValueError, match="wait_timeout must be a finite number of seconds"):
         wait_until(lambda: looked.append(1), lambda h: (False, []), timeout=timeout)
     assert looked == []
+
+
+def catching_up(clock, rate, until_s=None, ready_at_s=None):
+    """etcd2 answering far behind, applying `rate` more entries per look until until_s, in sync from ready_at_s."""
+    def look():
+        if ready_at_s is not None and clock.now >= ready_at_s:
+            return make_health(HEALTHY)
+        moving = until_s is None or clock.now < until_s
+        applied = 1000 + int((clock.now if moving else until_s) * 4) * rate
+        return make_health({"etcd1": "leader", "etcd2": {"raft_index": 900000, "applied_index": applied},
+                            "etcd3": {"raft_index": 900000}})
+    return look
+
+
+def wait_for_etcd2(clock, look, timeout=5, progress_timeout=0):
+    return wait_until(look, lambda h: readiness(h, "member_healthy", "etcd2"), timeout=timeout, clock=clock.clock,
+                      sleep=clock.sleep, progress=member_progress("etcd2"), progress_timeout=progress_timeout)
+
+
+def test_a_member_visibly_catching_up_is_waited_for_past_the_timeout():
+    clock = FakeClock()
+    result = wait_for_etcd2(clock, catching_up(clock, rate=50, ready_at_s=40), timeout=5, progress_timeout=60)
+    assert result["ready"] and result["waited_s"] == 40 and result["kept_waiting_s"] == 35
+
+
+def test_the_extra_wait_is_bounded():
+    clock = FakeClock()
+    result = wait_for_etcd2(clock, catching_up(clock, rate=50), timeout=5, progress_timeout=20)
+    assert not result["ready"] and 24.5 <= result["waited_s"] <= 25 and 19.5 <= result["kept_waiting_s"] <= 20
+    message = timeout_message("member_healthy", "etcd2", result["waited_s"], 5, result["reasons"],
+                              result["kept_waiting_s"])
+    assert "(wait_timeout 5s, %.1fs of them past it while the member was catching up)" % result["kept_waiting_s"] in message
+
+
+def test_a_member_that_stops_moving_is_given_up_on_once_progress_is_stale():
+    clock = FakeClock()
+    result = wait_for_etcd2(clock, catching_up(clock, rate=50, until_s=8), timeout=5, progress_timeout=300)
+    # Last progress at 8 s; given up PROGRESS_WINDOW_S (10 s) later, not at 305 s.
+    assert not result["ready"] and 18 <= result["waited_s"] <= 18.5
+
+
+@pytest.mark.parametrize("look", [lambda: make_health(ETCD2_DOWN),
+                                  lambda: make_health({"etcd1": "leader", "etcd2": {"raft_index": 900000},
+                                                       "etcd3": {"raft_index": 900000}})])
+def test_a_stuck_or_still_member_gets_no_extra_time(look):
+    clock = FakeClock()
+    result = wait_for_etcd2(clock, look, timeout=5, progress_timeout=300)
+    assert not result["ready"] and result["waited_s"] <= 5 and result["kept_waiting_s"] == 0
+
+
+def test_progress_is_an_answering_member_applying_more():
+    progress = member_progress("etcd2")
+    before = make_health({"etcd1": "leader", "etcd2": {"applied_index": 10}, "etcd3": "follower"})
+    after = make_health({"etcd1": "leader", "etcd2": {"applied_index": 11}, "etcd3": "follower"})
+    assert progress(before, after) and not progress(after, before) and not progress(after, after)
+    assert not progress(make_health(ETCD2_DOWN), after) and not progress(after, make_health(ETCD2_DOWN))
+
+
+@pytest.mark.parametrize("progress_timeout", [float("nan"), -1, "30"])
+def test_a_progress_timeout_that_is_not_a_number_of_seconds_is_refused(progress_timeout):
+    with pytest.raises(ValueError, match="progress_timeout must be a finite number of seconds"):
+        wait_until(lambda: None, lambda h: (False, []), timeout=1, progress_timeout=progress_timeout)

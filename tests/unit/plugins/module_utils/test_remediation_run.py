@@ -1,9 +1,10 @@
 """The run record and its report: the result is decided from the record alone, and only
 a run whose every planned host was read back is `remediated`."""
 import json
+import os
 
 import pytest
-
+import yaml
 from ansible.errors import AnsibleFilterError
 from ansible_collections.sre.etcd_kernel.plugins.filter.remediation import FilterModule
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.remediation_run import (
@@ -13,6 +14,9 @@ from ansible_collections.sre.etcd_kernel.plugins.module_utils.remediation_run im
     run_report,
     run_update,
 )
+
+DEFAULTS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "..",
+                             "roles", "etcd_kernel", "defaults", "main.yml")
 
 FILTERS = FilterModule().filters()
 HOSTS = ("master1", "master2", "master3")
@@ -198,13 +202,14 @@ def test_failure_lines_name_a_failed_command_and_its_stderr():
 
 # The lock's TTL --------------------------------------------------------------------
 
-DEFAULT_TIMEOUTS = dict(reboot_timeout_s=600, recover_wait_s=60, gate_wait_s=30, install_timeout_s=1200,
-                        command_timeout_s=120)
+DEFAULT_TIMEOUTS = dict(reboot_timeout_s=600, recover_wait_s=120, gate_wait_s=30, install_timeout_s=1200,
+                        command_timeout_s=120, recover_progress_wait_s=300)
 
 
 def test_the_lock_ttl_outlasts_a_reboot_that_waits_its_timeout_twice_and_the_fallback():
     # handoff gate 30 + reboot 2 x 600 + wait 60 + fallback (gate 30, lookup and restart 2 x 120, wait 60)
-    assert lock_ttl_needed(**DEFAULT_TIMEOUTS) == 1620 + LOCK_TTL_MARGIN_S
+    # 30 gate + 2 x 600 reboot + (120 + 300) wait + 30 gate + 2 x 120 commands + (120 + 300) wait again.
+    assert lock_ttl_needed(**DEFAULT_TIMEOUTS) == 2340 + LOCK_TTL_MARGIN_S <= 2700
 
 
 def test_a_long_install_sets_the_lock_ttl_when_it_is_the_longest_stretch():
@@ -213,7 +218,11 @@ def test_a_long_install_sets_the_lock_ttl_when_it_is_the_longest_stretch():
 
 
 def test_the_kits_default_lock_ttl_is_long_enough_for_its_default_timeouts():
-    assert lock_ttl_needed(**DEFAULT_TIMEOUTS) <= 1800
+    with open(DEFAULTS_FILE) as handle:
+        defaults = yaml.safe_load(handle)
+    timeouts = dict((name, defaults["etcd_kernel_" + name]) for name in DEFAULT_TIMEOUTS)
+    assert timeouts == DEFAULT_TIMEOUTS
+    assert lock_ttl_needed(**timeouts) <= defaults["etcd_kernel_lock_ttl"]
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -1, "600", None, True])
