@@ -46,7 +46,8 @@ SUMMARY_REASON_CHARS = 300
 _NUMBER_KEYS = ("downtime_s", "reboot_at", "healthy_at")
 _FLAG_KEYS = ("leader_transferred", "fallback_used", "verified")
 _HOST_KEYS = ("name", "member", "kernel_before", "kernel_after", "status", "verified") + \
-    ("leader_transferred", "fallback_used", "downtime_s", "reboot_at", "healthy_at", "kept_waiting_s")
+    ("leader_transferred", "fallback_used", "downtime_s", "reboot_at", "healthy_at", "kept_waiting_s") + \
+    ("left_cordoned",)
 
 
 def lock_ttl_needed(reboot_timeout_s, recover_wait_s, gate_wait_s, install_timeout_s, command_timeout_s,

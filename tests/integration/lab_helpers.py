@@ -107,6 +107,19 @@ def latest_report():
         return json.load(handle)
 
 
+def latest_markdown():
+    """The Markdown report of the run latest.json describes (the .md beside its own JSON copy)."""
+    run_id = latest_report()["run_id"]
+    folder = os.path.join(REPO_ROOT, "reports")
+    for name in sorted(os.listdir(folder), reverse=True):
+        if name[:1].isdigit() and name.endswith(".json"):
+            with open(os.path.join(folder, name)) as handle:
+                if json.load(handle).get("run_id") == run_id:
+                    with open(os.path.join(folder, name[:-len(".json")] + ".md")) as markdown:
+                        return markdown.read()
+    raise AssertionError("no Markdown report of run %s in %s" % (run_id, folder))
+
+
 class Scenario:
     """A run under the witnesses, with the lab's state before and after."""
 
@@ -165,7 +178,9 @@ def hooks(tmp_path, failing=False):
     apt state (a failing pre_disruption hook, as a drain refused by a PodDisruptionBudget,
     with failing)."""
     log = tmp_path / "hooks.log"
+    # The failing hook has cordoned the node first, and says so as examples/hooks/drain.yml does.
     (tmp_path / "pre.yml").write_text(HOOK.format(log=log, phase="pre_disruption") + (
+        "\n- name: Cordon\n  ansible.builtin.set_fact:\n    etcd_kernel_cordoned: \"{{ inventory_hostname }}\"\n"
         "\n- name: Drain\n  ansible.builtin.fail:\n    msg: drain refused by a PodDisruptionBudget\n"
         if failing else ""))
     (tmp_path / "post.yml").write_text(HOOK.format(log=log, phase="post_recovery"))

@@ -8,7 +8,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 GALAXY = os.path.join(os.path.dirname(sys.executable), "ansible-galaxy")
 # What a collection is made of; anything else at the top of the tarball is a leak.
 TOP_LEVEL = {"MANIFEST.json", "FILES.json", "README.md", "CHANGELOG.md", "LICENSE", "meta", "plugins", "roles",
-             "playbooks", "docs", "inventory", "awx", "changelogs", "execution-environment.yml", "requirements.yml"}
+             "playbooks", "docs", "inventory", "examples", "awx", "changelogs", "execution-environment.yml",
+             "requirements.yml"}
 
 
 def build(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-KIT = ("remediate.yml", "playbooks", "roles", "plugins", "inventory/example", "awx")
+KIT = ("remediate.yml", "playbooks", "roles", "plugins", "inventory/example", "awx", "examples", "README.md")
 
 # Ways to switch TLS verification off in the languages and tools the kit uses.
 TLS_OFF = re.compile(
