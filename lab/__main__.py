@@ -37,6 +37,8 @@ def main(argv=None):
     monitor.add_argument("--interval", type=float, default=0.2)
     monitor.add_argument("--duration", type=float, default=0, help="seconds; 0 = until SIGTERM")
     monitor.add_argument("--out", required=True)
+    monitor.add_argument("--cluster", choices=["main", "events"], default="main",
+                         help="the etcd cluster to watch (events: kubespray's etcd-events, LAB_EVENTS=1)")
     witness_parser = commands.add_parser("witness", help="start or stop writer and monitor in the background")
     witness_parser.add_argument("action", choices=["start", "stop"])
     witness_parser.add_argument("--rate", type=float, default=50.0)
@@ -69,12 +71,14 @@ def main(argv=None):
                 print("witnesses started: %s" % ", ".join(outputs.values()))
             else:
                 reports = witness.stop(config)
-                writer, monitor = reports.get("writer", {}), reports.get("monitor", {})
-                print(json.dumps({"writer": {k: writer.get(k) for k in (
-                    "attempted", "acked", "failed", "lost", "failovers", "latency_ms")},
-                    "monitor": {k: monitor.get(k) for k in (
-                        "sample_count", "max_down", "seconds_without_quorum", "leader_changes",
-                        "downtime_s")}}, indent=2))
+                writer = reports.get("writer", {})
+                summary = {"writer": {k: writer.get(k) for k in (
+                    "attempted", "acked", "failed", "lost", "failovers", "latency_ms")}}
+                for name in ("monitor", witness.EVENTS_MONITOR):
+                    if name in reports:
+                        summary[name] = {k: reports[name].get(k) for k in (
+                            "sample_count", "max_down", "seconds_without_quorum", "leader_changes", "downtime_s")}
+                print(json.dumps(summary, indent=2))
         elif args.command == "status":
             report = cluster.status()
             print(json.dumps(report, indent=2)) if args.json else cluster.print_status(report)
@@ -100,8 +104,8 @@ def main(argv=None):
             print("writer: %(acked)d acked, %(failed)d failed, %(lost)d lost" % report)
         elif args.command == "monitor":
             config = cluster.current_config()
-            report = load.run_monitor({config.member(h): config.client_url(h) for h in config.hosts},
-                                      config.client_tls, args.interval, args.duration, args.out)
+            report = load.run_monitor(config.clusters()[args.cluster], config.client_tls, args.interval,
+                                      args.duration, args.out)
             print("monitor: %(sample_count)d samples, max %(max_down)d down, "
                   "%(seconds_without_quorum)ss without quorum" % report)
     except LabError as error:

@@ -50,7 +50,7 @@ def _prepare_files(config):
         known_hosts.append("%s %s %s" % (config.ip(host), key_type, key))
         if not os.path.exists(os.path.join(config.host_pki(host), "member-%s.pem" % host)):
             certs.make_host_certs(ca_dir, config.host_pki(host), host, config.ip(host))
-        os.makedirs(config.faults_dir(host), exist_ok=True)
+        os.makedirs(os.path.join(config.faults_dir(host), "events"), exist_ok=True)
         os.makedirs(config.boot_state_dir(host), exist_ok=True)
     with open(os.path.join(ssh_dir, "known_hosts"), "w") as handle:
         handle.write("\n".join(known_hosts) + "\n")
@@ -97,6 +97,21 @@ def kubespray_etcd_env(member, host, ip, initial_cluster):
     }
 
 
+def kubespray_etcd_events_env(member, host, ip, initial_cluster):
+    """The events member's settings, as kubespray's etcd-events.env.j2 gives them (from
+    v2.18: client port 2383, peer port 2382); initial_cluster names the events members."""
+    settings = kubespray_etcd_env(member + "-events", host, ip, initial_cluster)
+    settings.update({
+        "ETCD_DATA_DIR": "/var/lib/etcd-events",
+        "ETCD_ADVERTISE_CLIENT_URLS": "https://%s:2383" % ip,
+        "ETCD_INITIAL_ADVERTISE_PEER_URLS": "https://%s:2382" % ip,
+        "ETCD_INITIAL_CLUSTER_TOKEN": "k8s_events_etcd",
+        "ETCD_LISTEN_CLIENT_URLS": "https://%s:2383,https://127.0.0.1:2383" % ip,
+        "ETCD_LISTEN_PEER_URLS": "https://%s:2382" % ip,
+    })
+    return settings
+
+
 def env_file(settings):
     return "".join("%s=%s\n" % item for item in settings.items())
 
@@ -114,6 +129,14 @@ def _write_etcd_env(config, host):
         "ETCDCTL_KEY": "%s/admin-%s-key.pem" % (CERT_DIR, host),
     })
     _write(config, host, "etcd.env", env_file(settings), 0o640)
+    if config.events:
+        events_cluster = ",".join("%s=%s" % (config.events_member(h), config.events_peer_url(h)) for h in config.hosts)
+        events = kubespray_etcd_events_env(config.member(host), host, config.ip(host), events_cluster)
+        events["ETCDCTL_ENDPOINTS"] = "https://127.0.0.1:2383"
+        events.update({key: value for key, value in settings.items() if key.startswith("ETCDCTL_") and key not in events})
+        # The lab's entry script reads this member's faults from their own folder.
+        events["LAB_FAULTS_DIR"] = "/lab/faults/events"
+        _write(config, host, "etcd-events.env", env_file(events), 0o640)
 
 
 # kubespray's roles/etcd/templates/etcd-docker.service.j2 and etcd.j2: the unit runs a
@@ -144,10 +167,10 @@ DOCKER_WRAPPER = """\
 #!/bin/bash
 /usr/bin/docker run \\
   --restart=on-failure:5 \\
-  --env-file=/etc/etcd.env \\
+  --env-file={env} \\
   --network=container:{master} \\
   -v {pki}:{cert_dir}:ro \\
-  -v {volume}:/var/lib/etcd:rw \\
+  -v {volume}:{data_dir}:rw \\
   -v {scripts}:/lab/bin:ro \\
   -v {faults}:/lab/faults:ro \\
   -v {boot}:/lab/boot \\
@@ -157,6 +180,10 @@ DOCKER_WRAPPER = """\
   /lab/bin/etcd-entry \\
   "$@"
 """
+# kubespray's etcd-events-docker.service.j2 and etcd-events.j2: the same wrapper around
+# the events member's container.
+EVENTS_DOCKER_UNIT = DOCKER_UNIT.replace("EnvironmentFile=-/etc/environment", "EnvironmentFile=-/etc/etcd-events.env") \
+    .replace("ExecStart=/usr/local/bin/etcd", "ExecStart=/usr/local/bin/etcd-events")
 # kubespray's roles/etcd/templates/etcd-host.service.j2; the lab starts the binary
 # through its entry script (for its faults).
 HOST_UNIT = """\
@@ -180,6 +207,11 @@ WantedBy=multi-user.target
 """
 
 
+# kubespray's etcd-events-host.service.j2.
+def _events_host_unit():
+    return HOST_UNIT.replace("EnvironmentFile=/etc/etcd.env", "EnvironmentFile=/etc/etcd-events.env")
+
+
 def _write_node_files(config, host, tag):
     """etcd.env, etcd.service (and the docker layout's wrapper) and the boot's settings,
     as the master sees them at /etc/etcd.env, /etc/systemd/system/etcd.service,
@@ -188,14 +220,24 @@ def _write_node_files(config, host, tag):
     _write(config, host, "lab", "LAB_BOOT_DELAY=%g\n" % config.boot_delay)
     if config.layout == "host":
         _write(config, host, "etcd.service", HOST_UNIT)
+        if config.events:
+            _write(config, host, "etcd-events.service", _events_host_unit())
         return
     container = config.etcd_container(host)
     _write(config, host, "etcd.service", DOCKER_UNIT.format(container=container))
     _write(config, host, "etcd", DOCKER_WRAPPER.format(
-        master=config.master(host), pki=config.host_pki(host), cert_dir=CERT_DIR,
-        volume=config.data_volume(host), scripts=NODE_SCRIPTS, faults=config.faults_dir(host),
-        boot=config.boot_state_dir(host), labels=" ".join(_labels("etcd")), container=container,
-        image=tag), 0o755)
+        master=config.master(host), pki=config.host_pki(host), cert_dir=CERT_DIR, env="/etc/etcd.env",
+        volume=config.data_volume(host), data_dir="/var/lib/etcd", scripts=NODE_SCRIPTS,
+        faults=config.faults_dir(host), boot=config.boot_state_dir(host), labels=" ".join(_labels("etcd")),
+        container=container, image=tag), 0o755)
+    if config.events:
+        events = config.events_container(host)
+        _write(config, host, "etcd-events.service", EVENTS_DOCKER_UNIT.format(container=events))
+        _write(config, host, "etcd-events", DOCKER_WRAPPER.format(
+            master=config.master(host), pki=config.host_pki(host), cert_dir=CERT_DIR, env="/etc/etcd-events.env",
+            volume=config.events_data_volume(host), data_dir="/var/lib/etcd-events", scripts=NODE_SCRIPTS,
+            faults=config.faults_dir(host), boot=config.boot_state_dir(host), labels=" ".join(_labels("etcd")),
+            container=events, image=tag), 0o755)
 
 
 def _write(config, host, name, content, mode=0o644):
@@ -219,7 +261,8 @@ def _labels(role):
 def _container_names(config):
     # Masters first: a running master's etcd.service would recreate its etcd container.
     return [config.master(h) for h in config.hosts] + \
-        [config.etcd_container(h) for h in config.hosts] + [config.mirror]
+        [config.etcd_container(h) for h in config.hosts] + \
+        [config.events_container(h) for h in config.hosts] + [config.mirror]
 
 
 def _check_collisions(config):
@@ -262,10 +305,10 @@ def _remove_lab_objects(config, owners):
         info = inspect(name)
         if info and _owner(info) in owners:
             docker("rm", "-f", "-v", name)
-    for host in config.hosts:
-        volume = inspect(config.data_volume(host), "volume")
+    for name in [config.data_volume(h) for h in config.hosts] + [config.events_data_volume(h) for h in config.hosts]:
+        volume = inspect(name, "volume")
         if volume and _owner(volume) in owners:
-            docker("volume", "rm", config.data_volume(host))
+            docker("volume", "rm", name)
     for name in (config.second_network, config.network):
         network = inspect(name, "network")
         if network and _owner(network) in owners:
@@ -312,12 +355,16 @@ def _ensure_master(config, host, tag):
         # A new machine has never booted, and a new member starts with no data.
         shutil.rmtree(config.boot_state_dir(host), ignore_errors=True)
         os.makedirs(config.boot_state_dir(host))
-        if inspect(config.etcd_container(host)) is not None:
-            docker("rm", "-f", config.etcd_container(host))
-        if inspect(config.data_volume(host), "volume") is not None:
-            docker("volume", "rm", "-f", config.data_volume(host))
-    if config.layout == "docker" and inspect(config.data_volume(host), "volume") is None:
-        docker("volume", "create", *_labels("data"), config.data_volume(host))
+        for container in (config.etcd_container(host), config.events_container(host)):
+            if inspect(container) is not None:
+                docker("rm", "-f", container)
+        for volume in (config.data_volume(host), config.events_data_volume(host)):
+            if inspect(volume, "volume") is not None:
+                docker("volume", "rm", "-f", volume)
+    volumes = [config.data_volume(host)] + ([config.events_data_volume(host)] if config.events else [])
+    for volume in volumes if config.layout == "docker" else []:
+        if inspect(volume, "volume") is None:
+            docker("volume", "create", *_labels("data"), volume)
     mounts = [
         ("/sys/fs/cgroup", "/sys/fs/cgroup", "ro"),
         ("/var/run/docker.sock", "/lab/docker.sock", "rw"),
@@ -335,6 +382,11 @@ def _ensure_master(config, host, tag):
     if config.layout == "docker":
         # kubespray's wrapper script, which the docker layout's etcd.service runs.
         mounts.append((os.path.join(node, "etcd"), "/usr/local/bin/etcd", "ro"))
+    if config.events:
+        mounts += [(os.path.join(node, "etcd-events.env"), "/etc/etcd-events.env", "ro"),
+                   (os.path.join(node, "etcd-events.service"), "/etc/systemd/system/etcd-events.service", "ro")]
+        if config.layout == "docker":
+            mounts.append((os.path.join(node, "etcd-events"), "/usr/local/bin/etcd-events", "ro"))
     return _ensure_running(config.master(host), [
         "--hostname", host, "--network", config.network, "--ip", config.ip(host),
         "--restart", "always", *_labels("master"),
@@ -411,13 +463,19 @@ def refresh_apt(config, host):
 
 # Health ---------------------------------------------------------------------------
 
-def member_states(config, timeout=1.0):
-    """{host: {"up": bool, "leader": hex id or None, "id": hex id or None, "error": str}}."""
+# The unit that runs each cluster's member on a master (kubespray's names).
+UNITS = {"main": "etcd", "events": "etcd-events"}
+
+
+def member_states(config, timeout=1.0, cluster="main"):
+    """{host: {"up": bool, "leader": hex id or None, "id": hex id or None, "error": str}}
+    for the members of one of the lab's etcd clusters (main, or kubespray's events)."""
     client = Client(config.client_tls, timeout=timeout)
+    urls = list(config.clusters()[cluster].values())
     states = {}
-    for host in config.hosts:
+    for host, url in zip(config.hosts, urls):
         try:
-            status = client.status(config.client_url(host))
+            status = client.status(url)
             leader = int(status.get("leader", 0))
             states[host] = {"up": leader != 0, "leader": "%016x" % leader if leader else None,
                             "id": "%016x" % int(status["header"]["member_id"]),
@@ -434,29 +492,34 @@ def cluster_is_healthy(states):
 
 
 def wait_cluster_healthy(config, timeout=90.0):
+    """Wait until every etcd cluster of the lab is healthy; the main cluster's states."""
     deadline = time.monotonic() + timeout
-    states = {}
-    while time.monotonic() < deadline:
-        states = member_states(config)
-        if cluster_is_healthy(states):
-            return states
-        time.sleep(0.5)
-    problems = "; ".join("%s: %s" % (h, s["error"] or "no leader") for h, s in states.items()
-                         if not s["up"])
-    raise LabError("etcd did not become healthy within %.0fs (%s); see 'docker logs %s'"
-                   % (timeout, problems, config.etcd_container(config.hosts[0])))
+    for cluster in config.clusters():
+        states = {}
+        while time.monotonic() < deadline:
+            states = member_states(config, cluster=cluster)
+            if cluster_is_healthy(states):
+                break
+            time.sleep(0.5)
+        else:
+            problems = "; ".join("%s: %s" % (h, s["error"] or "no leader") for h, s in states.items()
+                                 if not s["up"])
+            raise LabError("etcd (%s cluster) did not become healthy within %.0fs (%s); see 'journalctl -u %s' "
+                           "on the masters" % (cluster, timeout, problems, UNITS[cluster]))
+    return member_states(config)
 
 
 def _revive_unreachable_members(config):
     """A member that does not answer (stuck, stopped or not started by a fault that up
     has cleared) is restarted through its unit, as an operator would."""
-    for host, state in member_states(config).items():
-        if not state["up"]:
-            restart_etcd(config, host)
+    for cluster in config.clusters():
+        for host, state in member_states(config, cluster=cluster).items():
+            if not state["up"]:
+                restart_etcd(config, host, cluster)
 
 
-def restart_etcd(config, host):
-    exec_in(config.master(host), "systemctl", "restart", "etcd", timeout=60)
+def restart_etcd(config, host, cluster="main"):
+    exec_in(config.master(host), "systemctl", "restart", UNITS[cluster], timeout=60)
 
 
 # Commands ---------------------------------------------------------------------------
@@ -491,6 +554,10 @@ def up(log=print):
     created = [host for host in config.hosts if _ensure_master(config, host, tag)]
     _on_each(config.hosts, lambda host: wait_booted(config, host))
     _on_each(created, lambda host: _configure_apt(config, host))
+    if config.events:
+        # Enabled once, as kubespray enables it: the master's own /etc keeps it across reboots.
+        _on_each(created, lambda host: exec_in(config.master(host), "systemctl", "enable", "--now", "--quiet",
+                                               "etcd-events.service", timeout=60))
     if not created:
         _on_each(config.hosts, lambda host: (faults.thaw(config, host),
                                              faults.reset_apt_timers(config, host)))
@@ -563,6 +630,9 @@ def write_inventory(config):
         # leaves it out, as one relying on kubespray's default from v2.18 does, and the
         # kit reads the layout from the hosts.
         lines += ["    etcd_deployment_type: docker"]
+    if config.events:
+        lines += ["    # kubespray's second etcd cluster, for the API server's events (LAB_EVENTS=1).",
+                  "    etcd_events_cluster_enabled: true"]
     lines += ["  hosts:"]
     for host in config.hosts:
         # etcd_member_name is left to the kit, which derives etcd<index> as kubespray does.

@@ -11,6 +11,9 @@ a user's own containers or networks:
   LAB_ETCD        the etcd version the members run: 3.4 (default: Debian bookworm's 3.4.23,
                   as kubespray up to v2.17 ships 3.4.13) or 3.5 (Debian trixie's 3.5.16, as
                   kubespray from v2.18 and kubeadm run 3.5: zap JSON logs, pre-vote on)
+  LAB_EVENTS      1 runs kubespray's etcd-events cluster beside the main one on every master
+                  (etcd_events_cluster_enabled: etcd-events.service, members <member>-events,
+                  peer port 2382, client port 2383 as from kubespray v2.18); default 0
 `lab up` records the settings in .lab/config.json; later commands read them from
 there, so a changed environment cannot confuse a running lab.
 """
@@ -72,6 +75,7 @@ class LabConfig:
     boot_delay: float = 3.0
     layout: str = "docker"
     etcd_version: str = "3.4"
+    events: bool = False
 
     @classmethod
     def from_environment(cls):
@@ -80,7 +84,8 @@ class LabConfig:
                          subnet=os.environ.get("LAB_SUBNET", cls.subnet),
                          boot_delay=float(os.environ.get("LAB_BOOT_DELAY", cls.boot_delay)),
                          layout=os.environ.get("LAB_LAYOUT", cls.layout),
-                         etcd_version=os.environ.get("LAB_ETCD", cls.etcd_version))
+                         etcd_version=os.environ.get("LAB_ETCD", cls.etcd_version),
+                         events=os.environ.get("LAB_EVENTS", "0") == "1")
         except ValueError as error:
             raise LabError("LAB_BOOT_DELAY must be a number of seconds: %s" % error) from error
         config.validate()
@@ -164,6 +169,29 @@ class LabConfig:
 
     def data_volume(self, host):
         return "%s%s-data" % (self.prefix, self.member(host))
+
+    # kubespray's etcd-events cluster (etcd_events_cluster_enabled) ---------------
+    def events_member(self, host):
+        return self.member(host) + "-events"
+
+    def events_container(self, host):
+        return self.prefix + self.events_member(host)
+
+    def events_data_volume(self, host):
+        return "%s%s-data" % (self.prefix, self.events_member(host))
+
+    def events_client_url(self, host):
+        return "https://%s:2383" % self.ip(host)
+
+    def events_peer_url(self, host):
+        return "https://%s:2382" % self.ip(host)
+
+    def clusters(self):
+        """{cluster: {member name: client URL}} of every etcd cluster the lab runs."""
+        clusters = {"main": {self.member(h): self.client_url(h) for h in self.hosts}}
+        if self.events:
+            clusters["events"] = {self.events_member(h): self.events_client_url(h) for h in self.hosts}
+        return clusters
 
     # Addresses ---------------------------------------------------------------
     def _address(self, offset):

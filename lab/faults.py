@@ -18,6 +18,7 @@ FAULTS = {
     "never_recovers": "etcd does not start again, from its next start (reboot or restart) on",
     "member_stopped": "etcd.service is stopped now",
     "member_frozen": "etcd is SIGSTOPped now: Up, but it answers nothing",
+    "events_member_frozen": "the etcd-events member (LAB_EVENTS=1) is SIGSTOPped now: Up, but it answers nothing",
     "nospace_alarm": "a NOSPACE alarm is raised for the member now",
     "kernel_missing": "the host's apt mirror stops offering the fixed kernels",
     "modules_extra_missing": "the host's apt mirror offers the fixed kernels without their linux-modules-extra",
@@ -80,6 +81,8 @@ def inject(config, host, fault, seconds=20, period=20, freeze=4):
     if fault in ("member_stopped", "member_frozen") and not _etcd_active(config, host):
         raise LabError("etcd.service on %s is not running; clear its faults first ('lab clear %s all')"
                        % (host, host))
+    if fault == "events_member_frozen" and not config.events:
+        raise LabError("this lab runs no etcd-events cluster: bring it up with LAB_EVENTS=1 (make lab-down first)")
     if fault == "nospace_alarm":
         _set_alarm(config, host, active=True)
     os.makedirs(config.faults_dir(host), exist_ok=True)
@@ -88,7 +91,9 @@ def inject(config, host, fault, seconds=20, period=20, freeze=4):
     if fault == "member_stopped":
         _systemctl(config, host, "stop")
     elif fault == "member_frozen":
-        exec_in(config.etcd_process_container(host), "pkill", "-STOP", "-x", "etcd")
+        _signal_etcd(config, host, "STOP", "main")
+    elif fault == "events_member_frozen":
+        _signal_etcd(config, host, "STOP", "events")
     elif fault in ("kernel_missing", "modules_extra_missing"):
         _rewrite_mirror(config, host)
     elif fault == "dpkg_lock_held":
@@ -113,7 +118,7 @@ def clear(config, host, fault):
             os.remove(_marker(config, host, name))
         if name == "member_stopped" and is_running(config.master(host)):
             _systemctl(config, host, "start")
-        elif name == "member_frozen":
+        elif name in ("member_frozen", "events_member_frozen"):
             thaw(config, host)
         elif name == "nospace_alarm":
             _set_alarm(config, host, active=False)
@@ -143,8 +148,22 @@ def reset_apt_timers(config, host):
 
 
 def thaw(config, host):
-    if is_running(config.etcd_process_container(host)):
-        exec_in(config.etcd_process_container(host), "pkill", "-CONT", "-x", "etcd", check=False)
+    for cluster in config.clusters():
+        _signal_etcd(config, host, "CONT", cluster, check=False)
+
+
+def _signal_etcd(config, host, signal, cluster, check=True):
+    """Send signal to the etcd process of one cluster's member on host: in its own
+    container (docker layout), or the etcd child of that cluster's unit (host layout,
+    where both clusters' etcd run on the master)."""
+    if config.layout == "docker":
+        container = config.etcd_container(host) if cluster == "main" else config.events_container(host)
+        if is_running(container):
+            exec_in(container, "pkill", "-" + signal, "-x", "etcd", check=check)
+    elif is_running(config.master(host)):
+        unit = "etcd" if cluster == "main" else "etcd-events"
+        exec_in(config.master(host), "sh", "-c", 'pkill -%s -x etcd -P "$(systemctl show -p MainPID --value %s)"'
+                % (signal, unit), check=check)
 
 
 def _etcd_active(config, host):

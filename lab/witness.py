@@ -14,6 +14,12 @@ import time
 from lab.config import LabError, REPO_ROOT
 
 WITNESSES = ("writer", "monitor")
+# With kubespray's etcd-events cluster (LAB_EVENTS=1), a monitor of its own watches it.
+EVENTS_MONITOR = "events-monitor"
+
+
+def _witnesses(config):
+    return WITNESSES + ((EVENTS_MONITOR,) if config.events else ())
 
 
 def _paths(config, name):
@@ -26,13 +32,14 @@ def start(config, rate=50.0, interval=0.2):
     stop(config, quiet=True)
     os.makedirs(config.path("witness"), exist_ok=True)
     outputs = {}
-    for name in WITNESSES:
+    for name in _witnesses(config):
         pid_file, out = _paths(config, name)
         if os.path.exists(out):
             os.remove(out)
         option = ["--rate", str(rate)] if name == "writer" else ["--interval", str(interval)]
+        command = ["writer"] if name == "writer" else ["monitor"] + (["--cluster", "events"] if name == EVENTS_MONITOR else [])
         with open(config.path("witness", name + ".log"), "w") as log:
-            process = subprocess.Popen([sys.executable, "-m", "lab", name, "--out", out, *option],
+            process = subprocess.Popen([sys.executable, "-m", "lab", *command, "--out", out, *option],
                                        cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
                                        start_new_session=True)
         with open(pid_file, "w") as handle:
@@ -44,7 +51,7 @@ def start(config, rate=50.0, interval=0.2):
 def stop(config, quiet=False, timeout=60.0):
     """Stop both witnesses and return {name: their JSON report}."""
     reports = {}
-    for name in WITNESSES:
+    for name in WITNESSES + (EVENTS_MONITOR,):
         pid_file, out = _paths(config, name)
         if not os.path.exists(pid_file):
             continue

@@ -17,6 +17,7 @@ from jinja2 import Undefined
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_layout import (
     client_urls,
     etcd_commands,
+    events_client_urls,
 )
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.maintenance_window import check_window
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.remediation_plan import remediation_plan, unknown_hosts
@@ -42,6 +43,15 @@ def etcd_client_urls_filter(hosts, hostvars, port=2379):
         return client_urls(hosts, hostvars, port)
     except (ValueError, KeyError, TypeError) as error:
         raise AnsibleFilterError("etcd_client_urls: %s" % error) from error
+
+
+def etcd_events_client_urls_filter(hosts, hostvars):
+    if isinstance(hosts, Undefined):
+        return hosts
+    try:
+        return events_client_urls(hosts, hostvars)
+    except (ValueError, KeyError, TypeError) as error:
+        raise AnsibleFilterError("etcd_events_client_urls: %s" % error) from error
 
 
 def remediation_plan_filter(host_reports, health, max_index_gap=1000):
@@ -137,6 +147,7 @@ class FilterModule(object):
     def filters(self):
         return {
             "etcd_client_urls": etcd_client_urls_filter,
+            "etcd_events_client_urls": etcd_events_client_urls_filter,
             "etcd_commands": etcd_commands_filter,
             "failure_lines": failure_lines,
             "lock_ttl_needed": lock_ttl_needed_filter,

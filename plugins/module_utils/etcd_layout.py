@@ -112,6 +112,21 @@ def client_urls(hosts, hostvars, port=2379):
     return urls
 
 
+def events_client_urls(hosts, hostvars):
+    """The client URL of each host's kubespray etcd-events member, as the host's own
+    /etc/etcd-events.env advertises it (kubespray moved its port from 2381 to 2383 in
+    v2.18, so it is read, not assumed); hosts that run no events member are left out."""
+    if isinstance(hosts, str) or not isinstance(hosts, (list, tuple)):
+        raise ValueError("hosts must be a list of inventory hostnames, got %r" % (hosts,))
+    urls = []
+    for host in hosts:
+        observed = hostvars[host].get(OBSERVED_NODE) or {}
+        events = observed.get("events") if isinstance(observed, dict) else None
+        if events and events.get("advertise_client_urls"):
+            urls.append(events["advertise_client_urls"][0])
+    return urls
+
+
 def with_container_id(argv, container_id):
     """argv with the looked-up container id in place of CONTAINER_ID."""
     return [container_id if part == CONTAINER_ID else part for part in argv]

@@ -23,6 +23,9 @@ import re
 
 # Where kubespray and kubeadm put what names and runs the member.
 KUBESPRAY_ENV_FILE = "/etc/etcd.env"
+# kubespray's second cluster (etcd_events_cluster_enabled), for the API server's events.
+KUBESPRAY_EVENTS_SERVICE = "etcd-events"
+KUBESPRAY_EVENTS_ENV_FILE = "/etc/etcd-events.env"
 KUBEADM_MANIFEST = "/etc/kubernetes/manifests/etcd.yaml"
 UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
 # kubeadm's static pod runs one container named etcd.
@@ -133,7 +136,15 @@ def _unit_path(read, service):
     return None
 
 
-def observe_member(read, service="etcd"):
+def observe_events_member(read, service=KUBESPRAY_EVENTS_SERVICE):
+    """What the host's files say about its kubespray etcd-events member, or None when the
+    host has no etcd-events unit (the cluster is off, or a kubeadm host)."""
+    if _unit_path(read, service) is None:
+        return None
+    return observe_member(read, service, KUBESPRAY_EVENTS_ENV_FILE, kubeadm=False)
+
+
+def observe_member(read, service="etcd", env_file=KUBESPRAY_ENV_FILE, kubeadm=True):
     """What the host's files say about its etcd member.
 
     read(path) -> the file's text, or None when it does not exist. Returns
@@ -147,7 +158,7 @@ def observe_member(read, service="etcd"):
                 "service": None, "advertise_client_urls": [], "listen_client_urls": [],
                 "local_client_url": None, "data_dir": None, "files": [], "problems": []}
     unit_path = _unit_path(read, service)
-    manifest = read(KUBEADM_MANIFEST)
+    manifest = read(KUBEADM_MANIFEST) if kubeadm else None
     if unit_path and manifest is not None:
         observed["problems"].append(
             "both %s and %s exist: the host runs etcd under systemd and as a kubeadm static pod, or one is "
@@ -167,18 +178,18 @@ def observe_member(read, service="etcd"):
             program = commands["ExecStart"][0].split()[0] if commands["ExecStart"][0].split() else ""
             wrapper = read(program) if program.startswith("/") else None
         container = docker_container_of_unit(commands, wrapper)
-        env_text = read(KUBESPRAY_ENV_FILE)
+        env_text = read(env_file)
         env = parse_env_file(env_text) if env_text is not None else {}
         observed.update(layout="docker" if container else "host", container=container, service=service,
                         member_name=env.get("ETCD_NAME") or None,
-                        name_source="%s (ETCD_NAME)" % KUBESPRAY_ENV_FILE,
+                        name_source="%s (ETCD_NAME)" % env_file,
                         advertise_client_urls=split_urls(env.get("ETCD_ADVERTISE_CLIENT_URLS")),
                         listen_client_urls=split_urls(env.get("ETCD_LISTEN_CLIENT_URLS")),
                         data_dir=env.get("ETCD_DATA_DIR") or None,
-                        files=[unit_path] + ([KUBESPRAY_ENV_FILE] if env_text is not None else []))
+                        files=[unit_path] + ([env_file] if env_text is not None else []))
         if env_text is None:
             observed["problems"].append("%s runs etcd but %s is missing, so nothing on the host names its member"
-                                        % (unit_path, KUBESPRAY_ENV_FILE))
+                                        % (unit_path, env_file))
     else:
         observed["problems"].append(
             "neither an etcd unit (%s.service under %s) nor a kubeadm manifest (%s) is on the host: it runs no "

@@ -21,6 +21,8 @@ description:
     unit stops a container (C(docker stop <member>)); its host layout's unit runs the binary.
   - kubeadm runs etcd as the static pod C(/etc/kubernetes/manifests/etcd.yaml), whose C(--name)
     names the member.
+  - kubespray's second cluster (C(etcd_events_cluster_enabled)) is read the same way from
+    C(etcd-events.service) and C(/etc/etcd-events.env), into RV(events).
   - Also reads the host's default IPv4 address, the one kubespray gives etcd when the inventory sets
     no C(ip), and finds C(etcdctl) and C(etcdutl) (etcd 3.6's C(etcdctl) has no C(snapshot status); C(etcdutl)
     checks snapshots from 3.5 on).
@@ -118,6 +120,14 @@ tools:
   returned: always
   type: dict
   sample: {"etcdctl": "/usr/local/bin/etcdctl", "etcdutl": null}
+events:
+  description:
+    - kubespray's etcd-events member on this host (C(etcd-events.service), C(/etc/etcd-events.env)), with
+      the same keys as the main member's (RV(layout), RV(member_name), RV(advertise_client_urls),
+      RV(local_client_url)...); V(null) when the host runs no etcd-events cluster.
+  returned: always
+  type: dict
+  sample: {"layout": "docker", "member_name": "etcd1-events", "container": "etcd1-events", "service": "etcd-events"}
 default_ipv4:
   description:
     - The host's address on its default route (Ansible's C(ansible_default_ipv4.address)), which
@@ -140,6 +150,7 @@ from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_node_files im
     MAX_FILE_BYTES,
     default_route_device,
     first_ipv4,
+    observe_events_member,
     observe_member,
 )
 
@@ -180,6 +191,7 @@ def main():
                              "run it with become" % error)
     observed["tools"] = {tool: module.get_bin_path(tool, opt_dirs=TOOL_DIRS) for tool in ("etcdctl", "etcdutl")}
     observed["default_ipv4"] = default_ipv4(module)
+    observed["events"] = observe_events_member(read_text)
     module.exit_json(changed=False, **observed)
 
 

@@ -29,6 +29,8 @@ def test_fault_names_and_hosts_are_checked(host, fault, message):
     ("LAB_SUBNET", "172.29.87.0/28", "/24 or larger"),
     ("LAB_PREFIX", "bad name", "letters, digits"),
     ("LAB_BOOT_DELAY", "soon", "number of seconds"),
+    ("LAB_ETCD", "3.6", "use one of 3.4, 3.5"),
+    ("LAB_LAYOUT", "kubeadm", "use one of docker, host"),
 ])
 def test_settings_are_validated(monkeypatch, variable, value, message):
     monkeypatch.setenv(variable, value)
@@ -40,6 +42,17 @@ def test_addresses_follow_the_subnet():
     config = LabConfig(prefix="x-", subnet="10.77.3.0/24")
     assert config.ip("master2") == "10.77.3.12" and config.mirror_ip == "10.77.3.10"
     assert config.etcd_container("master2") == "x-etcd2" and config.member("master3") == "etcd3"
+
+
+def test_the_events_cluster_and_the_second_network_are_kubesprays_and_the_labs_own():
+    config = LabConfig(prefix="x-", subnet="10.77.3.0/24", events=True)
+    assert config.clusters() == {
+        "main": {"etcd1": "https://10.77.3.11:2379", "etcd2": "https://10.77.3.12:2379", "etcd3": "https://10.77.3.13:2379"},
+        "events": {"etcd1-events": "https://10.77.3.11:2383", "etcd2-events": "https://10.77.3.12:2383",
+                   "etcd3-events": "https://10.77.3.13:2383"}}
+    assert config.events_container("master2") == "x-etcd2-events" and config.events_peer_url("master1").endswith(":2382")
+    assert list(LabConfig().clusters()) == ["main"]
+    assert config.second_subnet == "10.77.4.0/24" and config.second_ip("master1") == "10.77.4.11"
 
 
 def test_monitor_summary_counts_downtime_quorum_and_leader_changes():

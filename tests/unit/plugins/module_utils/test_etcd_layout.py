@@ -103,3 +103,14 @@ def test_filter_names_itself_in_errors():
     assert etcd_filter("docker", "etcd1", "etcd")["restart"] == ["systemctl", "restart", "etcd"]
     with pytest.raises(AnsibleFilterError, match="^etcd_commands: unknown etcd layout"):
         etcd_filter("lxc", "etcd1")
+
+
+def test_events_client_urls_are_what_each_host_advertises():
+    from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_layout import events_client_urls
+    hostvars = {
+        "m1": {"__etcd_kernel_node": {"events": {"advertise_client_urls": ["https://10.0.0.1:2383"]}}},
+        "m2": {"__etcd_kernel_node": {"events": {"advertise_client_urls": ["https://10.0.0.2:2381"]}}},
+        "m3": {"__etcd_kernel_node": {"events": None}},
+        "m4": {},
+    }
+    assert events_client_urls(["m1", "m2", "m3", "m4"], hostvars) == ["https://10.0.0.1:2383", "https://10.0.0.2:2381"]

@@ -2,7 +2,8 @@
 import pytest
 
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_node_files import (
-    KUBEADM_MANIFEST, KUBESPRAY_ENV_FILE, default_route_device, first_ipv4, loopback_client_url, observe_member,
+    KUBEADM_MANIFEST, KUBESPRAY_ENV_FILE, default_route_device, first_ipv4, loopback_client_url, observe_events_member,
+    observe_member,
     parse_env_file, parse_manifest_flags)
 
 # kubespray's etcd-docker.service.j2 and etcd.j2 (docker layout), rendered for etcd2.
@@ -198,3 +199,26 @@ def test_the_default_ipv4_address_is_the_default_routes_device_address():
     assert first_ipv4("2: ens3    inet 10.0.0.11/24 brd 10.0.0.255 scope global ens3\\       valid_lft forever\n"
                       "2: ens3    inet 10.0.0.99/24 scope global secondary ens3\n") == "10.0.0.11"
     assert first_ipv4("") is None
+
+
+KUBESPRAY_EVENTS_ENV = KUBESPRAY_ENV.replace("ETCD_NAME=etcd2", "ETCD_NAME=etcd2-events").replace(
+    "10.0.0.12:2379", "10.0.0.12:2383").replace("127.0.0.1:2379", "127.0.0.1:2383").replace(
+    "/var/lib/etcd\n", "/var/lib/etcd-events\n")
+# kubespray's etcd-events-docker.service.j2, rendered for etcd2.
+KUBESPRAY_EVENTS_DOCKER_UNIT = KUBESPRAY_DOCKER_UNIT.replace("etcd2", "etcd2-events").replace(
+    "ExecStart=/usr/local/bin/etcd", "ExecStart=/usr/local/bin/etcd-events").replace(
+    "EnvironmentFile=-/etc/environment", "EnvironmentFile=-/etc/etcd-events.env")
+
+
+def test_kubesprays_events_member_is_read_from_its_own_unit_and_env_file():
+    events = observe_events_member(reader({"/etc/systemd/system/etcd-events.service": KUBESPRAY_EVENTS_DOCKER_UNIT,
+                                           "/etc/etcd-events.env": KUBESPRAY_EVENTS_ENV}))
+    assert (events["layout"], events["container"], events["service"]) == ("docker", "etcd2-events", "etcd-events")
+    assert events["member_name"] == "etcd2-events" and events["name_source"] == "/etc/etcd-events.env (ETCD_NAME)"
+    assert events["local_client_url"] == "https://127.0.0.1:2383"
+    assert events["advertise_client_urls"] == ["https://10.0.0.12:2383"] and events["problems"] == []
+
+
+def test_a_host_without_an_events_unit_has_no_events_member():
+    assert observe_events_member(reader({KUBEADM_MANIFEST: KUBEADM_ETCD_MANIFEST})) is None
+    assert observe_events_member(reader({"/etc/systemd/system/etcd.service": KUBESPRAY_HOST_UNIT})) is None
