@@ -223,21 +223,17 @@ def _write_node_files(config, host, tag):
         if config.events:
             _write(config, host, "etcd-events.service", _events_host_unit())
         return
-    container = config.etcd_container(host)
-    _write(config, host, "etcd.service", DOCKER_UNIT.format(container=container))
-    _write(config, host, "etcd", DOCKER_WRAPPER.format(
-        master=config.master(host), pki=config.host_pki(host), cert_dir=CERT_DIR, env="/etc/etcd.env",
-        volume=config.data_volume(host), data_dir="/var/lib/etcd", scripts=NODE_SCRIPTS,
-        faults=config.faults_dir(host), boot=config.boot_state_dir(host), labels=" ".join(_labels("etcd")),
-        container=container, image=tag), 0o755)
+    clusters = [("etcd", DOCKER_UNIT, config.etcd_container(host), config.data_volume(host))]
     if config.events:
-        events = config.events_container(host)
-        _write(config, host, "etcd-events.service", EVENTS_DOCKER_UNIT.format(container=events))
-        _write(config, host, "etcd-events", DOCKER_WRAPPER.format(
-            master=config.master(host), pki=config.host_pki(host), cert_dir=CERT_DIR, env="/etc/etcd-events.env",
-            volume=config.events_data_volume(host), data_dir="/var/lib/etcd-events", scripts=NODE_SCRIPTS,
-            faults=config.faults_dir(host), boot=config.boot_state_dir(host), labels=" ".join(_labels("etcd")),
-            container=events, image=tag), 0o755)
+        clusters.append(("etcd-events", EVENTS_DOCKER_UNIT, config.events_container(host),
+                         config.events_data_volume(host)))
+    for name, unit, container, volume in clusters:
+        _write(config, host, name + ".service", unit.format(container=container))
+        _write(config, host, name, DOCKER_WRAPPER.format(
+            master=config.master(host), pki=config.host_pki(host), cert_dir=CERT_DIR, env="/etc/%s.env" % name,
+            volume=volume, data_dir="/var/lib/" + name, scripts=NODE_SCRIPTS, faults=config.faults_dir(host),
+            boot=config.boot_state_dir(host), labels=" ".join(_labels("etcd")), container=container, image=tag),
+            0o755)
 
 
 def _write(config, host, name, content, mode=0o644):
