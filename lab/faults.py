@@ -19,6 +19,8 @@ FAULTS = {
     "member_stopped": "etcd.service is stopped now",
     "member_frozen": "etcd is SIGSTOPped now: Up, but it answers nothing",
     "events_member_frozen": "the etcd-events member (LAB_EVENTS=1) is SIGSTOPped now: Up, but it answers nothing",
+    "events_stuck_after_boot": "after each reboot the etcd-events member (LAB_EVENTS=1) comes up stuck until "
+                               "etcd-events.service is restarted",
     "nospace_alarm": "a NOSPACE alarm is raised for the member now",
     "kernel_missing": "the host's apt mirror stops offering the fixed kernels",
     "modules_extra_missing": "the host's apt mirror offers the fixed kernels without their linux-modules-extra",
@@ -47,8 +49,13 @@ _END_THE_UPGRADE = ("systemctl stop apt-daily-upgrade.service; systemctl reset-f
                     " rm -rf %s; systemctl daemon-reload" % UPGRADE_DROP_IN_DIR)
 
 
+# Faults of the etcd-events member that its entry script reads, in its own folder
+# (/lab/faults/events, LAB_FAULTS_DIR in etcd-events.env).
+EVENTS_MARKERS = {"events_stuck_after_boot": os.path.join("events", "stuck_after_boot")}
+
+
 def _marker(config, host, fault):
-    return os.path.join(config.faults_dir(host), fault)
+    return os.path.join(config.faults_dir(host), EVENTS_MARKERS.get(fault, fault))
 
 
 def check(config, host, fault, allow_all=False):
@@ -70,8 +77,10 @@ def is_active(config, host, fault):
 
 def active(config, host):
     folder = config.faults_dir(host)
-    return sorted(name for name in os.listdir(folder) if name in FAULTS) \
-        if os.path.isdir(folder) else []
+    if not os.path.isdir(folder):
+        return []
+    return sorted([name for name in os.listdir(folder) if name in FAULTS]
+                  + [name for name in EVENTS_MARKERS if os.path.exists(_marker(config, host, name))])
 
 
 def inject(config, host, fault, seconds=20, period=20, freeze=4):
@@ -81,11 +90,11 @@ def inject(config, host, fault, seconds=20, period=20, freeze=4):
     if fault in ("member_stopped", "member_frozen") and not _etcd_active(config, host):
         raise LabError("etcd.service on %s is not running; clear its faults first ('lab clear %s all')"
                        % (host, host))
-    if fault == "events_member_frozen" and not config.events:
+    if fault.startswith("events_") and not config.events:
         raise LabError("this lab runs no etcd-events cluster: bring it up with LAB_EVENTS=1 (make lab-down first)")
     if fault == "nospace_alarm":
         _set_alarm(config, host, active=True)
-    os.makedirs(config.faults_dir(host), exist_ok=True)
+    os.makedirs(os.path.dirname(_marker(config, host, fault)), exist_ok=True)
     with open(_marker(config, host, fault), "w") as handle:
         handle.write(content + "\n" if content else "")
     if fault == "member_stopped":
