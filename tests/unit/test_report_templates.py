@@ -1,0 +1,54 @@
+"""The Markdown reports, rendered by Ansible from the role's templates as write_report.yml does."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TEMPLATES = os.path.join(ROOT, "roles", "etcd_kernel", "templates")
+
+HOST = {"host": "master1", "member": "etcd1", "kernel": "5.4.0-132-generic", "status": "affected",
+        "fixed_available": "5.4.0-136-generic", "member_state": {"healthy": True, "is_leader": False},
+        "symptoms": {"symptomatic": False, "reasons": []}, "boot_warnings": [],
+        "claim_problems": [{"check": "member_name", "message": "master1: the inventory gives it the member etcd2, "
+                                                               "but the host runs etcd1. Nothing was changed."}]}
+DETECT = {"generated": "2026-12-01T00:00:00Z", "group": "etcd", "plan": [], "unknown": [], "hosts": [HOST],
+          "cluster": {"healthy_count": 3, "member_count": 3, "quorum": True, "leader_name": "etcd3", "in_sync": True,
+                      "alarms": []}}
+
+
+def render(tmp_path, template, report):
+    playbook = tmp_path / "render.yml"
+    playbook.write_text(textwrap.dedent("""\
+        - name: Render a report template
+          hosts: localhost
+          connection: local
+          gather_facts: false
+          tasks:
+            - name: Render it
+              ansible.builtin.copy:
+                content: "{{ lookup('ansible.builtin.template', template) }}"
+                dest: "{{ out }}"
+                mode: "0600"
+        """))
+    extra = {"template": os.path.join(TEMPLATES, template), "out": str(tmp_path / "out.md"),
+             "__etcd_kernel_report": report, "ansible_python_interpreter": sys.executable}
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
+    completed = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,",
+                                "-e", json.dumps(extra), str(playbook)], cwd=ROOT, env=env, capture_output=True,
+                               text=True)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    return (tmp_path / "out.md").read_text()
+
+
+def test_the_detect_report_names_where_the_inventory_disagrees_with_a_host(tmp_path):
+    markdown = render(tmp_path, "detect.md.j2", DETECT)
+    assert ("- **The inventory disagrees with master1** (member_name): master1: the inventory gives it the member "
+            "etcd2, but the host runs etcd1. Nothing was changed. A remediation or mitigate run refuses") in markdown
+    assert "| master1 | etcd1 | 5.4.0-132-generic | affected |" in markdown
+
+
+def test_a_host_that_agrees_with_the_inventory_adds_no_line(tmp_path):
+    markdown = render(tmp_path, "detect.md.j2", dict(DETECT, hosts=[dict(HOST, claim_problems=[])]))
+    assert "disagrees" not in markdown
