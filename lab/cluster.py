@@ -342,8 +342,9 @@ def _ensure_mirror(config, tag):
 
 
 def _ensure_master(config, host, tag):
-    """A master: systemd as PID 1 (DESIGN.md's recipe, no extra capabilities), the
-    restart policy as its power button. etcd.service inside it runs the member."""
+    """A master: systemd as PID 1 (/sys/fs/cgroup read-only, tmpfs /run and /run/lock,
+    stop signal SIGRTMIN+3; no extra capabilities), the restart policy as its power
+    button. etcd.service inside it runs the member."""
     ssh_dir = config.path("ssh")
     host_key = os.path.join(ssh_dir, host + "_host_ed25519_key")
     node = config.node_dir(host)
