@@ -4,6 +4,11 @@ SHELL := /bin/bash
 VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+# Everything the tools keep between runs stays in this checkout, not in $HOME: Ansible's
+# temporary files and SSH control sockets, molecule's scenario state (its ephemeral
+# directories), ansible-lint's and pip's caches. A clone never sees another's state.
+export ANSIBLE_HOME := $(CURDIR)/.ansible
+export XDG_CACHE_HOME := $(CURDIR)/.cache
 PYTHON := $(VENV)/bin/python
 LAB := $(PYTHON) -m lab
 

@@ -599,8 +599,11 @@ def status():
             "is_leader": states[host]["up"] and states[host]["leader"] == states[host]["id"],
             "faults": faults.active(config, host),
         }
+    # Healthy means every cluster the lab runs (kubespray's events one too, with LAB_EVENTS=1).
+    clusters_healthy = {cluster: cluster_is_healthy(states if cluster == "main" else member_states(config, cluster=cluster))
+                        for cluster in config.clusters()}
     return {"subnet": config.subnet, "layout": config.layout, "etcd_version": config.etcd_version,
-            "healthy": cluster_is_healthy(states),
+            "healthy": all(clusters_healthy.values()), "clusters_healthy": clusters_healthy,
             "hosts": hosts}
 
 

@@ -54,9 +54,9 @@ def etcd_events_client_urls_filter(hosts, hostvars):
         raise AnsibleFilterError("etcd_events_client_urls: %s" % error) from error
 
 
-def remediation_plan_filter(host_reports, health, max_index_gap=1000):
+def remediation_plan_filter(host_reports, health, max_index_gap=1000, events_health=None):
     try:
-        return remediation_plan(host_reports, health, int(max_index_gap))
+        return remediation_plan(host_reports, health, int(max_index_gap), events_health)
     except (ValueError, KeyError, TypeError) as error:
         raise AnsibleFilterError("remediation_plan: %s" % error) from error
 
@@ -134,11 +134,15 @@ def failure_lines(hosts, hostvars, limit=1500):
 
 
 def maintenance_window_filter(window, now=None):
-    """{inside, reason} for now (UTC), or for an ISO 8601 time given as now."""
+    """{inside, reason, judged_at} for now (UTC), or for an ISO 8601 time given as now."""
     try:
         moment = datetime.datetime.now(datetime.timezone.utc) if not now \
             else datetime.datetime.fromisoformat(str(now).replace("Z", "+00:00"))
-        return check_window(window, moment)
+        verdict = check_window(window, moment)
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(datetime.timezone.utc)
+        verdict["judged_at"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return verdict
     except ValueError as error:
         raise AnsibleFilterError("maintenance_window: %s" % error) from error
 

@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import re
 
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -22,15 +23,28 @@ class InvalidWindow(ValueError):
     pass
 
 
+# Two ASCII digits each: int() would take " 2", "+2", "0_2" or Arabic-Indic digits.
+_HH_MM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
+
+
 def _minutes(text, field):
-    try:
-        hours, minutes = str(text).split(":")
-        value = int(hours) * 60 + int(minutes)
-    except (ValueError, AttributeError):
-        raise InvalidWindow("%s must be HH:MM (24-hour, UTC), got %r" % (field, text))
-    if not 0 <= int(hours) <= 23 or not 0 <= int(minutes) <= 59:
-        raise InvalidWindow("%s must be HH:MM (24-hour, UTC), got %r" % (field, text))
-    return value
+    match = _HH_MM.fullmatch(text) if isinstance(text, str) else None
+    if not match:
+        raise InvalidWindow("%s must be HH:MM (24-hour, UTC, two digits each, such as 02:00), got %r"
+                            % (field, text if not isinstance(text, str) else text[:40]))
+    return int(match.group(1)) * 60 + int(match.group(2))
+
+
+def _days(window):
+    days = window.get("days") or []
+    if not isinstance(days, (list, tuple)) or not all(isinstance(day, str) for day in days):
+        raise InvalidWindow("maintenance window days must be a list of day names among %s (in YAML: [Sat, Sun]; "
+                            "on the command line: -e '{\"etcd_kernel_maintenance_days\": [\"Sat\"]}'), got %r"
+                            % (", ".join(DAYS), days))
+    bad_days = [day[:20] for day in days if day not in DAYS]
+    if bad_days:
+        raise InvalidWindow("maintenance window days must be among %s, got %s" % (", ".join(DAYS), bad_days))
+    return list(days)
 
 
 def _utc(now):
@@ -58,10 +72,7 @@ def check_window(window, now):
     unknown = sorted(set(window) - {"days", "start", "end"})
     if unknown:
         raise InvalidWindow("unknown maintenance window keys %s: use days, start and end" % unknown)
-    days = window.get("days") or []
-    bad_days = [day for day in days if day not in DAYS]
-    if bad_days:
-        raise InvalidWindow("maintenance window days must be among %s, got %s" % (", ".join(DAYS), bad_days))
+    days = _days(window)
     if not window.get("start") and not window.get("end"):
         return _check_days(days, now)
     if not window.get("start") or not window.get("end"):

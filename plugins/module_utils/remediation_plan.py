@@ -9,6 +9,7 @@ __metaclass__ = type
 
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_health_result import (
     DEFAULT_MAX_INDEX_GAP,
+    check_health_shape,
     find_member,
 )
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_decisions import (
@@ -28,7 +29,10 @@ FIXED_STATUS = "fixed"
 def suspected_members(host_reports, health):
     """Members that most of the other members fail to reach, by their logs: the epoll
     bug's victims. A member that flaps complains about every peer too, but only it is
-    complained about by (a majority of) the others."""
+    complained about by (a majority of) the others.
+
+    host_reports: [{"member", "symptoms"}] of one cluster; health: that cluster's
+    etcd_health result (its members' ids name the peers the symptoms count)."""
     names_by_id = dict((m["id"], m["name"]) for m in health["members"] if m.get("id") and m.get("name"))
     complainers = {}
     for report in host_reports:
@@ -38,6 +42,28 @@ def suspected_members(host_reports, health):
                 complainers.setdefault(name, set()).add(report["member"])
     others = len(names_by_id) - 1
     return sorted(name for name, who in complainers.items() if others > 0 and len(who) >= others // 2 + 1)
+
+
+def _events_reports(host_reports):
+    """The host reports as kubespray's etcd-events cluster sees them: each host's events
+    member and the symptoms its log showed, for the hosts that run one."""
+    return [{"host": report["host"], "member": report["events"]["member"],
+             "symptoms": report["events"].get("symptoms")}
+            for report in host_reports if isinstance(report.get("events"), dict) and report["events"].get("member")]
+
+
+def suspected_hosts(host_reports, health, events_health=None):
+    """Hosts whose member the others fail to reach, in the main cluster or (with
+    events_health) in the etcd-events cluster: each reboot stops both of a host's members,
+    so a host whose events member is the victim is as much the one to fix first."""
+    suspected = set(suspected_members(host_reports, health))
+    hosts = set(report["host"] for report in host_reports if report["member"] in suspected)
+    if events_health is not None:
+        check_health_shape(events_health)
+        events_reports = _events_reports(host_reports)
+        events_suspected = set(suspected_members(events_reports, events_health))
+        hosts.update(report["host"] for report in events_reports if report["member"] in events_suspected)
+    return hosts
 
 
 def _check_reports(host_reports):
@@ -50,9 +76,9 @@ def _check_reports(host_reports):
             raise ValueError("a host report lacks %s: %r" % (", ".join(missing), report))
 
 
-def remediation_plan(host_reports, health, max_index_gap=DEFAULT_MAX_INDEX_GAP):
+def remediation_plan(host_reports, health, max_index_gap=DEFAULT_MAX_INDEX_GAP, events_health=None):
     """Ordered plan steps: unhealthy members first, then the members the others cannot
-    reach (the symptom), then followers, the leader last.
+    reach (the symptom, in either cluster), then followers, the leader last.
 
     Two kinds of step:
       upgrade  the host runs an affected kernel: install the fixed one and reboot;
@@ -69,6 +95,11 @@ def remediation_plan(host_reports, health, max_index_gap=DEFAULT_MAX_INDEX_GAP):
     {"order", "host", "member", "action", "from", "to", "role"}; "to" is None when
     no fixed kernel is offered (the host cannot be fixed until the mirror has one),
     and the running kernel for a recover step.
+
+    events_health: the etcd-events cluster's etcd_health result, where kubespray runs
+    one; each host report then has "events": {"member", "symptoms"} for its events
+    member. A host whose events member the other events members cannot reach is
+    "symptomatic" too (unless its main member is out: "unhealthy" goes first anyway).
     """
     _check_reports(host_reports)
     by_host = dict((report["host"], report) for report in host_reports)
@@ -83,7 +114,8 @@ def remediation_plan(host_reports, health, max_index_gap=DEFAULT_MAX_INDEX_GAP):
     recover = [host for host in fixed
                if member_names[host] in known and not find_member(health, member_names[host])["healthy"]]
     planned = [report["host"] for report in host_reports if report["host"] in upgrade + recover]
-    roles = member_roles(planned, health, member_names, suspected_members(host_reports, health))
+    suspected = suspected_hosts(host_reports, health, events_health)
+    roles = member_roles(planned, health, member_names, [member_names[host] for host in suspected])
     ordered = remediation_order(planned, roles, member_raft_indexes(planned, health, member_names), max_index_gap)
     steps = []
     for position, host in enumerate(ordered, start=1):

@@ -35,11 +35,12 @@ LOCK_TTL_MARGIN_S = 60
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 _RUN_FIELDS = ("run_id", "started", "check_mode", "limit", "phase", "stop", "plan", "unknown",
-               "detected", "snapshot", "lock", "in_progress", "hosts", "apt_timers")
+               "detected", "snapshot", "lock", "in_progress", "hosts", "apt_timers", "window")
 # What run_update() accepts: every field but hosts (changed through host=...), apt_timers
 # (through apt_paused=... and apt_resumed=...) and run_id.
 _UPDATABLE = ("phase", "stop", "plan", "unknown", "detected", "snapshot", "lock", "in_progress", "host",
-              "apt_paused", "apt_resumed")
+              "apt_paused", "apt_resumed", "window")
+_WINDOW_KEYS = ("days", "start", "end", "judged_at", "override", "inside", "reason")
 
 # A summary goes into chat messages and AWX job descriptions: the full reason is in the report.
 SUMMARY_REASON_CHARS = 300
@@ -98,6 +99,9 @@ def new_run(run_id, started, check_mode=False, limit=None):
         "hosts": {},
         # {host: {"paused": [timers the run stopped], "waited_s": seconds, "resumed": bool}}
         "apt_timers": {},
+        # The maintenance window the run started in, as start judged it (None: no check,
+        # as in check mode): the settings, the time judged and whether it was the clock.
+        "window": None,
     }
 
 
@@ -199,6 +203,10 @@ def run_update(run, **changes):
                                  % (", ".join(sorted(updated["apt_timers"])) or "none", value))
             for host in value:
                 updated["apt_timers"][host]["resumed"] = True
+        elif key == "window":
+            if not isinstance(value, dict) or sorted(value) != sorted(_WINDOW_KEYS):
+                raise ValueError("window must be {%s}, got %r" % (", ".join(_WINDOW_KEYS), value))
+            updated["window"] = dict(value, override=_flag(value["override"]), inside=_flag(value["inside"]))
         elif key in ("plan", "unknown", "detected"):
             if not isinstance(value, (list, tuple)):
                 raise ValueError("%s must be a list, got %r" % (key, value))
@@ -301,6 +309,9 @@ def run_report(run, finished):
                      for detected in run["detected"] for warning in detected.get("boot_warnings") or []],
         # The apt timers (unattended-upgrades) the run stopped, per host, and whether it started them again.
         "apt_timers": [dict(run["apt_timers"][host], host=host) for host in sorted(run["apt_timers"])],
+        # The maintenance window as start judged it; override: judged at etcd_kernel_maintenance_now's
+        # time, not the clock's (the report must say when a run was let in that way).
+        "window": run["window"],
         "hosts": hosts,
     }
     report["summary"] = summary_line(report)
@@ -331,4 +342,7 @@ def summary_line(report):
         if len(reason) > SUMMARY_REASON_CHARS:
             reason = reason[:SUMMARY_REASON_CHARS].rstrip() + "... (see the report)"
         text += "; stopped at %s: %s" % (report["stopped_at"], reason)
+    window = report.get("window")
+    if window and window["override"]:
+        text += " (maintenance window judged at %s, etcd_kernel_maintenance_now, not the clock)" % window["judged_at"]
     return text

@@ -5,6 +5,8 @@ run's exit status and report, and which hosts were touched.
 
 CI runs the scenarios not marked `faults_full`; `make test-faults` runs them all.
 The newer ones left out of CI say beside their mark what covers the same path."""
+import datetime
+import json
 import os
 import signal
 import subprocess
@@ -255,7 +257,10 @@ def test_a_dpkg_lock_held_past_the_wait_stops_the_run_before_any_reboot(affected
     faults.inject(affected_lab, target, "dpkg_lock_held")
     try:
         with Scenario(affected_lab) as scenario:
-            result = run_playbook("remediate.yml", "-e", "etcd_kernel_dpkg_lock_wait_s=5")
+            # --limit: on a lab just brought up the leader may still change (a member that
+            # started late campaigns with a higher term), and then the plan's first host
+            # would be the other follower, rebooted before the run reaches the target.
+            result = run_playbook("remediate.yml", "--limit", target, "-e", "etcd_kernel_dpkg_lock_wait_s=5")
     finally:
         faults.clear(affected_lab, target, "dpkg_lock_held")
     report = latest_report()
@@ -290,6 +295,99 @@ def test_an_unattended_upgrade_under_way_is_waited_for_before_any_disruption(aff
         "pre_disruption %s %s %s" % (target, scenario.boots_before[target], APT_PAUSED),
         "post_recovery %s %s %s" % (target, scenario.boots_after[target], APT_PAUSED)]
     assert scenario.rebooted() == [target]
+    scenario.assert_invariants()
+
+
+# A pre_disruption hook that logs the apt timers of every etcd host, not only its own.
+TIMERS_EVERYWHERE_HOOK = """\
+- name: Read the apt timers of every etcd host
+  ansible.builtin.command: systemctl is-active apt-daily.timer apt-daily-upgrade.timer
+  delegate_to: "{{{{ item }}}}"
+  loop: "{{{{ groups['etcd'] }}}}"
+  register: hook_timers
+  changed_when: false
+  failed_when: false
+
+- name: Record them on the controller
+  ansible.builtin.lineinfile:
+    path: {log}
+    line: "{{{{ inventory_hostname }}}} is out next;{{% for read in hook_timers.results %}} {{{{ read.item }}}}={{{{ read.stdout_lines | join(',') }}}}{{% endfor %}}"
+    create: true
+    mode: "0600"
+  delegate_to: localhost
+  become: false
+"""
+
+
+@pytest.mark.faults_full  # two reboots; CI's runs cover the pause of timers that were active
+def test_timers_a_killed_run_left_stopped_stay_stopped_after_the_reboot_while_the_next_host_is_out(
+        affected_lab, tmp_path):
+    states = cluster.member_states(affected_lab)
+    first, second = [h for h in affected_lab.hosts if states[h]["leader"] != states[h]["id"]]
+    log = tmp_path / "timers.log"
+    (tmp_path / "pre.yml").write_text(TIMERS_EVERYWHERE_HOOK.format(log=log))
+    # What a killed earlier run leaves: the timers stopped (not disabled), on every host.
+    for host in affected_lab.hosts:
+        exec_in(affected_lab.master(host), "systemctl", "stop", "apt-daily.timer", "apt-daily-upgrade.timer")
+    with Scenario(affected_lab) as scenario:
+        result = run_playbook("remediate.yml", "--limit", "%s,%s" % (first, second),
+                              "-e", "etcd_kernel_pre_disruption_tasks=%s" % (tmp_path / "pre.yml"))
+    report = latest_report()
+    assert result.returncode == 0 and report["result"] == "remediated", result.stdout[-3000:]
+    # The boot started the first host's timers; the kit stopped them again before the
+    # second host went out, and recorded them, so that finish starts them.
+    second_out = next(line for line in log.read_text().splitlines() if line.startswith(second + " is out next"))
+    assert " %s=inactive,inactive" % first in second_out, second_out
+    paused = {entry["host"]: entry for entry in report["apt_timers"]}
+    assert set(paused) == {first, second}
+    assert all(sorted(entry["paused"]) == ["apt-daily-upgrade.timer", "apt-daily.timer"] and entry["resumed"]
+               for entry in paused.values()), paused
+    # A rebooted host ends with its enabled timers running, as its boot started them.
+    assert apt_timers_state(affected_lab, first) == apt_timers_state(affected_lab, second) == "active,active"
+    assert scenario.rebooted() == [first, second]
+    scenario.assert_invariants()
+
+
+# A pre_disruption hook that moves the kit's clock past the window's end, for every etcd
+# host: the next host's step then judges the window closed (the first one already passed).
+CLOCK_PAST_THE_WINDOW_HOOK = """\
+- name: Move every host's clock for the window past its end
+  ansible.builtin.set_fact:
+    etcd_kernel_maintenance_now: "{later}"
+  delegate_to: "{{{{ item }}}}"
+  delegate_facts: true
+  loop: "{{{{ groups['etcd'] }}}}"
+"""
+
+
+@pytest.mark.faults_full  # three reboots over two runs
+def test_a_window_that_closes_mid_run_stops_before_the_next_host_and_the_next_run_resumes(affected_lab, tmp_path):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    window = {"etcd_kernel_maintenance_days": [],
+              "etcd_kernel_maintenance_start": (now - datetime.timedelta(hours=1)).strftime("%H:%M"),
+              "etcd_kernel_maintenance_end": (now + datetime.timedelta(hours=1)).strftime("%H:%M")}
+    later = (now + datetime.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    (tmp_path / "pre.yml").write_text(CLOCK_PAST_THE_WINDOW_HOOK.format(later=later))
+    with Scenario(affected_lab) as scenario:
+        stopped = run_playbook("remediate.yml", "-e", json.dumps(window),
+                               "-e", "etcd_kernel_pre_disruption_tasks=%s" % (tmp_path / "pre.yml"))
+    report = latest_report()
+    first, second = report["plan"][0]["host"], report["plan"][1]["host"]
+    assert stopped.returncode != 0 and report["result"] == "stopped", stopped.stdout[-3000:]
+    assert report["stopped_at"] == second
+    assert "outside the maintenance window" in report["reason"] and "it resumes with %s" % second in report["reason"]
+    assert report["window"]["inside"] and not report["window"]["override"]
+    statuses = {host["name"]: host["status"] for host in report["hosts"]}
+    assert statuses[first] == "remediated" and statuses[second] == "not_started", statuses
+    assert scenario.rebooted() == [first]
+    scenario.assert_invariants()
+    # The next run inside the window (the clock as it is) resumes with the host the first stopped at.
+    with Scenario(affected_lab) as scenario:
+        resumed = run_playbook("remediate.yml", "-e", json.dumps(window))
+    report = latest_report()
+    assert resumed.returncode == 0 and report["result"] == "remediated", resumed.stdout[-3000:]
+    assert report["plan"][0]["host"] == second and first not in [step["host"] for step in report["plan"]]
+    assert set(scenario.kernels_after.values()) == {"5.4.0-136-generic"}
     scenario.assert_invariants()
 
 

@@ -4,6 +4,7 @@ kubespray's defaults for what the inventory leaves out (the etcd certificate pat
 the member names etcd1..3)."""
 import json
 import os
+import shutil
 
 import pytest
 
@@ -39,6 +40,8 @@ def kubespray_inventory(lab, folder):
         "etcd_kernel_boot_time_command: cat /var/lib/lab/boot_id",
         "",
     ]))
+    # The controller's temporary files stay in the checkout, as in the lab's inventory.
+    shutil.copytree(os.path.join(REPO_ROOT, "inventory", "lab", "host_vars"), folder / "host_vars")
     return str(folder / "inventory.ini")
 
 

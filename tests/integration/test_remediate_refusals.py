@@ -42,7 +42,8 @@ def inventory_variant(tmp_path, change):
     change(inventory)
     folder = tmp_path / "inventory"
     folder.mkdir()
-    shutil.copytree(os.path.join(LAB_INVENTORY, "group_vars"), folder / "group_vars")
+    for vars_folder in ("group_vars", "host_vars"):
+        shutil.copytree(os.path.join(LAB_INVENTORY, vars_folder), folder / vars_folder)
     (folder / "hosts.yml").write_text(yaml.safe_dump(inventory, sort_keys=False))
     return str(folder)
 
@@ -207,6 +208,8 @@ def test_two_hosts_with_one_member_name_are_refused(clean_lab, tmp_path):
     ("etcd_kernel_reboot_timeout_s=[1]", "argument 'etcd_kernel_reboot_timeout_s' is of type"),
     # Shorter than one host may go between two refreshes: another run could take the lock meanwhile.
     ("etcd_kernel_lock_ttl=300", "Raise etcd_kernel_lock_ttl to at least"),
+    # Two runs with different keys would not exclude each other.
+    ("etcd_kernel_lock_key=/elsewhere", "the run lock's key is the kit's own, the same for every run"),
     ("etcd_kernel_snapshot_keep=many", "argument 'etcd_kernel_snapshot_keep' is of type"),
     ("etcd_kernel_request_timeout_s=nan", "etcd_kernel_request_timeout_s must be a number of seconds above 0"),
     # The kit escalates on the etcd hosts; an escalation that fails says what to do.

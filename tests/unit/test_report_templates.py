@@ -34,7 +34,8 @@ def render(tmp_path, template, report):
         """))
     extra = {"template": os.path.join(TEMPLATES, template), "out": str(tmp_path / "out.md"),
              "__etcd_kernel_report": report, "ansible_python_interpreter": sys.executable}
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
+    # Only localhost: its module files go to the test's folder, not ~/.ansible/tmp.
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_REMOTE_TEMP=str(tmp_path / "remote_tmp"))
     completed = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,",
                                 "-e", json.dumps(extra), str(playbook)], cwd=ROOT, env=env, capture_output=True,
                                text=True)
@@ -52,3 +53,17 @@ def test_the_detect_report_names_where_the_inventory_disagrees_with_a_host(tmp_p
 def test_a_host_that_agrees_with_the_inventory_adds_no_line(tmp_path):
     markdown = render(tmp_path, "detect.md.j2", dict(DETECT, hosts=[dict(HOST, claim_problems=[])]))
     assert "disagrees" not in markdown
+
+
+def test_the_detect_report_shows_each_hosts_etcd_events_member(tmp_path):
+    events = {"member": "etcd1-events", "member_state": {"healthy": True}, "log_error": "",
+              "symptoms": {"symptomatic": True, "peer_io_timeouts": 4, "peers_unreachable": {"13": 4},
+                           "reasons": ["fails to reach 1 peer"]}}
+    markdown = render(tmp_path, "detect.md.j2", dict(DETECT, hosts=[dict(HOST, claim_problems=[], events=events)]))
+    assert ("| master1 | etcd1-events | healthy | yes (4 peer timeouts, 1 peers unreachable): fails to reach 1 peer |"
+            in markdown)
+
+
+def test_a_host_without_etcd_events_gets_no_events_table(tmp_path):
+    markdown = render(tmp_path, "detect.md.j2", dict(DETECT, hosts=[dict(HOST, claim_problems=[], events=None)]))
+    assert "etcd-events" not in markdown

@@ -31,7 +31,9 @@ def run_play(tmp_path, files, check=False):
     extra = {"folder": str(tmp_path / "reports" / "nested"), "files": files,
              "result_file": str(tmp_path / "result.json"), "ansible_python_interpreter": sys.executable}
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO_ROOT, "ansible.cfg"),
-               ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO_ROOT, "collections"))
+               ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO_ROOT, "collections"),
+               # Only localhost: its module files go to the test's folder, not ~/.ansible/tmp.
+               ANSIBLE_REMOTE_TEMP=str(tmp_path / "remote_tmp"))
     command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,",
                "-e", json.dumps(extra), str(playbook)] + (["--check"] if check else [])
     completed = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)

@@ -61,3 +61,23 @@ def test_days_without_hours_are_whole_days_not_ignored():
     assert friday["inside"] is False
     assert friday["reason"] == "Fri 03:00 UTC is outside the maintenance window (all day on Sat, Sun)"
     assert check_window({"days": ["Sat"]}, SATURDAY_3AM)["inside"] is True
+
+
+@pytest.mark.parametrize("window, message", [
+    ({"days": 5, "start": "02:00", "end": "05:00"}, "days must be a list of day names"),
+    ({"days": "Sat", "start": "02:00", "end": "05:00"}, "days must be a list of day names"),
+    ({"days": ["Sat", 6]}, "days must be a list of day names"),
+    ({"days": {"Sat": 1}}, "days must be a list of day names"),
+    ({"start": "2:00", "end": "05:00"}, "start must be HH:MM"),
+    ({"start": " 02:00", "end": "05:00"}, "start must be HH:MM"),
+    ({"start": "+2:00", "end": "05:00"}, "start must be HH:MM"),
+    ({"start": "0_2:00", "end": "05:00"}, "start must be HH:MM"),
+    ({"start": "\u0660\u0662:00", "end": "05:00"}, "start must be HH:MM"),   # Arabic-Indic digits
+    ({"start": "02:00:00", "end": "05:00"}, "start must be HH:MM"),
+    ({"start": "02:60", "end": "05:00"}, "start must be HH:MM"),
+    ({"start": 200, "end": "05:00"}, "start must be HH:MM"),
+    ({"start": "02:00", "end": "05:00\n"}, "end must be HH:MM"),
+])
+def test_only_ascii_hh_mm_and_a_list_of_days_are_accepted(window, message):
+    with pytest.raises(InvalidWindow, match=message):
+        check_window(window, SATURDAY_3AM)

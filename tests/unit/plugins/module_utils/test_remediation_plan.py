@@ -192,3 +192,45 @@ def test_the_operators_index_gap_decides_who_lags():
 def test_a_fixed_host_whose_member_etcd_does_not_know_is_left_to_the_membership_check():
     stranger = dict(fixed("master1"), member="etcd9")
     assert remediation_plan([stranger], health()) == []
+
+
+# kubespray's etcd-events cluster ---------------------------------------------------
+
+def events_health():
+    """The etcd-events cluster: members etcdN-events, ids 0x1N, all healthy, leader etcd1-events."""
+    result = health(leader="etcd1")
+    for member in result["members"]:
+        member["name"] += "-events"
+        member["id"] = "%016x" % (0x10 + int(member["id"], 16))
+    return result
+
+
+def with_events(report_, *peer_ids):
+    events = {"member": report_["member"] + "-events",
+              "symptoms": {"peers_unreachable": {peer: 2 for peer in peer_ids}}}
+    return dict(report_, events=events)
+
+
+def test_a_host_whose_events_member_the_others_cannot_reach_goes_first():
+    # etcd3-events (id 0x13) is the one etcd1-events and etcd2-events fail to reach; the main
+    # cluster is quiet. Each reboot stops both members of a host: master3 is the one to fix first.
+    reports = [with_events(detected("master1"), "%016x" % 0x13), with_events(detected("master2"), "%016x" % 0x13),
+               with_events(detected("master3"))]
+    plan = remediation_plan(reports, health(leader="etcd3"), events_health=events_health())
+    assert [(s["host"], s["role"]) for s in plan] == [
+        ("master3", "symptomatic"), ("master1", "follower"), ("master2", "follower")]
+    # Without the events cluster's health, the events symptoms name no member: the main order.
+    assert [s["host"] for s in remediation_plan(reports, health(leader="etcd3"))] == ["master1", "master2", "master3"]
+
+
+def test_main_cluster_ids_in_the_events_logs_name_no_events_member():
+    # A complaint names a peer by its id in that cluster: the main cluster's ids mean nothing there.
+    reports = [with_events(detected("master1"), "%016x" % 3), with_events(detected("master2"), "%016x" % 3),
+               with_events(detected("master3"))]
+    plan = remediation_plan(reports, health(leader="etcd2"), events_health=events_health())
+    assert [s["role"] for s in plan] == ["follower", "follower", "leader"]
+
+
+def test_a_broken_events_health_is_refused_by_name():
+    with pytest.raises(ValueError, match="health must be the etcd_health result"):
+        remediation_plan([with_events(detected("master1"))], health(), events_health={"members": "etcd1"})

@@ -264,3 +264,45 @@ def test_the_report_says_which_apt_timers_the_run_stopped_and_whether_it_started
 
 def test_a_fresh_run_paused_no_apt_timer():
     assert run_report(new_run("r1", "t0"), "t1")["apt_timers"] == []
+
+
+# The maintenance window as start judged it ----------------------------------------
+
+WINDOW = {"days": ["Sat"], "start": "02:00", "end": "05:00", "judged_at": "2026-11-28T03:00:00Z",
+          "override": False, "inside": True, "reason": "Sat 03:00 UTC is inside the maintenance window"}
+
+
+def test_the_report_carries_the_window_the_run_started_in():
+    run = run_update(planned_run("master1"), window=WINDOW)
+    report = run_report(rolled_out(run, done("master1")), "t1")
+    assert report["window"] == WINDOW
+    assert "not the clock" not in report["summary"]
+
+
+def test_a_window_judged_at_an_override_time_says_so_in_the_summary():
+    run = run_update(planned_run("master1"), window=dict(WINDOW, override="True", inside="true"))
+    report = run_report(rolled_out(run, done("master1")), "t1")
+    assert report["window"]["override"] is True and report["window"]["inside"] is True
+    assert report["summary"].endswith(
+        "(maintenance window judged at 2026-11-28T03:00:00Z, etcd_kernel_maintenance_now, not the clock)")
+
+
+def test_a_run_without_a_window_check_reports_none():
+    assert run_report(planned_run("master1", check_mode=True), "t1")["window"] is None
+
+
+@pytest.mark.parametrize("window", [None, "inside", {"inside": True}, dict(WINDOW, extra=1)])
+def test_a_window_record_that_is_not_the_verdict_is_refused(window):
+    with pytest.raises(ValueError, match="window must be"):
+        run_update(planned_run("master1"), window=window)
+
+
+def test_a_window_that_closed_before_a_host_stops_the_run_there_and_the_host_is_not_started():
+    run = rolled_out(planned_run("master1", "master2"), done("master1"))
+    run = run_update(run, in_progress="master2")
+    run = run_update(run, stop={"at": "master2", "reason": "Sat 05:00 UTC is outside the maintenance window: the "
+                                                          "window closed before its disruption on master2"})
+    report = run_report(run, "t1")
+    assert report["result"] == "stopped" and report["stopped_at"] == "master2"
+    statuses = {host["name"]: host["status"] for host in report["hosts"]}
+    assert statuses["master1"] == "remediated" and statuses["master2"] == "not_started"
