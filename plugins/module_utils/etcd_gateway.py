@@ -52,6 +52,10 @@ _CLIENT_CERT_REJECTED_REASONS = (
     "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE",
 )
 _HOSTNAME_MISMATCH_VERIFY_CODE = 62
+# The largest answer the kit asks etcd for is /metrics, 100-300 kB for a 3.4 or 3.5
+# member. 4 MiB is far above any of etcd's answers and still small for a node's
+# memory; a larger answer is not etcd's, and is not read to its end.
+MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 
 
 def _user():
@@ -122,6 +126,18 @@ def _int(value):
     return int(value) if value not in (None, "") else 0
 
 
+def _read_at_most(response, limit):
+    """Up to limit bytes of response's body; read(amount) may return less than asked before the end."""
+    chunks, size = [], 0
+    while size < limit:
+        chunk = response.read(limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
 class EtcdGatewayClient:
     """One etcd endpoint's JSON gateway. Each request opens its own connection."""
 
@@ -147,11 +163,17 @@ class EtcdGatewayClient:
             headers = {"Content-Type": "application/json"} if body is not None else {}
             connection.request(method, path, payload, headers)
             response = connection.getresponse()
-            return response, response.read()
+            data = _read_at_most(response, MAX_RESPONSE_BYTES + 1)
         except Exception as error:
             raise self._translate(error, operation, timeout) from error
         finally:
             connection.close()
+        if len(data) > MAX_RESPONSE_BYTES:
+            raise EtcdRequestError("%s (%s) answered HTTP %d with more than %d bytes, more than any answer of etcd's; "
+                                   "check that the endpoint is etcd's client URL and that nothing in between "
+                                   "rewrites its answers" % (self.endpoint, operation, response.status,
+                                                             MAX_RESPONSE_BYTES))
+        return response, data
 
     def request(self, operation, method, path, body=None, timeout=None):
         """The decoded JSON answer of one gateway request, or an EtcdError naming operation."""

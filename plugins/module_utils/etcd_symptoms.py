@@ -18,6 +18,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import calendar
+import math
 import re
 import time
 from urllib.parse import urlsplit
@@ -50,9 +51,23 @@ RESTART_GRACE_S = 120
 # firmware POST (the kit's own reboot timeout is 600 s).
 RESTART_DOWNTIME_S = 600
 EVIDENCE_LINES = 5
+# etcd's lines are a few hundred characters; its longest, the slow-request warnings
+# that quote the request, a few kB. A longer line is not etcd's: it is cut to this
+# many characters (and counted), so that one such line cannot cost more than a few
+# real ones.
+MAX_LOG_LINE = 16384
+# A raft term is an unsigned 64-bit number: 20 digits at most.
+_MAX_TERM = 2 ** 64 - 1
 
-_TLS_HANDSHAKE_TIMEOUT = re.compile(r"tls handshake timeout|handshake error.*i/o timeout|"
-                                    r"handshake.*(deadline exceeded|timed out)", re.IGNORECASE)
+# TLS handshake timeouts, in three wordings: "tls handshake timeout", "handshake
+# error ... i/o timeout" and "handshake ... deadline exceeded|timed out". The second
+# half is looked for after the first occurrence of the first half, rather than with
+# one "a.*b" expression, which retries ".*" at every "handshake" of a line
+# (quadratic: 10 s for a 100 kB line).
+_TLS_HANDSHAKE_TIMEOUT = re.compile(r"tls handshake timeout", re.IGNORECASE)
+_HANDSHAKE_ERROR = re.compile(r"handshake error", re.IGNORECASE)
+_HANDSHAKE = re.compile(r"handshake", re.IGNORECASE)
+_HANDSHAKE_GAVE_UP = re.compile(r"deadline exceeded|timed out", re.IGNORECASE)
 _IO_TIMEOUT = re.compile(r"i/o timeout", re.IGNORECASE)
 # rafthttp lines about peers (capnslog and zap formats of etcd 3.4).
 _PEER_CONTEXT = re.compile(r"rafthttp|peer|prober|stream msgapp|stream message", re.IGNORECASE)
@@ -83,51 +98,96 @@ _REMOTE_ADDR = re.compile(r'"remote-addr"\s*:\s*"([^"]+)"')
 #   raft: 91bc3c398fb3c146 is starting a new election at term 7
 #   raft: 91bc3c398fb3c146 became candidate at term 8      (or pre-candidate, with pre-vote)
 #   raft: 91bc3c398fb3c146 [logterm: 7, index: 1200] sent MsgVote request to 8e9e05c52164694d at term 8
+# The term is taken as any word (\w takes every script's digits) and then checked
+# for ASCII digits: a term written in other digits makes the line unreadable
+# (counted), rather than silently missed or read by int(), which reads
+# Arabic-Indic "99" as 99.
 _CAMPAIGN = re.compile(r"(is starting a new election|became candidate|became pre-candidate|"
-                       r"sent Msg(?:Pre)?Vote request to [0-9a-f]+) at term (\d+)")
+                       r"sent Msg(?:Pre)?Vote request to [0-9a-f]+) at term (\w+)")
+_TERM = re.compile(r"[0-9]{1,20}")
 # etcd's first lines after a start (zap; capnslog).
 _PROCESS_START = re.compile(r'"msg"\s*:\s*"starting an etcd server"|etcdmain: etcd Version:')
 
 # Timestamps: at the start of the line (capnslog "2022-11-29 10:00:00.123456 W | ...",
 # `docker logs --timestamps`, journalctl -o short-iso), in zap's "ts" field, or
 # capnslog's after another prefix (journalctl's default short format has no year).
-_ISO_TIME = (r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?"
-             r"(?:\s?(Z|[+-]\d{2}:?\d{2})(?![\d:]))?")
+# ASCII digits only ([0-9], not \d, which also takes other scripts' digits).
+_ISO_TIME = (r"([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:[.,]([0-9]+))?"
+             r"(?:\s?(Z|[+-][0-9]{2}:?[0-9]{2})(?![0-9:]))?")
 _LEADING_TIME = re.compile(r"^\s*" + _ISO_TIME)
-_ZAP_TIME = re.compile(r'"ts"\s*:\s*(?:"([^"]+)"|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?))')
+_ISO_TIME_ALONE = re.compile(_ISO_TIME)
+_ZAP_TIME = re.compile(r'"ts"\s*:\s*(?:"([^"]+)"|(-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?))')
 _CAPNSLOG_TIME = re.compile(_ISO_TIME + r" [DINWEC] \|")
+# The times a calendar holds (years 1 to 9999, as the ISO form writes them): a zap
+# "ts" of 1e300 seconds is no time either.
+_EARLIEST_EPOCH = calendar.timegm((1, 1, 1, 0, 0, 0, 0, 0, 0))
+_LATEST_EPOCH = calendar.timegm((9999, 12, 31, 23, 59, 59, 0, 0, 0)) + 1
+
+
+class _UnreadableLine(ValueError):
+    """A line with a timestamp or term that cannot be one (month 13, a 4,300-digit term): skipped and counted."""
 
 
 def _epoch(match):
     year, month, day, hour, minute, second = (int(match.group(n)) for n in range(1, 7))
+    # calendar.timegm() raises on year 0 or month 13, and quietly adds up day 99.
+    # Second 60 is a leap second.
+    if not (year >= 1 and 1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]
+            and hour <= 23 and minute <= 59 and second <= 60):
+        raise _UnreadableLine("no such time: %s" % match.group(0))
     stamp = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
     if match.group(7):
-        stamp += float("0." + match.group(7))
+        stamp += float("0." + match.group(7)[:9])  # nanoseconds are the finest any logger writes
     zone = match.group(8)
     if zone and zone != "Z":
         sign = -1 if zone[0] == "-" else 1
         digits = zone[1:].replace(":", "")
-        stamp -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
+        hours, minutes = int(digits[:2]), int(digits[2:])
+        if hours > 23 or minutes > 59:
+            raise _UnreadableLine("no such time zone: %s" % zone)
+        stamp -= sign * (hours * 3600 + minutes * 60)
     return stamp
 
 
-def log_timestamp(line):
-    """Epoch seconds of a log line, or None when it carries no timestamp we know.
-
-    A time without a zone is taken as UTC: etcd's containers and kubespray's
-    hosts log in UTC.
-    """
+def _line_time(line):
+    """Epoch seconds of a log line, None without a timestamp we know; _UnreadableLine
+    when it has one that is no time."""
     match = _LEADING_TIME.match(line)
     if match:
         return _epoch(match)
     match = _ZAP_TIME.search(line)
     if match:
         if match.group(2):
-            return float(match.group(2))
-        inner = re.match(_ISO_TIME, match.group(1))
+            stamp = float(match.group(2))  # ASCII digits only: the expression takes no other
+            if not (math.isfinite(stamp) and _EARLIEST_EPOCH <= stamp < _LATEST_EPOCH):
+                raise _UnreadableLine("no such time: %s" % match.group(2)[:40])
+            return stamp
+        inner = _ISO_TIME_ALONE.match(match.group(1))
         return _epoch(inner) if inner else None
     match = _CAPNSLOG_TIME.search(line)
     return _epoch(match) if match else None
+
+
+def log_timestamp(line):
+    """Epoch seconds of a log line, or None when it carries no timestamp we know
+    (or one that is no time, such as month 13).
+
+    A time without a zone is taken as UTC: etcd's containers and kubespray's
+    hosts log in UTC.
+    """
+    try:
+        return _line_time(line)
+    except _UnreadableLine:
+        return None
+
+
+def _campaign(line):
+    """(kind, term) of a campaign line; _UnreadableLine when its term is not a raft term."""
+    match = _CAMPAIGN.search(line)
+    term = match.group(2)
+    if not _TERM.fullmatch(term) or int(term) > _MAX_TERM:
+        raise _UnreadableLine("no such raft term: %s" % term[:40])
+    return match.group(1), int(term)
 
 
 def _peer_ids(line):
@@ -150,10 +210,20 @@ def _inbound_address(line):
 _COMPLAINTS = ("tls_handshake_timeouts", "rejected_connections", "peer_io_timeouts")
 
 
+def _is_tls_handshake_timeout(line):
+    if _TLS_HANDSHAKE_TIMEOUT.search(line):
+        return True
+    error = _HANDSHAKE_ERROR.search(line)
+    if error and _IO_TIMEOUT.search(line, error.end()):
+        return True
+    handshake = _HANDSHAKE.search(line)
+    return bool(handshake and _HANDSHAKE_GAVE_UP.search(line, handshake.end()))
+
+
 def _category(line, inbound):
     """The one category a line counts in, or None. TLS first: a TLS timeout line
     also says "i/o timeout"."""
-    if _TLS_HANDSHAKE_TIMEOUT.search(line):
+    if _is_tls_handshake_timeout(line):
         return "tls_handshake_timeouts"
     if inbound:
         return "rejected_connections"
@@ -188,8 +258,22 @@ def _address_host(address):
 
 
 def _check_number(name, value, positive=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (positive and value <= 0):
+    # NaN passes "value <= 0" and compares false with every time: refuse it, and infinity, here.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or (positive and value <= 0):
         raise ValueError("%s must be a %snumber, got %r" % (name, "positive " if positive else "", value))
+
+
+def _check_metrics(name, metrics):
+    """metrics as etcd_metrics.parse_etcd_metrics() returns them: each counter the symptoms read is None or
+    of its type, so that a wrong one is named here rather than failing in float() or int()."""
+    if not isinstance(metrics, dict):
+        raise ValueError("%s must be this member's metrics from etcd_health (a dict), got %r" % (name, metrics))
+    for key in ("process_start_time_seconds", "leader_changes_seen_total"):
+        if metrics.get(key) is not None:
+            _check_number("%s[%r]" % (name, key), metrics[key])
+    if metrics.get("has_leader") not in (None, True, False):
+        raise ValueError("%s['has_leader'] must be true, false or null, got %r" % (name, metrics["has_leader"]))
 
 
 def _check_inputs(log_lines, leader_changes, window_hours, members, metrics, peer_restarts, now):
@@ -202,8 +286,12 @@ def _check_inputs(log_lines, leader_changes, window_hours, members, metrics, pee
     if members is not None:
         if not isinstance(members, (list, tuple)) or not all(isinstance(m, dict) for m in members):
             raise ValueError("members must be the etcd_health result's members list, got %r" % (members,))
-    if metrics is not None and not isinstance(metrics, dict):
-        raise ValueError("metrics must be this member's metrics from etcd_health (a dict), got %r" % (metrics,))
+        for member in members:
+            if member.get("metrics") is not None:
+                _check_metrics("members[%r]['metrics']" % (member.get("name") or member.get("id"),),
+                               member["metrics"])
+    if metrics is not None:
+        _check_metrics("metrics", metrics)
     if peer_restarts is not None:
         if not isinstance(peer_restarts, dict):
             raise ValueError("peer_restarts must map peer ids or names to epoch seconds, got %r"
@@ -226,7 +314,7 @@ def _restarts_by_id(members, peer_restarts):
     for peer, started in (peer_restarts or {}).items():
         if peer in ids_by_name:
             restarts[ids_by_name[peer]] = float(started)
-        elif re.match(r"^[0-9a-f]{1,16}$", str(peer)):
+        elif re.fullmatch(r"[0-9a-f]{1,16}", str(peer)):
             restarts[format_member_id(int(peer, 16))] = float(started)
         else:
             raise ValueError("peer_restarts names %r, which is neither a member id (16 hex digits) nor the "
@@ -263,6 +351,11 @@ def classify_symptoms(log_lines, leader_changes=None, window_hours=1.0, members=
     is any complaint or election line within RESTART_GRACE_S after this member's
     own start. Lines without a timestamp always count.
 
+    Bad lines never stop the count: one longer than MAX_LOG_LINE is read cut to
+    that length (lines_too_long), and one whose timestamp or raft term cannot be
+    one (month 13, a 4,300-digit term, digits of another script) is skipped
+    (lines_unreadable).
+
     symptomatic when, per hour over the window, leader changes reach
     SYMPTOM_LEADER_CHANGES_PER_HOUR, peer i/o timeouts, TLS handshake timeouts or
     rejected connections reach theirs, when the member campaigned while its term
@@ -287,17 +380,30 @@ def classify_symptoms(log_lines, leader_changes=None, window_hours=1.0, members=
     evidence = []
     peers_unreachable = {}
     peers_rejected = {}
-    explained = 0
+    explained = too_long = unreadable = 0
     for raw in log_lines:
         line = str(raw).rstrip()
-        stamp = log_timestamp(line)
-        if stamp is not None and _PROCESS_START.search(line):
-            own_starts.append(stamp)
+        if not line:
             continue
+        if len(line) > MAX_LOG_LINE:
+            line = line[:MAX_LOG_LINE]
+            too_long += 1
+        starts_process = _PROCESS_START.search(line) is not None
         inbound = _inbound_address(line)
         category = _category(line, inbound)
         outbound = _PEER_UNREACHABLE.search(line) is not None
         complaint = outbound or category in _COMPLAINTS
+        if not (starts_process or complaint or category):
+            continue  # most lines: their time does not matter
+        try:
+            stamp = _line_time(line)
+            campaign = _campaign(line) if category == "campaigns" else None
+        except _UnreadableLine:
+            unreadable += 1
+            continue
+        if stamp is not None and starts_process:
+            own_starts.append(stamp)
+            continue
         if category is None and not complaint:
             continue
 
@@ -327,10 +433,10 @@ def classify_symptoms(log_lines, leader_changes=None, window_hours=1.0, members=
         if category is None:
             continue
         if category == "campaigns":
-            campaign = _CAMPAIGN.search(line)
-            campaign_terms.append(int(campaign.group(2)))
-            if campaign.group(1) in campaign_kinds:
-                campaign_kinds[campaign.group(1)] += 1
+            kind, term = campaign
+            campaign_terms.append(term)
+            if kind in campaign_kinds:
+                campaign_kinds[kind] += 1
         else:
             counts[category] += 1
         if len(evidence) < EVIDENCE_LINES:
@@ -395,6 +501,8 @@ def classify_symptoms(log_lines, leader_changes=None, window_hours=1.0, members=
         "has_leader": has_leader,
         "window_hours": window_hours,
         "lines_scanned": len(log_lines),
+        "lines_too_long": too_long,
+        "lines_unreadable": unreadable,
         "explained_by_restart": explained,
         "symptomatic": bool(reasons),
         "reasons": reasons,

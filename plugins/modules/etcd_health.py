@@ -265,6 +265,18 @@ members:
               C(etcd_network_peer_round_trip_time_seconds); a peer not yet probed is absent.
           type: dict
           sample: {"91bc3c398fb3c146": 0.0011}
+        lines_too_long:
+          description: Lines of C(/metrics) skipped for being longer than etcd writes (4096 characters).
+          returned: when there were some
+          type: int
+          sample: 1
+        lines_unreadable:
+          description:
+            - Lines of C(/metrics) skipped because Prometheus would not read them either (a broken label set, a
+              value such as V(1_000) or V(fast)). NaN and infinite values are valid, and leave their counter V(null).
+          returned: when there were some
+          type: int
+          sample: 1
     metrics_error:
       description: Why the member's counters could not be read.
       returned: when O(metrics=true) and the member's counters could not be read
