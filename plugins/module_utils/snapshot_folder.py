@@ -5,7 +5,7 @@
 
 etcd_kernel_snapshot_dir names where the snapshots go. The kit works only in a folder it
 created itself, which it marks with MARKER_NAME: it may make that folder 0700 and prune
-old snapshots there. A folder it did not create (/tmp, /var/backups, an operator's
+old snapshots there. A folder it did not create (/var/backups, an operator's
 own) is never changed: the kit creates its own folder, FOLDER_NAME, inside it.
 
 Python 3.8, standard library only: this runs on the etcd hosts.
@@ -28,6 +28,9 @@ SNAPSHOT_PATTERN = re.compile(r"^snapshot-[A-Za-z0-9._-]+\.db$")
 # What etcdctl snapshot save writes before it renames the file into place.
 PART_SUFFIX = ".part"
 _SAFE_PATH = re.compile(r"^/[A-Za-z0-9._/+@:-]*$")
+# Folders a boot empties (Ubuntu's systemd-tmpfiles "D /tmp"; tmpfs mounts): a snapshot
+# there is gone when its host reboots, which may be the very next step of the run.
+EMPTIED_AT_BOOT = ("/tmp", "/run", "/var/run", "/dev/shm", "/var/lock")
 
 
 class SnapshotFolderError(Exception):
@@ -47,6 +50,11 @@ def check_snapshot_dir(path):
         raise ValueError("etcd_kernel_snapshot_dir must be a plain absolute folder path (letters, digits and . _ - + @ "
                          ": only, no '..', no '//', no trailing '/', not '/' itself), got %r; for example "
                          "/var/backups/etcd-kernel-remediation" % (path[:200],))
+    for emptied in EMPTIED_AT_BOOT:
+        if path == emptied or path.startswith(emptied + "/"):
+            raise ValueError("etcd_kernel_snapshot_dir %s is under %s, which the host empties at every boot: the "
+                             "snapshot would be gone once its host reboots, which may be this run's next step. Use a "
+                             "folder on disk, such as /var/backups/etcd-kernel-remediation" % (path, emptied))
     return path
 
 

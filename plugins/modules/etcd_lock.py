@@ -33,8 +33,8 @@ description:
 options:
   key:
     description:
-      - The etcd key of the lock. The kit's role never sets it: two runs exclude each other only
-        through the same key, so every run of the kit uses this default.
+      - The etcd key of the lock. The kit's role never sets it, since two runs exclude each other only
+        through the same key; every run of the kit uses this default.
     type: str
     default: /sre.etcd_kernel/remediation-lock
   state:

@@ -15,7 +15,7 @@ author: Control-plane SRE team (!UNKNOWN)
 description:
   - The kit works only in a snapshot folder it created itself, marked by a file C(.sre.etcd_kernel-snapshots)
     in it. O(path) is that folder when it does not exist yet (the module creates it, root only, 0700) or
-    carries the mark. In a folder the kit did not create (V(/tmp), V(/var/backups), an operator's own) the
+    carries the mark. In a folder the kit did not create (V(/var/backups), an operator's own) the
     module changes nothing and uses its own C(sre.etcd_kernel-snapshots) folder inside it.
   - O(step=prepare) makes the folder ready, removes the half-written C(snapshot-*.db.part) files a killed
     run left there, and returns the folder, the snapshot's path and the free space.

@@ -311,7 +311,9 @@ TIMERS_EVERYWHERE_HOOK = """\
 - name: Record them on the controller
   ansible.builtin.lineinfile:
     path: {log}
-    line: "{{{{ inventory_hostname }}}} is out next;{{% for read in hook_timers.results %}} {{{{ read.item }}}}={{{{ read.stdout_lines | join(',') }}}}{{% endfor %}}"
+    line: >-
+      {{{{ inventory_hostname }}}} is out next;{{% for read in hook_timers.results %}}
+      {{{{ read.item }}}}={{{{ read.stdout_lines | join(',') }}}}{{% endfor %}}
     create: true
     mode: "0600"
   delegate_to: localhost

@@ -160,18 +160,20 @@ def test_a_failing_pre_disruption_hook_stops_the_run_before_any_disruption(affec
 
 def test_limit_remediates_only_the_named_host_and_gates_on_every_member(affected_lab, tmp_path):
     log, extra = hooks(tmp_path)
-    # The snapshot goes to a folder the kit did not create (/tmp, sticky and world-writable,
-    # with another tool's snapshot in it): the kit works in its own folder inside.
+    # The snapshot goes to a folder the kit did not create (/var/backups, with other tools'
+    # snapshot-*.db in it, which an older kit pruned): the kit works in its own folder inside.
+    # (Not /tmp: Ubuntu empties it at every boot, systemd-tmpfiles' "D /tmp".)
     master2 = affected_lab.master("master2")
-    docker.exec_in(master2, "sh", "-c", "echo another tool > /tmp/snapshot-another-tool.db")
+    others = ["/var/backups/snapshot-%d.db" % number for number in range(4)]
+    docker.exec_in(master2, "sh", "-c", "for f in %s; do echo another tool > $f; done" % " ".join(others))
     with Scenario(affected_lab) as scenario:
-        result = run_playbook("remediate.yml", "--limit", "master2", "-e", "etcd_kernel_snapshot_dir=/tmp", *extra)
+        result = run_playbook("remediate.yml", "--limit", "master2", "-e", "etcd_kernel_snapshot_dir=/var/backups",
+                              *extra)
     report = latest_report()
     assert result.returncode == 0, result.stdout[-3000:]
-    assert report["snapshot"] == "master2:/tmp/sre.etcd_kernel-snapshots/snapshot-%s.db" % report["run_id"]
-    assert docker.exec_in(master2, "stat", "-c", "%a", "/tmp", "/tmp/sre.etcd_kernel-snapshots").stdout.split() == [
-        "1777", "700"]
-    assert docker.exec_in(master2, "cat", "/tmp/snapshot-another-tool.db").stdout == "another tool\n"
+    assert report["snapshot"] == "master2:/var/backups/sre.etcd_kernel-snapshots/snapshot-%s.db" % report["run_id"]
+    assert docker.exec_in(master2, "stat", "-c", "%a", "/var/backups", "/var/backups/sre.etcd_kernel-snapshots",
+                          *others).stdout.split() == ["755", "700"] + ["644"] * len(others)
     # The hooks ran on master2 only: before its reboot, and after it on the new boot. Both
     # times unattended-upgrades was paused: the boot started its timers and the kit stopped
     # them again.

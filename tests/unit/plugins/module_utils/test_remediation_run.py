@@ -300,8 +300,8 @@ def test_a_window_record_that_is_not_the_verdict_is_refused(window):
 def test_a_window_that_closed_before_a_host_stops_the_run_there_and_the_host_is_not_started():
     run = rolled_out(planned_run("master1", "master2"), done("master1"))
     run = run_update(run, in_progress="master2")
-    run = run_update(run, stop={"at": "master2", "reason": "Sat 05:00 UTC is outside the maintenance window: the "
-                                                          "window closed before its disruption on master2"})
+    reason = "Sat 05:00 UTC is outside the maintenance window: the window closed before its disruption on master2"
+    run = run_update(run, stop={"at": "master2", "reason": reason})
     report = run_report(run, "t1")
     assert report["result"] == "stopped" and report["stopped_at"] == "master2"
     statuses = {host["name"]: host["status"] for host in report["hosts"]}

@@ -39,6 +39,16 @@ def test_a_folder_that_is_not_a_plain_absolute_path_is_refused(path, message):
     assert message in str(error.value)
 
 
+@pytest.mark.parametrize("path", ["/tmp", "/tmp/etcd", "/run/etcd", "/var/run/x", "/dev/shm/x", "/var/lock/x"])
+def test_a_folder_that_a_boot_empties_is_refused(path):
+    with pytest.raises(ValueError, match="empties at every boot"):
+        check_snapshot_dir(path)
+
+
+def test_a_folder_beside_one_a_boot_empties_is_accepted():
+    assert check_snapshot_dir("/tmpfs-not/etcd") == "/tmpfs-not/etcd" and check_snapshot_dir("/var/tmp/x") == "/var/tmp/x"
+
+
 def states(**by_path):
     return lambda path: by_path.get(path, "missing")
 
@@ -52,16 +62,16 @@ def test_a_folder_the_kit_created_is_used_as_it_is():
 
 
 def test_a_folder_of_anyone_else_gets_the_kits_own_folder_inside():
-    assert choose_folder("/tmp", states(**{"/tmp": "theirs"})) == ("/tmp/" + FOLDER_NAME, True)
-    assert choose_folder("/tmp", states(**{"/tmp": "theirs", "/tmp/" + FOLDER_NAME: "ours"})) == (
-        "/tmp/" + FOLDER_NAME, False)
+    assert choose_folder("/var/backups", states(**{"/var/backups": "theirs"})) == ("/var/backups/" + FOLDER_NAME, True)
+    assert choose_folder("/var/backups", states(**{"/var/backups": "theirs", "/var/backups/" + FOLDER_NAME: "ours"})) == (
+        "/var/backups/" + FOLDER_NAME, False)
 
 
 def test_a_foreign_folder_where_the_kits_own_should_be_is_refused():
-    # In /tmp anyone may create the kit's folder name first (or a symlink): never adopt it.
+    # In a shared folder anyone may create the kit's folder name first (or a symlink): never adopt it.
     for inner in ("theirs", "not_a_folder"):
         with pytest.raises(SnapshotFolderError, match="was not created by the kit"):
-            choose_folder("/tmp", states(**{"/tmp": "theirs", "/tmp/" + FOLDER_NAME: inner}))
+            choose_folder("/var/tmp", states(**{"/var/tmp": "theirs", "/var/tmp/" + FOLDER_NAME: inner}))
 
 
 def test_a_file_or_symlink_as_the_folder_is_refused():

@@ -2,10 +2,18 @@
 import os
 import stat
 
+import pytest
 from module_harness import run_module
 
+from ansible_collections.sre.etcd_kernel.plugins.module_utils import snapshot_folder as snapshot_folder_utils
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.snapshot_folder import FOLDER_NAME, MARKER_NAME
 from ansible_collections.sre.etcd_kernel.plugins.modules import snapshot_folder
+
+
+@pytest.fixture(autouse=True)
+def allow_the_test_folders_under_tmp(monkeypatch):
+    # pytest's folders are under /tmp, which the module refuses (a boot empties it).
+    monkeypatch.setattr(snapshot_folder_utils, "EMPTIED_AT_BOOT", ())
 
 
 def prepare(path, snapshot="snapshot-run2.db", check_mode=False):
