@@ -2,6 +2,7 @@
 the read-back, a refused run writes its own report and frees the lock, a host that goes
 unreachable stops the run there, and --limit remediates only the hosts it names."""
 import json
+import os
 import re
 import subprocess
 import threading
@@ -172,6 +173,8 @@ def test_limit_remediates_only_the_named_host_and_gates_on_every_member(affected
     report = latest_report()
     assert result.returncode == 0, result.stdout[-3000:]
     assert report["snapshot"] == "master2:/var/backups/sre.etcd_kernel-snapshots/snapshot-%s.db" % report["run_id"]
+    # The report files are named after the run (two runs finishing in the same second keep both).
+    assert all(os.path.isfile(os.path.join(REPO_ROOT, "reports", report["run_id"] + suffix)) for suffix in (".json", ".md"))
     assert docker.exec_in(master2, "stat", "-c", "%a", "/var/backups", "/var/backups/sre.etcd_kernel-snapshots",
                           *others).stdout.split() == ["755", "700"] + ["644"] * len(others)
     # The hooks ran on master2 only: before its reboot, and after it on the new boot. Both
