@@ -119,6 +119,11 @@ def failure_lines(hosts, hostvars, limit=1500):
         result = variables["ansible_failed_result"] or {}
         task = (variables.get("ansible_failed_task") or {}).get("name") or "a task"
         message = result.get("msg") or ("unreachable" if result.get("unreachable") else "failed")
+        # A looped task says only "One or more items failed": each failed item's own message
+        # is the reason (a gate over a host's clusters names the member that kept it closed).
+        failed_items = [item for item in result.get("results") or [] if isinstance(item, dict) and item.get("failed")]
+        if failed_items:
+            message = "; ".join(str(item.get("msg") or "failed") for item in failed_items)
         # A failed command says only "non-zero return code" or, from ansible-core 2.19 on,
         # "Error executing command." for a missing program: name the command and its stderr.
         command = result.get("cmd")

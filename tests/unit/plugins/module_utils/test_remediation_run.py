@@ -188,6 +188,18 @@ def test_failure_lines_name_each_failed_host_and_its_task():
         FILTERS["failure_lines"]("master1", hostvars)
 
 
+def test_failure_lines_give_a_looped_tasks_failed_items_not_ansibles_summary():
+    gate = {"msg": "One or more items failed", "failed": True,
+            "results": [{"item": {"member": "etcd1"}, "failed": False},
+                        {"item": {"member": "etcd1-events"}, "failed": True,
+                         "msg": "etcd1-events may not be disrupted: etcd2-events is not healthy"}]}
+    hostvars = {"master1": {"ansible_failed_task": {"name": "Wait until every other member is healthy"},
+                            "ansible_failed_result": gate}}
+    assert FILTERS["failure_lines"](["master1"], hostvars) == [
+        "master1: Wait until every other member is healthy: etcd1-events may not be disrupted: "
+        "etcd2-events is not healthy"]
+
+
 def test_failure_lines_name_a_failed_command_and_its_stderr():
     hostvars = {"master1": {"ansible_failed_task": {"name": "Save an etcd snapshot"},
                             "ansible_failed_result": {"msg": "Error executing command.", "rc": 2,
