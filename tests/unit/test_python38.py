@@ -52,8 +52,8 @@ def test_python_3_8_compiles_every_shipped_file_and_imports_every_module_util():
     assert compiled.returncode == 0, compiled.stderr
     names = ["ansible_collections.sre.etcd_kernel.plugins.module_utils." + os.path.basename(path)[:-3]
              for path in MODULE_UTILS]
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "collections"), PYTHONDONTWRITEBYTECODE="1")
     imported = subprocess.run([interpreter, "-c", "import importlib, sys\nfor name in sys.argv[1:]:\n"
                                "    importlib.import_module(name)"] + names,
-                              capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=os.path.join(ROOT, "collections"),
-                                                                        PYTHONDONTWRITEBYTECODE="1"))
+                              capture_output=True, text=True, env=env)
     assert imported.returncode == 0, imported.stderr
