@@ -12,7 +12,7 @@ export XDG_CACHE_HOME := $(CURDIR)/.cache
 PYTHON := $(VENV)/bin/python
 LAB := $(PYTHON) -m lab
 
-.PHONY: help setup lab-up lab-down lab-status lab-fault lab-clear demo detect remediate mitigate test test-unit test-integration test-molecule test-faults test-vm setup-vm vm-up vm-down lint bench bench-health
+.PHONY: help setup lab-up lab-down lab-status lab-fault lab-clear demo detect remediate mitigate test test-unit test-flow test-integration test-molecule test-faults test-vm setup-vm vm-up vm-down lint bench bench-health
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -63,12 +63,15 @@ lint: setup ## ansible-lint (production profile, no skip list), ansible-test san
 test-unit: setup ## Unit tests (no docker)
 	@$(PYTHON) -m pytest tests/unit -q
 
+test-flow: setup ## The flow tier: the real playbooks against local host aliases and a local etcd cluster (no docker)
+	@$(PYTHON) -m pytest tests/flow -q --durations=10
+
 test-integration: lab-up ## Integration tests against the lab
 	@$(PYTHON) -m pytest tests/integration -q --durations=25
 
 test-faults: lab-up ## The whole fault matrix and every refusal (CI runs a subset)
-	@$(PYTHON) -m pytest tests/integration/test_fault_matrix.py tests/integration/test_remediate_faults.py \
-	  tests/integration/test_remediate_refusals.py -q -m "faults_full or not faults_full"
+	@$(PYTHON) -m pytest tests/integration/test_fault_matrix.py tests/integration/test_remediate_refusals.py \
+	  -q -m "faults_full or not faults_full"
 
 setup-vm: ## setup, plus qemu, OVMF and the disk tools for the real-kernel VM
 	@bash lab/setup.sh vm
@@ -85,6 +88,6 @@ test-vm: setup-vm ## The kit on a real kernel: detect and remediate a Debian VM 
 test-molecule: lab-up ## Molecule scenarios (default, fallback, host_layout, abort) against the lab
 	@molecule test --all
 
-test: test-unit lint test-integration test-molecule ## Everything CI runs
+test: test-unit lint test-flow test-integration test-molecule ## Everything CI runs
 	@echo "make test leaves out make test-vm (the kit on a real kernel): under qemu's software emulation it takes"
 	@echo "about 15 minutes more than CI's budget allows beside the rest; run it on demand: make test-vm"

@@ -6,7 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(docker.io debootstrap debian-archive-keyring etcd-server etcd-client openssh-client openssl iproute2 ca-certificates)
+# python3-apt: the flow tier's hosts run Ansible's apt module with the system Python.
+APT_PACKAGES=(docker.io debootstrap debian-archive-keyring etcd-server etcd-client openssh-client openssl iproute2 ca-certificates
+  python3-apt util-linux)
 # `setup.sh vm` (make setup-vm): the real-kernel VM's tools, on top (lab/vm.py).
 VM_PACKAGES=(qemu-system-x86 qemu-utils ovmf gdisk dosfstools mtools grub-common grub-efi-amd64-bin socat)
 [ "${1:-}" = vm ] && APT_PACKAGES+=("${VM_PACKAGES[@]}")

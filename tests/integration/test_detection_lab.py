@@ -13,7 +13,7 @@ from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_client_ops im
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_gateway import (
     gateway_client_factory)
 
-from lab_helpers import recap, run_module, run_playbook, wait_for
+from lab_helpers import recap, run_module, run_playbook
 
 pytestmark = pytest.mark.lab
 

@@ -1,0 +1,241 @@
+"""Every run reports itself truthfully, and stops rather than guess: the flow tier's runs
+with reboots (the harness's), --limit, hooks, a lock that lapses and members that fail.
+
+The lab keeps what needs the real thing: the invariants under a load writer and a
+monitor, systemd's apt timers, the fallback restart, sshd going away."""
+import json
+import pathlib
+import threading
+import time
+
+from lab import kernels
+
+RUNNING = kernels.release(kernels.BOOT_ABI)
+FIXED = kernels.release(max(kernels.FIXED_ABIS))
+
+# Covers 5.4.0-135, which the built-in range calls fixed; 136 is outside it.
+WIDER_RANGE = json.dumps({"etcd_kernel_affected_ranges": [
+    {"upstream": "5.4.0", "from_abi": 132, "fixed_abi": 136, "reference": "INC-1 (test)"}]})
+
+HOOK = """\
+- name: Read the boot id
+  ansible.builtin.slurp:
+    src: /var/lib/lab/boot_id
+  register: hook_boot
+
+- name: Record the hook on the controller
+  ansible.builtin.lineinfile:
+    path: {log}
+    line: "{phase} {{{{ inventory_hostname }}}} {{{{ hook_boot.content | b64decode | trim }}}}"
+    create: true
+    mode: "0600"
+  delegate_to: localhost
+"""
+
+
+def hooks(tmp_path, failing=False):
+    """-e for hooks that log their phase, host and boot id (a failing pre_disruption hook
+    that cordoned the node first, as a drain refused by a PodDisruptionBudget, with failing)."""
+    log = tmp_path / "hooks.log"
+    (tmp_path / "pre.yml").write_text(HOOK.format(log=log, phase="pre_disruption") + (
+        "\n- name: Cordon\n  ansible.builtin.set_fact:\n    etcd_kernel_cordoned: \"{{ inventory_hostname }}\"\n"
+        "\n- name: Drain\n  ansible.builtin.fail:\n    msg: drain refused by a PodDisruptionBudget\n"
+        if failing else ""))
+    (tmp_path / "post.yml").write_text(HOOK.format(log=log, phase="post_recovery"))
+    return log, ["-e", json.dumps({"etcd_kernel_pre_disruption_tasks": str(tmp_path / "pre.yml"),
+                                   "etcd_kernel_post_recovery_tasks": str(tmp_path / "post.yml")})]
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def test_a_remediation_reboots_one_host_at_a_time_and_reports_each(flow, playbook):
+    run = playbook("remediate.yml")
+    assert run.returncode == 0, run.tail()
+    report = run.report()
+    assert report["result"] == "remediated" and report["lock"] == "released"
+    assert [h["status"] for h in report["hosts"]] == ["remediated"] * 3
+    # The leader goes last, after handing its leadership off.
+    assert [h["leader_transferred"] for h in report["hosts"]] == [False, False, True]
+    assert flow.kernels() == {h.name: FIXED for h in flow.hosts}
+    assert [h.booted for h in flow.hosts] == [[FIXED]] * 3
+    assert report["snapshot"].endswith("snapshot-%s.db" % report["run_id"])
+    # A second run has nothing to do, and touches nothing.
+    before = flow.state()
+    again = playbook("remediate.yml")
+    assert again.returncode == 0, again.tail()
+    assert again.report()["result"] == "nothing_to_do" and flow.state() == before
+
+
+def test_an_operator_range_is_honoured_from_the_plan_to_the_read_back(flow, playbook):
+    first = playbook("remediate.yml", "--limit", "master2", "-e", "etcd_kernel_target_release=5.4.0-135-generic")
+    assert first.returncode == 0, first.tail()
+    assert flow.kernels()["master2"] == "5.4.0-135-generic"
+    second = playbook("remediate.yml", "--limit", "master2", "-e", WIDER_RANGE)
+    report = second.report()
+    assert second.returncode == 0, second.tail()
+    assert [(step["host"], step["from"], step["to"]) for step in report["plan"]] == [
+        ("master2", "5.4.0-135-generic", FIXED)]
+    assert report["result"] == "remediated"
+    assert [(h["name"], h["status"], h["kernel_after"]) for h in report["hosts"]] == [
+        ("master2", "remediated", FIXED)]
+    assert flow.kernels() == {"master1": RUNNING, "master2": FIXED, "master3": RUNNING}
+
+
+def test_a_refused_run_writes_its_own_report_and_leaves_the_lock_free(flow, playbook):
+    previous = playbook("remediate.yml", "--check").report()
+    flow.raise_alarm("master2")
+    run = playbook("remediate.yml")
+    report = run.report()
+    assert run.returncode != 0
+    assert report["run_id"] != previous["run_id"]
+    assert report["result"] == "refused" and report["stopped_at"] == "preflight"
+    assert "alarm NOSPACE on etcd2" in report["reason"]
+    assert report["lock"] == "not_taken" and report["plan"] == []
+    markdown = (flow_reports(flow) / (report["run_id"] + ".md")).read_text()
+    assert "**Result: refused**" in markdown and "alarm NOSPACE on etcd2" in markdown
+    assert flow.lock_value() is None
+
+
+def flow_reports(flow):
+    return pathlib.Path(flow.reports_dir)
+
+
+def test_a_run_refused_after_taking_the_lock_releases_it(flow, playbook):
+    # The snapshot fails after the lock was taken: the run is refused and gives the lock back.
+    run = playbook("remediate.yml", "-e", "etcd_kernel_etcdctl=/nonexistent/etcdctl")
+    report = run.report()
+    assert run.returncode != 0
+    assert report["result"] == "refused" and "etcdctl" in report["reason"]
+    assert report["lock"] == "released" and flow.lock_value() is None
+    assert set(flow.kernels().values()) == {RUNNING} and flow.rebooted() == []
+
+
+def test_an_unreachable_host_in_preflight_refuses_the_run_with_a_report(flow, playbook):
+    flow.host("master3").set_powered(False)
+    run = playbook("remediate.yml")
+    report = run.report()
+    assert run.returncode != 0
+    assert report["result"] == "refused" and "master3" in report["reason"]
+    assert "unreachable" in report["reason"]
+
+
+def test_a_host_that_goes_unreachable_mid_run_stops_the_run_there(flow, playbook, tmp_path):
+    """The second planned host goes away while the first is remediated (its hook runs
+    there): the run stops at the second host, reports it, and leaves the third alone."""
+    plan = playbook("remediate.yml", "--check").report()["plan"]
+    first, second = plan[0]["host"], plan[1]["host"]
+    (tmp_path / "post.yml").write_text(
+        "- name: Take the next host off the network\n"
+        "  ansible.builtin.file:\n    path: %s/powered_off\n    state: touch\n    mode: '0644'\n"
+        "  delegate_to: localhost\n" % flow.host(second).folder)
+    run = playbook("remediate.yml", "-e", "etcd_kernel_post_recovery_tasks=%s" % (tmp_path / "post.yml"))
+    report = run.report()
+    assert run.returncode != 0
+    assert report["result"] == "stopped" and report["stopped_at"] == second, report
+    assert "unreachable" in report["reason"].lower()
+    assert [(h["name"], h["status"]) for h in report["hosts"]] == [
+        (first, "remediated"), (second, "failed"), (plan[2]["host"], "not_started")]
+    assert report["lock"] == "released" and flow.rebooted() == [first]
+
+
+def test_a_failing_pre_disruption_hook_stops_the_run_before_any_disruption(flow, playbook, tmp_path):
+    log, extra = hooks(tmp_path, failing=True)
+    boot_id = flow.host("master2").read("/var/lib/lab/boot_id").strip()
+    run = playbook("remediate.yml", "--limit", "master2", *extra)
+    report = run.report()
+    assert run.returncode != 0 and report["result"] == "stopped", run.tail()
+    assert report["stopped_at"] == "master2" and "drain refused by a PodDisruptionBudget" in report["reason"]
+    assert flow.rebooted() == [] and report["lock"] == "released"
+    # The node the hook cordoned is named, for whoever reads the report.
+    master2 = next(host for host in report["hosts"] if host["name"] == "master2")
+    assert master2["left_cordoned"] == "master2"
+    markdown = (flow_reports(flow) / (report["run_id"] + ".md")).read_text()
+    assert "**master2 is still cordoned** by the pre_disruption hook on master2" in markdown
+    assert log.read_text().splitlines() == ["pre_disruption master2 %s" % boot_id]
+
+
+def test_limit_remediates_only_the_named_host_and_runs_its_hooks_around_the_reboot(flow, playbook, tmp_path):
+    log, extra = hooks(tmp_path)
+    before = flow.host("master2").read("/var/lib/lab/boot_id").strip()
+    run = playbook("remediate.yml", "--limit", "master2", *extra)
+    report = run.report()
+    assert run.returncode == 0, run.tail()
+    after = flow.host("master2").read("/var/lib/lab/boot_id").strip()
+    assert log.read_text().splitlines() == ["pre_disruption master2 %s" % before, "post_recovery master2 %s" % after]
+    assert report["result"] == "remediated" and report["limit"] == "master2"
+    assert [step["host"] for step in report["plan"]] == ["master2"] == [h["name"] for h in report["hosts"]]
+    assert flow.rebooted() == ["master2"]
+    assert flow.kernels() == {"master1": RUNNING, "master2": FIXED, "master3": RUNNING}
+
+
+def test_limit_still_refuses_when_another_member_is_down(flow, playbook):
+    flow.host("master3").stop_etcd()
+    run = playbook("remediate.yml", "--limit", "master2")
+    report = run.report()
+    assert run.returncode != 0 and report["result"] == "refused", run.tail()
+    assert "etcd3 is out and not in this run's plan" in report["reason"]
+    assert flow.kernels()["master2"] == RUNNING
+
+
+def test_a_member_already_down_is_remediated_first_and_the_rest_follow(flow, playbook):
+    flow.host("master3").stop_etcd()
+    run = playbook("remediate.yml")
+    report = run.report()
+    assert run.returncode == 0, run.tail()
+    assert report["result"] == "remediated"
+    assert report["plan"][0]["host"] == "master3"
+    assert flow.kernels() == {h.name: FIXED for h in flow.hosts}
+
+
+def after_the_first_reboot(flow, action):
+    """Run action() in a thread once the harness has booted a host (the plan's first)."""
+    def watch():
+        wait_for(lambda: flow.rebooted(), 120, "the first reboot")
+        action(flow.rebooted()[0])
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_lock_that_lapses_mid_run_stops_the_run_and_is_never_taken_again(flow, playbook):
+    watcher = after_the_first_reboot(flow, lambda host: flow.expire_lock())
+    run = playbook("remediate.yml")
+    watcher.join(timeout=10)
+    report = run.report()
+    assert run.returncode != 0 and report["result"] == "stopped", run.tail()
+    first = flow.rebooted()
+    assert len(first) == 1 and report["stopped_at"] == first[0]
+    assert "is gone: its lease lapsed" in report["reason"] and "does not retake it" in report["reason"]
+    assert report["lock"] == "lapsed" and flow.lock_value() is None
+
+
+def test_a_second_member_failing_mid_run_stops_the_kit_before_another_reboot(flow, playbook):
+    def stop_another_member(first):
+        victim = [h for h in flow.hosts if h.name != first][-1]
+        victim.stop_etcd()
+    watcher = after_the_first_reboot(flow, stop_another_member)
+    run = playbook("remediate.yml", "-e", "etcd_kernel_gate_wait_s=5")
+    watcher.join(timeout=10)
+    report = run.report()
+    assert run.returncode != 0 and report["result"] == "stopped", run.tail()
+    assert len(flow.rebooted()) == 1 and report["stopped_at"] == flow.rebooted()[0], report
+    assert report["lock"] == "released"
+
+
+def test_a_boot_that_never_returns_stops_the_run_within_the_timeout(flow, playbook):
+    plan = playbook("remediate.yml", "--check").report()["plan"]
+    flow.faults[plan[0]["host"]]["boot_never_returns"] = True
+    started = time.monotonic()
+    run = playbook("remediate.yml", "-e", "etcd_kernel_reboot_timeout_s=8")
+    report = run.report()
+    assert run.returncode != 0 and report["result"] == "stopped", run.tail()
+    assert report["stopped_at"] == plan[0]["host"]
+    assert [h["status"] for h in report["hosts"]][1:] == ["not_started", "not_started"]
+    assert time.monotonic() - started < 120
