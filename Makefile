@@ -12,7 +12,7 @@ export XDG_CACHE_HOME := $(CURDIR)/.cache
 PYTHON := $(VENV)/bin/python
 LAB := $(PYTHON) -m lab
 
-.PHONY: help setup lab-up lab-down lab-status lab-fault lab-clear demo detect remediate mitigate test test-unit test-flow test-integration test-molecule test-faults test-vm setup-vm vm-up vm-down lint bench bench-health
+.PHONY: help setup lab-up lab-down lab-status lab-fault lab-clear demo detect remediate mitigate test test-unit test-flow test-integration test-molecule test-faults test-vm setup-vm vm-up vm-down lint bench bench-health yaml-metrics
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ detect: lab-up ## Read-only report: kernels, etcd state, symptoms, plan (reports
 bench: lab-up ## Rollout benchmark: kit vs kit without leader handoff vs naive (reports/bench.json)
 	@$(PYTHON) -m bench.rollout
 
+yaml-metrics: setup ## How much the role's YAML decides: tasks, run-state reads, Jinja characters, inline if/else, constants' homes
+	@$(PYTHON) bench/yaml_metrics.py
+
 bench-health: lab-up ## Median time of one etcd health check per backend, vs etcdctl
 	@$(PYTHON) -m bench.health_check
 
@@ -85,9 +88,17 @@ vm-down: ## Stop the VM and drop its disk overlay (the image stays cached)
 test-vm: setup-vm ## The kit on a real kernel: detect and remediate a Debian VM under qemu
 	@$(PYTHON) -m pytest tests/vm -q
 
-test-molecule: lab-up ## Molecule scenarios (default, fallback, host_layout, abort) against the lab
+test-molecule: lab-up ## Molecule scenarios (default, host_layout, abort, paramiko) against the lab
 	@molecule test --all
 
-test: test-unit lint test-flow test-integration test-molecule ## Everything CI runs
+# The stages one after the other, each timed, so a slow stage shows in the log.
+TEST_STAGES := test-unit lint test-flow test-integration test-molecule
+
+test: setup ## Everything CI runs (each stage's time is printed)
+	@for stage in $(TEST_STAGES); do \
+	  started=$$(date +%s); \
+	  $(MAKE) --no-print-directory $$stage || { echo "[test] $$stage failed after $$(( $$(date +%s) - started )) s"; exit 1; }; \
+	  echo "[test] $$stage passed in $$(( $$(date +%s) - started )) s"; \
+	done
 	@echo "make test leaves out make test-vm (the kit on a real kernel): under qemu's software emulation it takes"
 	@echo "about 15 minutes more than CI's budget allows beside the rest; run it on demand: make test-vm"

@@ -23,7 +23,7 @@ from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_health_result
     DEFAULT_MAX_INDEX_GAP,
     describe_problems,
 )
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_symptoms import classify_symptoms
+from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.etcd_symptoms import classify_symptoms
 
 
 def etcd_disruption_check(health, member_name, max_index_gap=DEFAULT_MAX_INDEX_GAP, allow_sole_member=False):

@@ -3,7 +3,7 @@
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
 """Remediation helpers: etcd_commands (log and restart argv per layout),
 remediation_plan (which hosts, in which order, from which kernel to which) and the
-run record (run_new, run_update, run_report)."""
+run record (run_new, run_update, run_report) and the phases' refusals (start_problems, preflight_setting_problems, preflight_host_problems)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -14,19 +14,35 @@ import datetime
 from ansible.errors import AnsibleFilterError
 from jinja2 import Undefined
 
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_layout import (
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_health_result import DEFAULT_MAX_INDEX_GAP
+from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.etcd_layout import (
     client_urls,
     etcd_commands,
     events_client_urls,
 )
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.maintenance_window import check_window
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.remediation_plan import remediation_plan, unknown_hosts
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.remediation_run import (
-    lock_ttl_needed,
+from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.maintenance_window import check_window
+from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_plan import remediation_plan, unknown_hosts
+from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.phase_checks import (
+    preflight_host_problems,
+    preflight_setting_problems,
+    start_problems,
+)
+from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_run import (
     new_run,
     run_report,
     run_update,
 )
+
+
+def _filter(name, function):
+    """function as a filter: its ValueError, KeyError or TypeError (bad input) becomes the
+    filter's own error, named."""
+    def run(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except (ValueError, KeyError, TypeError) as error:
+            raise AnsibleFilterError("%s: %s" % (name, error)) from error
+    return run
 
 
 def etcd_commands_filter(layout, container_name, service_name="etcd", since_seconds=3600, member_name=None):
@@ -54,27 +70,11 @@ def etcd_events_client_urls_filter(hosts, hostvars):
         raise AnsibleFilterError("etcd_events_client_urls: %s" % error) from error
 
 
-def remediation_plan_filter(host_reports, health, max_index_gap=1000, events_health=None):
+def remediation_plan_filter(host_reports, health, max_index_gap=DEFAULT_MAX_INDEX_GAP, events_health=None):
     try:
         return remediation_plan(host_reports, health, int(max_index_gap), events_health)
     except (ValueError, KeyError, TypeError) as error:
         raise AnsibleFilterError("remediation_plan: %s" % error) from error
-
-
-def remediation_unknown_filter(host_reports):
-    """[{host, member, kernel, reason}] for the hosts whose kernel the kit cannot judge."""
-    try:
-        return unknown_hosts(host_reports)
-    except (ValueError, KeyError, TypeError) as error:
-        raise AnsibleFilterError("remediation_unknown: %s" % error) from error
-
-
-def lock_ttl_needed_filter(timeouts):
-    """The shortest lock TTL for these timeouts (see module_utils.remediation_run.lock_ttl_needed)."""
-    try:
-        return lock_ttl_needed(**dict(timeouts))
-    except (ValueError, TypeError) as error:
-        raise AnsibleFilterError("lock_ttl_needed: %s" % error) from error
 
 
 def run_new_filter(fields):
@@ -83,22 +83,6 @@ def run_new_filter(fields):
         return new_run(**dict(fields))
     except (ValueError, TypeError) as error:
         raise AnsibleFilterError("run_new: %s" % error) from error
-
-
-def run_update_filter(run, **changes):
-    """The run record with changes applied (see module_utils.remediation_run.run_update)."""
-    try:
-        return run_update(run, **changes)
-    except (ValueError, KeyError, TypeError) as error:
-        raise AnsibleFilterError("run_update: %s" % error) from error
-
-
-def run_report_filter(run, finished):
-    """The run's report, its result decided from the run record alone."""
-    try:
-        return run_report(run, finished)
-    except (ValueError, KeyError, TypeError) as error:
-        raise AnsibleFilterError("run_report: %s" % error) from error
 
 
 def failure_lines(hosts, hostvars, limit=1500):
@@ -159,11 +143,14 @@ class FilterModule(object):
             "etcd_events_client_urls": etcd_events_client_urls_filter,
             "etcd_commands": etcd_commands_filter,
             "failure_lines": failure_lines,
-            "lock_ttl_needed": lock_ttl_needed_filter,
             "maintenance_window": maintenance_window_filter,
+            "preflight_host_problems": _filter("preflight_host_problems", preflight_host_problems),
+            "preflight_setting_problems": _filter("preflight_setting_problems", preflight_setting_problems),
             "remediation_plan": remediation_plan_filter,
-            "remediation_unknown": remediation_unknown_filter,
+            # [{host, member, kernel, reason}] for the hosts whose kernel the kit cannot judge.
+            "remediation_unknown": _filter("remediation_unknown", unknown_hosts),
             "run_new": run_new_filter,
-            "run_report": run_report_filter,
-            "run_update": run_update_filter,
+            "run_report": _filter("run_report", run_report),
+            "run_update": _filter("run_update", run_update),
+            "start_problems": _filter("start_problems", start_problems),
         }

@@ -17,6 +17,7 @@ import time
 
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_decisions import disruption_check
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_health_result import (
+    DEFAULT_MAX_INDEX_GAP,
     describe_problems,
     find_member,
     known_member_names,
@@ -41,7 +42,7 @@ CONDITION_WORDS = {
 }
 
 
-def readiness(health, condition, member=None, max_index_gap=1000, allow_sole_member=False):
+def readiness(health, condition, member=None, max_index_gap=DEFAULT_MAX_INDEX_GAP, allow_sole_member=False):
     """(ready, reasons): whether health meets condition, and what is missing if not."""
     if condition not in CONDITIONS:
         raise ValueError("unknown condition %r; expected one of %s" % (condition, ", ".join(CONDITIONS)))

@@ -385,7 +385,7 @@ from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_client_ops im
     collect_metrics,
 )
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_errors import EtcdError
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_health_result import describe_problems
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_health_result import DEFAULT_MAX_INDEX_GAP, describe_problems
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_backends import (
     client_factory,
     connection_argument_spec,
@@ -402,7 +402,7 @@ from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_wait import (
 def main():
     argument_spec = connection_argument_spec()
     argument_spec.update(
-        max_index_gap=dict(type="int", default=1000),
+        max_index_gap=dict(type="int", default=DEFAULT_MAX_INDEX_GAP),
         fail_on=dict(type="str", choices=["none", "healthy", "quorum"], default="none"),
         wait_for=dict(type="str", choices=["none", "healthy", "member_healthy", "disruptable"], default="none"),
         allow_sole_member=dict(type="bool", default=False),

@@ -104,6 +104,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_client_ops import transfer_leadership
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_errors import EtcdError
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_health_result import DEFAULT_MAX_INDEX_GAP
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_backends import (
     client_factory,
     connection_argument_spec,
@@ -113,7 +114,7 @@ from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_backends impo
 def main():
     argument_spec = connection_argument_spec()
     argument_spec.update(
-        max_index_gap=dict(type="int", default=1000),
+        max_index_gap=dict(type="int", default=DEFAULT_MAX_INDEX_GAP),
         target=dict(type="str"),
         away_from=dict(type="str"),
         confirm_timeout=dict(type="float", default=10.0),

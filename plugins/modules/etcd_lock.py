@@ -153,6 +153,7 @@ from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_backends impo
 )
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_lock import (
     DEFAULT_LEADER_WAIT,
+    DEFAULT_LOCK_KEY,
     LockHeld,
     LockLost,
     lock_over_endpoints,
@@ -162,7 +163,7 @@ from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_lock import (
 def main():
     argument_spec = connection_argument_spec(with_backend=False)
     argument_spec.update(
-        key=dict(type="str", default="/sre.etcd_kernel/remediation-lock", no_log=False),
+        key=dict(type="str", default=DEFAULT_LOCK_KEY, no_log=False),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         run_id=dict(type="str", required=True),
         holder=dict(type="str", default="ansible"),

@@ -27,8 +27,28 @@ def flow_session(tmp_path_factory):
     return {"dir": str(tmp_path_factory.mktemp("flow-session")), "block": loopback_block()}
 
 
+@pytest.fixture(scope="module")
+def shared_flow(flow_session, tmp_path_factory):
+    """One cluster for the module's tests marked reads_only, on loopback addresses of its own
+    (the module's other tests start theirs beside it)."""
+    cluster = FlowCluster(str(tmp_path_factory.mktemp("shared-flow") / "cluster"), flow_session["dir"],
+                          loopback_block())
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture
-def flow(flow_session, tmp_path):
+def flow(request, flow_session, tmp_path):
+    """A fresh flow cluster per test. A test marked reads_only (its run must change nothing, and
+    it checks that it did not) shares its module's cluster instead, with a report folder of its own."""
+    if request.node.get_closest_marker("reads_only"):
+        cluster = request.getfixturevalue("shared_flow")
+        cluster.report_to(str(tmp_path / "reports"))
+        cluster.wait_healthy()
+        yield cluster
+        return
     cluster = FlowCluster(str(tmp_path / "cluster"), flow_session["dir"], flow_session["block"])
     try:
         yield cluster.start()

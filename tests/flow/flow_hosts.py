@@ -293,6 +293,11 @@ class FlowCluster:
         kernels.write_host_repo(os.path.join(self.folder, "mirror"), host.name, pool,
                                 hide_fixed=hide_fixed, hide_extra=hide_extra)
 
+    def report_to(self, folder):
+        """Write the runs' reports into folder from now on (each test has its own)."""
+        self.reports_dir = folder
+        self.write_inventory()
+
     def write_inventory(self, **extra_vars):
         """The flow hosts as an operator's kubespray inventory names them, with the lab's seams."""
         etcd_vars = {

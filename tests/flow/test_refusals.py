@@ -38,6 +38,7 @@ def set_host_var(host, name, value):
     return change
 
 
+@pytest.mark.reads_only
 @pytest.mark.parametrize("change, message", [
     (rename_etcd_group, "no etcd group with hosts"),
     (keep_etcd_hosts(["master1", "master2"]), "has 2 member(s)"),
@@ -47,6 +48,7 @@ def test_a_bad_inventory_is_refused(flow, playbook, inventory_variant, change, m
     assert message in refused(flow, playbook, inventory=inventory_variant(change))
 
 
+@pytest.mark.reads_only
 def test_a_membership_that_differs_from_the_inventory_is_refused(flow, playbook, inventory_variant):
     words = refused(flow, playbook, inventory=inventory_variant(set_host_var("master3", "etcd_member_name", "etcd9")))
     assert "master3: the inventory gives it the member etcd9" in words
@@ -78,26 +80,32 @@ def test_an_inventory_that_puts_the_stuck_member_on_another_host_is_refused(flow
     assert "Set etcd_member_name: etcd2 for master2" in words and "Nothing was changed" in words
 
 
+@pytest.mark.reads_only
 def test_two_hosts_with_one_member_name_are_refused(flow, playbook, inventory_variant):
     words = refused(flow, playbook, inventory=inventory_variant(set_host_var("master3", "etcd_member_name", "etcd1")))
     assert "master3: the inventory gives it the member etcd1" in words
 
 
+@pytest.mark.reads_only
 def test_member_names_default_as_kubespray_derives_them(flow, playbook):
     # kubespray names the members etcd<position in the etcd group>; the flow inventory sets none.
+    before = flow.state()
     run = playbook("remediate.yml", "--check")
     assert run.returncode == 0, run.tail()
+    assert flow.state() == before
     report = run.report()
     assert report["result"] == "planned"
     assert sorted((step["host"], step["member"]) for step in report["plan"]) == [
         ("master1", "etcd1"), ("master2", "etcd2"), ("master3", "etcd3")]
 
 
+@pytest.mark.reads_only
 def test_a_pinned_target_that_is_itself_affected_is_refused(flow, playbook):
     words = refused(flow, playbook, "-e", "etcd_kernel_target_release=5.4.0-133-generic")
     assert "5.4.0-133-generic" in words and "affected" in words
 
 
+@pytest.mark.reads_only
 def test_missing_certificate_files_are_refused(flow, playbook):
     words = refused(flow, playbook, "-e", "etcd_cert_dir=/etc/ssl/nowhere")
     assert "Missing on master1: /etc/ssl/nowhere/ca.pem" in words
@@ -151,6 +159,7 @@ def test_two_members_out_is_refused(flow, playbook):
     assert "cannot afford a rollout" in words and "no quorum" in words
 
 
+@pytest.mark.reads_only
 def test_a_run_outside_the_maintenance_window_stops_before_touching_any_host(flow, playbook):
     words = refused(flow, playbook, "-e", json.dumps({
         "etcd_kernel_maintenance_days": ["Sat"], "etcd_kernel_maintenance_start": "02:00",
@@ -159,6 +168,7 @@ def test_a_run_outside_the_maintenance_window_stops_before_touching_any_host(flo
     assert "nothing was touched" in words
 
 
+@pytest.mark.reads_only
 @pytest.mark.parametrize("variable, message", [
     ("etcd_kernel_gate_wait_s=soon", "argument 'etcd_kernel_gate_wait_s' is of type"),
     ("etcd_deployment_type=podman", "value of etcd_kernel_layout must be one of: , docker, host, kubeadm"),

@@ -12,7 +12,7 @@ import re
 
 import yaml
 
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.maintenance_window import DAYS, check_window
+from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.maintenance_window import DAYS, check_window
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SPECS = os.path.join("roles", "etcd_kernel", "meta", "argument_specs.yml")

@@ -14,6 +14,12 @@ def test_the_settings_reference_matches_the_role():
             "docs/variables.md is stale: run python docs/generate_variables.py"
 
 
+def test_the_roles_readme_matches_its_specs():
+    with open(generate_variables["ROLE_README"]) as handle:
+        assert handle.read() == generate_variables["render_role_readme"](), \
+            "roles/etcd_kernel/README.md is stale: run python docs/generate_variables.py"
+
+
 def test_every_setting_has_one_home_and_one_spec():
     specs, defaults = generate_variables["load_role"]()
     options = specs[generate_variables["FULL_ENTRY_POINT"]]["options"]
@@ -37,5 +43,16 @@ def test_the_kit_has_one_role():
     assert os.listdir(os.path.join(ROOT, "roles")) == ["etcd_kernel"]
     with open(os.path.join(ROOT, "roles", "etcd_kernel", "meta", "argument_specs.yml")) as handle:
         entry_points = set(yaml.safe_load(handle)["argument_specs"])
-    for entry_point in entry_points:
-        assert os.path.exists(os.path.join(ROOT, "roles", "etcd_kernel", "tasks", entry_point + ".yml"))
+    # The files directly in tasks/ are the public entry points, each with its spec; the
+    # folders hold their pieces.
+    tasks = os.path.join(ROOT, "roles", "etcd_kernel", "tasks")
+    files = {name[:-len(".yml")] for name in os.listdir(tasks) if name.endswith(".yml")}
+    assert files == entry_points, "entry points without a spec, or specs without a file: %s" % (files ^ entry_points)
+    assert all(os.path.isdir(os.path.join(tasks, name)) for name in os.listdir(tasks) if not name.endswith(".yml"))
+
+
+def test_a_setting_the_modules_also_default_has_the_same_value_in_both():
+    from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_health_result import DEFAULT_MAX_INDEX_GAP
+
+    _, defaults = generate_variables["load_role"]()
+    assert defaults["etcd_kernel_max_index_gap"] == DEFAULT_MAX_INDEX_GAP

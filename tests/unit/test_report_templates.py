@@ -1,4 +1,4 @@
-"""The Markdown reports, rendered by Ansible from the role's templates as write_report.yml does."""
+"""The Markdown reports, rendered by Ansible from the role's templates as common/write_report.yml does."""
 import json
 import os
 import subprocess

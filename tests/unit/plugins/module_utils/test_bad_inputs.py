@@ -26,7 +26,7 @@ from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_metrics impor
     MAX_METRICS_LINE,
     parse_etcd_metrics,
 )
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_symptoms import (
+from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.etcd_symptoms import (
     MAX_LOG_LINE,
     classify_symptoms,
     log_timestamp,

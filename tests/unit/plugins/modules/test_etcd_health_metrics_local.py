@@ -9,7 +9,7 @@ import pytest
 import local_etcd
 from module_harness import FakeCommands, run_module
 
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_symptoms import classify_symptoms
+from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.etcd_symptoms import classify_symptoms
 from ansible_collections.sre.etcd_kernel.plugins.modules import etcd_health
 
 pytestmark = [

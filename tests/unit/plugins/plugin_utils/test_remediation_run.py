@@ -7,7 +7,7 @@ import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 from ansible_collections.sre.etcd_kernel.plugins.filter.remediation import FilterModule
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.remediation_run import (
+from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_run import (
     LOCK_TTL_MARGIN_S,
     lock_ttl_needed,
     new_run,

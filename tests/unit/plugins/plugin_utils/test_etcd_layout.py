@@ -3,7 +3,7 @@ import pytest
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.sre.etcd_kernel.plugins.filter.remediation import FilterModule
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_layout import (
+from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.etcd_layout import (
     CONTAINER_ID, client_urls, etcd_commands, with_container_id)
 
 
@@ -106,7 +106,7 @@ def test_filter_names_itself_in_errors():
 
 
 def test_events_client_urls_are_what_each_host_advertises():
-    from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_layout import events_client_urls
+    from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.etcd_layout import events_client_urls
     hostvars = {
         "m1": {"__etcd_kernel_node": {"events": {"advertise_client_urls": ["https://10.0.0.1:2383"]}}},
         "m2": {"__etcd_kernel_node": {"events": {"advertise_client_urls": ["https://10.0.0.2:2381"]}}},

@@ -5,7 +5,7 @@ import pytest
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.sre.etcd_kernel.plugins.filter.remediation import FilterModule
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.maintenance_window import (
+from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.maintenance_window import (
     InvalidWindow, check_window)
 
 SATURDAY_3AM = datetime.datetime(2026, 11, 28, 3, 0)

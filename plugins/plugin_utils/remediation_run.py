@@ -15,13 +15,12 @@ report from it once, with run_report(). The result is decided here and nowhere e
   planned        check mode with work to do
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import copy
 import datetime
 import math
+from typing import Any
 
 PHASES = ("start", "preflight", "rollout", "finish")
 # recovered: a member an earlier run left on a fixed kernel but out, brought back first.
@@ -51,8 +50,8 @@ _HOST_KEYS = ("name", "member", "kernel_before", "kernel_after", "status", "veri
     ("left_cordoned",)
 
 
-def lock_ttl_needed(reboot_timeout_s, recover_wait_s, gate_wait_s, install_timeout_s, command_timeout_s,
-                    recover_progress_wait_s=0):
+def lock_ttl_needed(reboot_timeout_s: float, recover_wait_s: float, gate_wait_s: float, install_timeout_s: float,
+                    command_timeout_s: float, recover_progress_wait_s: float = 0) -> int:
     """The shortest lock TTL that outlasts one host's longest stretch between two lock
     refreshes, in seconds. A host's step refreshes the lock before the install, after the
     gate and after the recovery, so the two stretches are:
@@ -76,7 +75,7 @@ def lock_ttl_needed(reboot_timeout_s, recover_wait_s, gate_wait_s, install_timeo
     return int(math.ceil(max(install, disrupt))) + LOCK_TTL_MARGIN_S
 
 
-def new_run(run_id, started, check_mode=False, limit=None):
+def new_run(run_id: str, started: str, check_mode: bool | str = False, limit: str | None = None) -> dict[str, Any]:
     """A fresh run record. run_id must be unique per run (it names the lock and the snapshot)."""
     if not isinstance(run_id, str) or not run_id.strip():
         raise ValueError("run_id must be a non-empty string, got %r" % (run_id,))
@@ -105,19 +104,19 @@ def new_run(run_id, started, check_mode=False, limit=None):
     }
 
 
-def _check_run(run):
+def _check_run(run: Any) -> None:
     if not isinstance(run, dict) or sorted(run) != sorted(_RUN_FIELDS):
         raise ValueError("expected the run record that run_new() made (etcd_kernel_run), got %r" % (run,))
 
 
-def _flag(value):
+def _flag(value: Any) -> bool:
     # Ansible hands nested values over as text ("False", "true"); a report must not.
     if isinstance(value, str):
         return value.strip().lower() in ("true", "yes", "1", "on")
     return bool(value)
 
 
-def _number(value, key):
+def _number(value: Any, key: str) -> float | None:
     if value in (None, "", "None"):
         return None
     number = float(value)
@@ -126,7 +125,7 @@ def _number(value, key):
     return number
 
 
-def typed_host_entry(entry):
+def typed_host_entry(entry: dict[str, Any]) -> dict[str, Any]:
     """A host's result with its numbers as numbers and its flags as booleans."""
     if not isinstance(entry, dict) or not entry.get("name"):
         raise ValueError("a host result needs at least a name, got %r" % (entry,))
@@ -144,14 +143,14 @@ def typed_host_entry(entry):
     return typed
 
 
-def _check_stop(stop, phase):
+def _check_stop(stop: Any, phase: str) -> dict[str, str]:
     if not isinstance(stop, dict) or sorted(stop) != ["at", "reason"] or not stop["at"] or not stop["reason"]:
         raise ValueError("stop must be {'at': <host or phase>, 'reason': <text>}, got %r" % (stop,))
     # The phase it stopped in decides refused (before any disruption) or stopped.
     return {"at": str(stop["at"]), "reason": str(stop["reason"]).strip(), "phase": phase}
 
 
-def run_update(run, **changes):
+def run_update(run: dict[str, Any], **changes: Any) -> dict[str, Any]:
     """The run with changes applied; the input is not modified.
 
     phase: only forward (start, preflight, rollout, finish).
@@ -216,7 +215,7 @@ def run_update(run, **changes):
     return updated
 
 
-def _apt_paused(value):
+def _apt_paused(value: Any) -> dict[str, dict[str, Any]]:
     if not isinstance(value, dict):
         raise ValueError("apt_paused must map hosts to their apt_timers result ({'paused': [...], 'waited_s': "
                          "seconds}), got %r" % (value,))
@@ -232,7 +231,7 @@ def _apt_paused(value):
     return paused
 
 
-def _unfinished_host(run):
+def _unfinished_host(run: dict[str, Any]) -> str | None:
     """The first planned host without a read-back result, or None."""
     for step in run["plan"]:
         entry = run["hosts"].get(step["host"])
@@ -241,7 +240,7 @@ def _unfinished_host(run):
     return None
 
 
-def decide_result(run):
+def decide_result(run: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
     """(result, stop) for a finished run; stop is {"at", "reason"} or None."""
     stop = run["stop"]
     if stop is not None:
@@ -258,7 +257,7 @@ def decide_result(run):
     return "remediated", None
 
 
-def _entry_for(run, detected, planned):
+def _entry_for(run: dict[str, Any], detected: dict[str, Any], planned: dict[str, dict[str, Any]]) -> dict[str, Any]:
     name = detected["host"]
     if name in run["hosts"]:
         return dict(run["hosts"][name])
@@ -274,7 +273,7 @@ def _entry_for(run, detected, planned):
     return entry
 
 
-def run_report(run, finished):
+def run_report(run: dict[str, Any], finished: str) -> dict[str, Any]:
     """The run's report: result, where and why it stopped, the plan, one entry per host."""
     _check_run(run)
     result, stop = decide_result(run)
@@ -318,7 +317,7 @@ def run_report(run, finished):
     return report
 
 
-def wall_time_s(started, finished):
+def wall_time_s(started: str, finished: str) -> int | None:
     """Seconds from started to finished (both as the report writes them), or None when
     either is in another form."""
     try:
@@ -328,7 +327,7 @@ def wall_time_s(started, finished):
     return int(took.total_seconds())
 
 
-def summary_line(report):
+def summary_line(report: dict[str, Any]) -> str:
     """One sentence for a chat message or a job's description."""
     counts = {}
     for host in report["hosts"]:

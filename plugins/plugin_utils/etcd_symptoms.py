@@ -13,14 +13,13 @@ Pure functions; Python 3.8, standard library only (the etcd_symptoms filter runs
 this on the controller).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import calendar
 import math
 import re
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_ids import format_member_id
@@ -128,7 +127,7 @@ class _UnreadableLine(ValueError):
     """A line with a timestamp or term that cannot be one (month 13, a 4,300-digit term): skipped and counted."""
 
 
-def _epoch(match):
+def _epoch(match: re.Match[str]) -> float:
     year, month, day, hour, minute, second = (int(match.group(n)) for n in range(1, 7))
     # calendar.timegm() raises on year 0 or month 13, and quietly adds up day 99.
     # Second 60 is a leap second.
@@ -149,7 +148,7 @@ def _epoch(match):
     return stamp
 
 
-def _line_time(line):
+def _line_time(line: str) -> float | None:
     """Epoch seconds of a log line, None without a timestamp we know; _UnreadableLine
     when it has one that is no time."""
     match = _LEADING_TIME.match(line)
@@ -168,7 +167,7 @@ def _line_time(line):
     return _epoch(match) if match else None
 
 
-def log_timestamp(line):
+def log_timestamp(line: str) -> float | None:
     """Epoch seconds of a log line, or None when it carries no timestamp we know
     (or one that is no time, such as month 13).
 
@@ -181,7 +180,7 @@ def log_timestamp(line):
         return None
 
 
-def _campaign(line):
+def _campaign(line: str) -> tuple[str, int]:
     """(kind, term) of a campaign line; _UnreadableLine when its term is not a raft term."""
     match = _CAMPAIGN.search(line)
     term = match.group(2)
@@ -190,12 +189,12 @@ def _campaign(line):
     return match.group(1), int(term)
 
 
-def _peer_ids(line):
+def _peer_ids(line: str) -> set[str]:
     """The peers a line names, as the results write ids (16 digits)."""
     return {format_member_id(int(found, 16)) for found in _REMOTE_PEER_ID.findall(line)}
 
 
-def _inbound_address(line):
+def _inbound_address(line: str) -> str | None:
     """The address a connection came from when this member dropped it on a read timeout, else None."""
     if not _IO_TIMEOUT.search(line):
         return None
@@ -210,7 +209,7 @@ def _inbound_address(line):
 _COMPLAINTS = ("tls_handshake_timeouts", "rejected_connections", "peer_io_timeouts")
 
 
-def _is_tls_handshake_timeout(line):
+def _is_tls_handshake_timeout(line: str) -> bool:
     if _TLS_HANDSHAKE_TIMEOUT.search(line):
         return True
     error = _HANDSHAKE_ERROR.search(line)
@@ -220,7 +219,7 @@ def _is_tls_handshake_timeout(line):
     return bool(handshake and _HANDSHAKE_GAVE_UP.search(line, handshake.end()))
 
 
-def _category(line, inbound):
+def _category(line: str, inbound: str | None) -> str | None:
     """The one category a line counts in, or None. TLS first: a TLS timeout line
     also says "i/o timeout"."""
     if _is_tls_handshake_timeout(line):
@@ -238,7 +237,7 @@ def _category(line, inbound):
     return None
 
 
-def _peer_hosts(members):
+def _peer_hosts(members: list[dict[str, Any]]) -> dict[str, set[str]]:
     """{host of a peer URL: {member ids}}, to name the member behind an address."""
     hosts = {}
     for member in members:
@@ -249,7 +248,7 @@ def _peer_hosts(members):
     return hosts
 
 
-def _address_host(address):
+def _address_host(address: str) -> str:
     """'10.0.0.2:45678' -> '10.0.0.2'; '[fd00::2]:45678' -> 'fd00::2'."""
     address = address.strip().rstrip(":")
     if address.startswith("["):
@@ -257,14 +256,14 @@ def _address_host(address):
     return address.rsplit(":", 1)[0].lower() if address.count(":") == 1 else address.lower()
 
 
-def _check_number(name, value, positive=False):
+def _check_number(name: str, value: Any, positive: bool = False) -> None:
     # NaN passes "value <= 0" and compares false with every time: refuse it, and infinity, here.
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
             or (positive and value <= 0):
         raise ValueError("%s must be a %snumber, got %r" % (name, "positive " if positive else "", value))
 
 
-def _check_metrics(name, metrics):
+def _check_metrics(name: str, metrics: Any) -> None:
     """metrics as etcd_metrics.parse_etcd_metrics() returns them: each counter the symptoms read is None or
     of its type, so that a wrong one is named here rather than failing in float() or int()."""
     if not isinstance(metrics, dict):
@@ -302,7 +301,7 @@ def _check_inputs(log_lines, leader_changes, window_hours, members, metrics, pee
         _check_number("now", now)
 
 
-def _restarts_by_id(members, peer_restarts):
+def _restarts_by_id(members: list[dict[str, Any]], peer_restarts: dict[str, float] | None) -> dict[str, float]:
     """{peer id: epoch seconds its etcd process started}: from the members' metrics,
     then peer_restarts (by id, or by name through members)."""
     restarts = {}
@@ -322,12 +321,13 @@ def _restarts_by_id(members, peer_restarts):
     return restarts
 
 
-def _restart_explains(stamp, started):
+def _restart_explains(stamp: float, started: float | None) -> bool:
     return started is not None and started - RESTART_DOWNTIME_S <= stamp <= started + RESTART_GRACE_S
 
 
-def classify_symptoms(log_lines, leader_changes=None, window_hours=1.0, members=None, metrics=None,
-                      peer_restarts=None, now=None):
+def classify_symptoms(log_lines: str | list[str], leader_changes: int | None = None, window_hours: float = 1.0,
+                      members: list[dict[str, Any]] | None = None, metrics: dict[str, Any] | None = None,
+                      peer_restarts: dict[str, float] | None = None, now: float | None = None) -> dict[str, Any]:
     """Count the seed incident's symptoms in one member's etcd log (and counters).
 
     log_lines: that member's log (a list of lines or one string) covering

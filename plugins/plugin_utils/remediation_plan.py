@@ -3,9 +3,9 @@
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
 """The remediation plan: which hosts to fix, in which order, from which kernel to which."""
 
-from __future__ import absolute_import, division, print_function
+from __future__ import annotations
 
-__metaclass__ = type
+from typing import Any
 
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_health_result import (
     DEFAULT_MAX_INDEX_GAP,
@@ -26,7 +26,7 @@ UNKNOWN_STATUS = "unknown"
 FIXED_STATUS = "fixed"
 
 
-def suspected_members(host_reports, health):
+def suspected_members(host_reports: list[dict[str, Any]], health: dict[str, Any]) -> list[str]:
     """Members that most of the other members fail to reach, by their logs: the epoll
     bug's victims. A member that flaps complains about every peer too, but only it is
     complained about by (a majority of) the others.
@@ -44,7 +44,7 @@ def suspected_members(host_reports, health):
     return sorted(name for name, who in complainers.items() if others > 0 and len(who) >= others // 2 + 1)
 
 
-def _events_reports(host_reports):
+def _events_reports(host_reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The host reports as kubespray's etcd-events cluster sees them: each host's events
     member and the symptoms its log showed, for the hosts that run one."""
     return [{"host": report["host"], "member": report["events"]["member"],
@@ -52,7 +52,8 @@ def _events_reports(host_reports):
             for report in host_reports if isinstance(report.get("events"), dict) and report["events"].get("member")]
 
 
-def suspected_hosts(host_reports, health, events_health=None):
+def suspected_hosts(host_reports: list[dict[str, Any]], health: dict[str, Any],
+                    events_health: dict[str, Any] | None = None) -> set[str]:
     """Hosts whose member the others fail to reach, in the main cluster or (with
     events_health) in the etcd-events cluster: each reboot stops both of a host's members,
     so a host whose events member is the victim is as much the one to fix first."""
@@ -66,7 +67,7 @@ def suspected_hosts(host_reports, health, events_health=None):
     return hosts
 
 
-def _check_reports(host_reports):
+def _check_reports(host_reports: Any) -> None:
     if not isinstance(host_reports, (list, tuple)):
         raise ValueError("host_reports must be a list of per-host reports, got %s"
                          % type(host_reports).__name__)
@@ -76,7 +77,8 @@ def _check_reports(host_reports):
             raise ValueError("a host report lacks %s: %r" % (", ".join(missing), report))
 
 
-def remediation_plan(host_reports, health, max_index_gap=DEFAULT_MAX_INDEX_GAP, events_health=None):
+def remediation_plan(host_reports: list[dict[str, Any]], health: dict[str, Any], max_index_gap: int = DEFAULT_MAX_INDEX_GAP,
+                     events_health: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Ordered plan steps: unhealthy members first, then the members the others cannot
     reach (the symptom, in either cluster), then followers, the leader last.
 
@@ -127,7 +129,7 @@ def remediation_plan(host_reports, health, max_index_gap=DEFAULT_MAX_INDEX_GAP, 
     return steps
 
 
-def unknown_hosts(host_reports):
+def unknown_hosts(host_reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The hosts whose kernel has no verdict, in report order, for the plan and
     the report to list: [{"host", "member", "kernel", "reason"}]. reason is the
     report's reason (it says which range to add), or "" when the report has none.

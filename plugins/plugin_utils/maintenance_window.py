@@ -9,12 +9,11 @@ A window is {"days": ["Sat", "Sun"], "start": "02:00", "end": "05:00"} in UTC;
 means "any time".
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import datetime
 import re
+from typing import Any
 
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -27,7 +26,7 @@ class InvalidWindow(ValueError):
 _HH_MM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 
 
-def _minutes(text, field):
+def _minutes(text: Any, field: str) -> int:
     match = _HH_MM.fullmatch(text) if isinstance(text, str) else None
     if not match:
         raise InvalidWindow("%s must be HH:MM (24-hour, UTC, two digits each, such as 02:00), got %r"
@@ -35,7 +34,7 @@ def _minutes(text, field):
     return int(match.group(1)) * 60 + int(match.group(2))
 
 
-def _days(window):
+def _days(window: dict[str, Any]) -> list[str]:
     days = window.get("days") or []
     if not isinstance(days, (list, tuple)) or not all(isinstance(day, str) for day in days):
         raise InvalidWindow("maintenance window days must be a list of day names among %s (in YAML: [Sat, Sun]; "
@@ -47,13 +46,13 @@ def _days(window):
     return list(days)
 
 
-def _utc(now):
+def _utc(now: datetime.datetime) -> datetime.datetime:
     if now.tzinfo is not None:
         return now.astimezone(datetime.timezone.utc).replace(tzinfo=None)
     return now
 
 
-def _check_days(days, now):
+def _check_days(days: list[str], now: datetime.datetime) -> dict[str, Any]:
     """A window of whole days (no start or end)."""
     now = _utc(now)
     today = DAYS[now.weekday()]
@@ -63,7 +62,7 @@ def _check_days(days, now):
             % (today, now.strftime("%H:%M"), "inside" if inside else "outside", described)}
 
 
-def check_window(window, now):
+def check_window(window: dict[str, Any] | None, now: datetime.datetime) -> dict[str, Any]:
     """{"inside": bool, "reason": str} for now (an aware or UTC-naive datetime)."""
     if not window:
         return {"inside": True, "reason": "no maintenance window is set"}

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_symptoms import (
+from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.etcd_symptoms import (
     RESTART_DOWNTIME_S,
     RESTART_GRACE_S,
     classify_symptoms,

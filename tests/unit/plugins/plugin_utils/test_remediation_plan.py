@@ -3,7 +3,7 @@ import pytest
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.sre.etcd_kernel.plugins.filter.remediation import FilterModule
-from ansible_collections.sre.etcd_kernel.plugins.module_utils.remediation_plan import (
+from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_plan import (
     remediation_plan,
     unknown_hosts,
 )

@@ -20,11 +20,11 @@ where the looked-up id goes. `crictl stop` without --timeout is an immediate SIG
 the stop gives etcd kubelet's default grace period to shut down cleanly.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 LAYOUTS = ("docker", "kubeadm", "host")
 CONTAINER_ID = "{container_id}"
@@ -36,7 +36,8 @@ KUBEADM_STOP_GRACE_SECONDS = 30
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:-]*$")
 
 
-def etcd_commands(layout, container_name, service_name="etcd", since_seconds=3600, member_name=None):
+def etcd_commands(layout: str, container_name: str, service_name: str = "etcd", since_seconds: int = 3600,
+                  member_name: str | None = None) -> dict[str, list[str] | None]:
     """{"lookup": argv or None, "logs": argv, "restart": argv} for one etcd member.
 
     container_name: the docker container (docker) or the container name crictl
@@ -81,7 +82,7 @@ def etcd_commands(layout, container_name, service_name="etcd", since_seconds=360
 OBSERVED_NODE = "__etcd_kernel_node"
 
 
-def client_address(variables):
+def client_address(variables: Mapping[str, Any]) -> str | None:
     """The address kubespray gives a host's etcd (etcd_access_address): access_ip, else ip,
     else (an IPv6-only inventory) access_ip6, else ip6, else the host's default IPv4
     address as etcd_node read it. ansible_host is only how Ansible reaches the host
@@ -97,7 +98,7 @@ def client_address(variables):
     return None
 
 
-def client_urls(hosts, hostvars, port=2379):
+def client_urls(hosts: list[str], hostvars: Mapping[str, Mapping[str, Any]], port: int | str = 2379) -> list[str]:
     """etcd client URLs of inventory hosts, at the address kubespray gives each (client_address),
     else ansible_host, else the inventory name."""
     if isinstance(hosts, str) or not isinstance(hosts, (list, tuple)):
@@ -112,7 +113,7 @@ def client_urls(hosts, hostvars, port=2379):
     return urls
 
 
-def events_client_urls(hosts, hostvars):
+def events_client_urls(hosts: list[str], hostvars: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """The client URL of each host's kubespray etcd-events member, as the host's own
     /etc/etcd-events.env advertises it (kubespray moved its port from 2381 to 2383 in
     v2.18, so it is read, not assumed); hosts that run no events member are left out."""
@@ -127,6 +128,6 @@ def events_client_urls(hosts, hostvars):
     return urls
 
 
-def with_container_id(argv, container_id):
+def with_container_id(argv: list[str], container_id: str) -> list[str]:
     """argv with the looked-up container id in place of CONTAINER_ID."""
     return [container_id if part == CONTAINER_ID else part for part in argv]

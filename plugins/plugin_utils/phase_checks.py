@@ -1,0 +1,215 @@
+# -*- coding: utf-8 -*-
+# Copyright: Control-plane SRE team
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""What refuses a run, phase by phase: one function per phase, one list of problems.
+
+Each returns [{"check": <name>, "message": <what is wrong and how to fix it>}], empty when
+the run may go on; the phase's task file asserts that it is empty.
+  start_problems              start, before any host is contacted
+  preflight_setting_problems  preflight, the settings of the etcd hosts' own variables
+                              (the inventory's etcd group, which localhost does not see)
+  preflight_host_problems     preflight, what one host and its member show, after detect
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from typing import Any
+
+from ansible.module_utils.parsing.convert_bool import boolean
+
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_decisions import disruption_check
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_health_result import describe_problems
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_lock import DEFAULT_LOCK_KEY
+from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.etcd_host_claims import host_claim_problems
+from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_run import lock_ttl_needed
+MAX_REQUEST_TIMEOUT_S = 60
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """The leading numbers of a version ('2.19.14' -> (2, 19, 14); '2.20.0rc1' -> (2, 20, 0))."""
+    numbers = []
+    for part in str(text).split("."):
+        match = re.match(r"\d+", part)
+        if match is None:
+            break
+        numbers.append(int(match.group()))
+    return tuple(numbers)
+
+
+def _seconds(value: Any) -> float | None:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if math.isfinite(seconds) else None
+
+
+def start_problems(facts: dict[str, Any]) -> list[dict[str, str]]:
+    """start's checks on the controller's facts; nothing was touched when one refuses, and
+    each message says so.
+
+    facts: ansible_version, min_ansible_version, lock_key (None where the inventory sets
+    none), window (the maintenance window's verdict, as the run recorded it; None where
+    it was not judged: in check mode, which may plan at any time), etcd_group and etcd_hosts (None where the inventory has no such group),
+    force_cluster_size, request_timeout_s.
+    """
+    problems = []
+
+    def problem(check: str, message: str) -> None:
+        problems.append({"check": check, "message": message})
+
+    if _version(facts["ansible_version"]) < _version(facts["min_ansible_version"]):
+        problem("ansible_version", "ansible-core %s is too old: the kit needs %s or newer (make setup installs the "
+                "pinned version into .venv); nothing was touched." % (facts["ansible_version"], facts["min_ansible_version"]))
+    # Two runs exclude each other only through the same key: a per-run key would let a
+    # scheduled job and a manual run with another key pass their gates seconds apart.
+    if facts.get("lock_key") is not None:
+        problem("lock_key", "etcd_kernel_lock_key is set (to %.80s), but the run lock's key is the kit's own, the same "
+                "for every run and every playbook (%s): two runs with different keys would not exclude each other "
+                "and could disrupt two members at once. Remove etcd_kernel_lock_key from the inventory, the extra "
+                "vars and the AWX template; nothing was touched." % (facts["lock_key"], DEFAULT_LOCK_KEY))
+    window = facts.get("window")
+    if window is not None and not window["inside"]:
+        problem("window", "%s. The remediation starts only inside its maintenance window "
+                "(etcd_kernel_maintenance_days/start/end); nothing was touched. Run it again inside the window "
+                "(a check-mode run may plan at any time)." % window["reason"])
+    group, hosts = facts["etcd_group"], facts.get("etcd_hosts")
+    if not hosts:
+        problem("etcd_group", "The inventory has no %s group with hosts: list the etcd members under it (kubespray's "
+                "group name), or pass -e etcd_kernel_etcd_group=<the group that holds them>; nothing was touched." % group)
+    elif not boolean(facts.get("force_cluster_size", False), strict=False) and (len(hosts) < 3 or len(hosts) % 2 == 0):
+        problem("cluster_size", "The %s group has %d member(s). With fewer than 3 or an even number, taking one member "
+                "out risks quorum. Fix the inventory, or set etcd_kernel_force_cluster_size=true if you accept "
+                "that risk; nothing was touched." % (group, len(hosts)))
+    # A bound of its own (not etcd_kernel_gate_wait_s, which preflight's spec checks later).
+    timeout = _seconds(facts.get("request_timeout_s"))
+    if timeout is None or not 0 < timeout <= MAX_REQUEST_TIMEOUT_S:
+        problem("request_timeout", "etcd_kernel_request_timeout_s must be a number of seconds above 0 and at most %d; "
+                "got %s; nothing was touched." % (MAX_REQUEST_TIMEOUT_S, facts.get("request_timeout_s")))
+    return problems
+
+
+# The settings lock_ttl_needed() weighs, as the role names them without its prefix.
+_TTL_SETTINGS = ("reboot_timeout_s", "recover_wait_s", "recover_progress_wait_s", "gate_wait_s",
+                 "install_timeout_s", "command_timeout_s")
+
+
+def preflight_setting_problems(settings: dict[str, Any]) -> list[dict[str, str]]:
+    """preflight's checks on the settings as an etcd host sees them (its argument spec has
+    checked their types): the lock's TTL against one host's longest stretch between two
+    refreshes, apt's dpkg lock wait against the install's timeout, and the Kubernetes hooks.
+
+    settings: lock_ttl, dpkg_lock_wait_s, pre_disruption_tasks, post_recovery_tasks, and
+    the timeouts lock_ttl_needed() weighs (reboot_timeout_s, recover_wait_s,
+    recover_progress_wait_s, gate_wait_s, install_timeout_s, command_timeout_s).
+    """
+    problems = []
+    needed = lock_ttl_needed(**{name: int(settings[name]) for name in _TTL_SETTINGS})
+    if int(settings["lock_ttl"]) < needed:
+        problems.append({"check": "lock_ttl", "message": (
+            "etcd_kernel_lock_ttl is %ss, but one host's step may go %ds without refreshing the lock (the install, or "
+            "a reboot that waits etcd_kernel_reboot_timeout_s twice, the waits and the fallback): another run could "
+            "take the lock meanwhile. Raise etcd_kernel_lock_ttl to at least %d, or lower those timeouts."
+            % (settings["lock_ttl"], needed, needed))})
+    if int(settings["dpkg_lock_wait_s"]) >= int(settings["install_timeout_s"]):
+        problems.append({"check": "dpkg_lock_wait", "message": (
+            "etcd_kernel_dpkg_lock_wait_s (%s) must be shorter than etcd_kernel_install_timeout_s (%s): the install "
+            "would time out while apt still waits for the lock, and the run could not say that another apt held it."
+            % (settings["dpkg_lock_wait_s"], settings["install_timeout_s"]))})
+    # The hooks run on the controller (include_tasks of a file there): a relative path would
+    # resolve against the role, and a missing file would fail after the install.
+    hooks = [settings[name] for name in ("pre_disruption_tasks", "post_recovery_tasks") if settings.get(name)]
+    bad = [hook for hook in hooks if not (os.path.isabs(hook) and os.path.isfile(hook))]
+    if bad:
+        problems.append({"check": "hooks", "message": (
+            "These hooks are not task files given by absolute path on the controller: %s. Give "
+            "etcd_kernel_pre_disruption_tasks and etcd_kernel_post_recovery_tasks as absolute paths to existing files "
+            "(for example the inventory folder's hooks/drain.yml, by its full path), or leave them empty." % ", ".join(bad))})
+    return problems
+
+
+def _cluster_problems(host: str, health: dict[str, Any], max_index_gap: int) -> list[dict[str, str]]:
+    """Can the cluster, seen from this host's member, afford a rollout? Quorum, no alarm, and
+    at most one member out (the plan remediates it first) while every other member is
+    healthy and in sync."""
+    cluster = health["cluster"]
+    # An endpoint of the inventory's that no member advertises has no id: the claims judge it.
+    unhealthy = [member["name"] for member in health["members"] if member.get("id") and not member["healthy"]]
+    if not unhealthy:
+        others_fine = cluster["healthy"]
+    else:
+        others_fine = disruption_check(health, unhealthy[0], max_index_gap)["safe"]
+    if cluster["quorum"] and not cluster["alarms"] and len(unhealthy) <= 1 and others_fine:
+        return []
+    return [{"check": "cluster", "message": (
+        "Seen from %s, the etcd cluster cannot afford a rollout: %s. The kit starts only with quorum, no alarm, and at "
+        "most one member out while the others are healthy and in sync. Use the mitigate playbook for a stuck member, "
+        "and clear alarms (etcdctl alarm disarm) once their cause is fixed." % (host, "; ".join(describe_problems(health))))}]
+
+
+def _events_problems(host: str, member: str, layout: str, events: dict[str, Any],
+                     events_health: dict[str, Any]) -> list[dict[str, str]]:
+    """kubespray's etcd-events member on this host: the one kubespray names after the host's
+    member, in its cluster, and that cluster whole (each reboot takes it out too)."""
+    claims = {"member_name": member + "-events", "layout": layout,
+              "endpoint": (events.get("advertise_client_urls") or [""])[0]}
+    problems = [{"check": "events_" + problem["check"], "message": problem["message"]}
+                for problem in host_claim_problems(host, claims, events, events_health)]
+    if not events_health["cluster"]["healthy"]:
+        problems.append({"check": "events_cluster", "message": (
+            "Seen from %s, kubespray's etcd-events cluster is not healthy: %s. Each reboot takes an events member out "
+            "too: bring the events cluster back first (the mitigate playbook restarts a stuck events member), then "
+            "re-run." % (host, "; ".join(describe_problems(events_health))))})
+    return problems
+
+
+def _kernel_problems(host: str, detected: dict[str, Any]) -> list[dict[str, str]]:
+    """Decided before the lock: a run that stopped at this host would already have rebooted
+    the hosts planned before it, and left the cluster half remediated."""
+    if not detected["affected"]:
+        return []
+    if not detected.get("target"):
+        installed = ", ".join(detected.get("installed") or []) or "none"
+        return [{"check": "fixed_kernel", "message": (
+            "%s runs the affected %s, and apt offers no fixed kernel for it (installed: %s). Add the mirror that "
+            "carries it (Ubuntu's focal-updates or focal-security), let apt refresh, and run again; or leave the host "
+            "out with --limit. Nothing was changed." % (host, detected["kernel"], installed))}]
+    missing = detected.get("target_packages_missing") or []
+    if not missing:
+        return []
+    if "linux-image-" + detected["target"] in missing:
+        why = "not even its image is offered"
+    else:
+        why = ("the host runs %s with %s, and a kernel booted without its modules-extra may come up without the "
+               "drivers of its network or its disks" % (detected["kernel"], ", ".join(detected.get("running_packages") or [])))
+    return [{"check": "fixed_kernel_packages", "message": (
+        "apt on %s does not offer %s, which %s needs: %s. Add a mirror that carries the full set, or pin "
+        "etcd_kernel_target_release to a release apt offers in full. Nothing was changed."
+        % (host, ", ".join(missing), detected["target"], why))}]
+
+
+def preflight_host_problems(facts: dict[str, Any]) -> list[dict[str, str]]:
+    """preflight's checks of one host, after detect read it.
+
+    facts: host (its inventory name), member and layout (as observed, else claimed),
+    detected (detect's record of the host: claim_problems, affected, kernel, target,
+    installed, target_packages_missing, running_packages), health (etcd_health from this
+    host's member), max_index_gap, and events (the host's etcd-events member as etcd_node
+    read it, None where it runs none) with events_health.
+
+    The inventory's claims come first and alone: every other check reads the cluster
+    through the addresses and the member they name.
+    """
+    host, detected = facts["host"], facts["detected"]
+    claims = detected.get("claim_problems") or []
+    if claims:
+        return [{"check": problem.get("check", "claims"), "message": problem["message"]} for problem in claims]
+    problems = []
+    if facts.get("events") is not None:
+        problems += _events_problems(host, facts["member"], facts["layout"], facts["events"], facts["events_health"])
+    problems += _cluster_problems(host, facts["health"], int(facts["max_index_gap"]))
+    problems += _kernel_problems(host, detected)
+    return problems
