@@ -98,8 +98,8 @@ def render_role_readme():
         for paragraph in spec.get("description") or []:
             lines += [paragraph, ""]
     lines += ["## A remediation from a playbook of your own", "",
-              "`playbooks/remediate.yml` is the reference. The run's state lives on `localhost`",
-              "(`etcd_kernel_run`), so `start` and `finish` run on the etcd hosts and `localhost`",
+              "`playbooks/remediate.yml` is the reference. The run's state is its journal, folded into",
+              "the fact `etcd_kernel_run` on `localhost`, so `start` and `finish` run on the etcd hosts and `localhost`",
               "together; wrap each phase in a block whose rescue includes `stop`, which records why it",
               "stopped. `finish` always runs: it releases the lock, writes the report and fails the",
               "play unless the run remediated, had nothing to do, or planned (check mode).", "",

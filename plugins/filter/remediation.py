@@ -3,7 +3,7 @@
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
 """Remediation helpers: etcd_commands (log and restart argv per layout),
 remediation_plan (which hosts, in which order, from which kernel to which) and the
-run record (run_new, run_update, run_report) and the phases' refusals (start_problems, preflight_setting_problems, preflight_host_problems)."""
+failure lines of the plays' rescue and the phases' refusals (start_problems, preflight_setting_problems, preflight_host_problems)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -22,15 +22,11 @@ from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.etcd_layout import
 )
 from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.maintenance_window import check_window
 from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_plan import remediation_plan, unknown_hosts
+from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_run import TIME_FORMAT
 from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.phase_checks import (
     preflight_host_problems,
     preflight_setting_problems,
     start_problems,
-)
-from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_run import (
-    new_run,
-    run_report,
-    run_update,
 )
 
 
@@ -75,14 +71,6 @@ def remediation_plan_filter(host_reports, health, max_index_gap=DEFAULT_MAX_INDE
         return remediation_plan(host_reports, health, int(max_index_gap), events_health)
     except (ValueError, KeyError, TypeError) as error:
         raise AnsibleFilterError("remediation_plan: %s" % error) from error
-
-
-def run_new_filter(fields):
-    """A fresh run record from {run_id, started, check_mode, limit}."""
-    try:
-        return new_run(**dict(fields))
-    except (ValueError, TypeError) as error:
-        raise AnsibleFilterError("run_new: %s" % error) from error
 
 
 def failure_lines(hosts, hostvars, limit=1500):
@@ -130,7 +118,7 @@ def maintenance_window_filter(window, now=None):
         verdict = check_window(window, moment)
         if moment.tzinfo is not None:
             moment = moment.astimezone(datetime.timezone.utc)
-        verdict["judged_at"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        verdict["judged_at"] = moment.strftime(TIME_FORMAT)
         return verdict
     except ValueError as error:
         raise AnsibleFilterError("maintenance_window: %s" % error) from error
@@ -149,8 +137,5 @@ class FilterModule(object):
             "remediation_plan": remediation_plan_filter,
             # [{host, member, kernel, reason}] for the hosts whose kernel the kit cannot judge.
             "remediation_unknown": _filter("remediation_unknown", unknown_hosts),
-            "run_new": run_new_filter,
-            "run_report": _filter("run_report", run_report),
-            "run_update": _filter("run_update", run_update),
             "start_problems": _filter("start_problems", start_problems),
         }

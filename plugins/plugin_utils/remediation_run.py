@@ -34,7 +34,7 @@ LOCK_TTL_MARGIN_S = 60
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 _RUN_FIELDS = ("run_id", "started", "check_mode", "limit", "phase", "stop", "plan", "unknown",
-               "detected", "snapshot", "lock", "in_progress", "hosts", "apt_timers", "window")
+               "detected", "snapshot", "lock", "in_progress", "hosts", "apt_timers", "window", "unfinished")
 # What run_update() accepts: every field but hosts (changed through host=...), apt_timers
 # (through apt_paused=... and apt_resumed=...) and run_id.
 _UPDATABLE = ("phase", "stop", "plan", "unknown", "detected", "snapshot", "lock", "in_progress", "host",
@@ -84,7 +84,7 @@ def new_run(run_id: str, started: str, check_mode: bool | str = False, limit: st
     return {
         "run_id": run_id,
         "started": started,
-        "check_mode": _flag(check_mode),
+        "check_mode": flag(check_mode),
         # --limit as given (None without one): the report says the run was narrowed.
         "limit": limit or None,
         "phase": "start",
@@ -101,6 +101,8 @@ def new_run(run_id: str, started: str, check_mode: bool | str = False, limit: st
         # The maintenance window the run started in, as start judged it (None: no check,
         # as in check mode): the settings, the time judged and whether it was the clock.
         "window": None,
+        # Earlier runs whose journal has no end (see run_journal.unfinished_run).
+        "unfinished": [],
     }
 
 
@@ -109,7 +111,7 @@ def _check_run(run: Any) -> None:
         raise ValueError("expected the run record that run_new() made (etcd_kernel_run), got %r" % (run,))
 
 
-def _flag(value: Any) -> bool:
+def flag(value: Any) -> bool:
     # Ansible hands nested values over as text ("False", "true"); a report must not.
     if isinstance(value, str):
         return value.strip().lower() in ("true", "yes", "1", "on")
@@ -139,7 +141,7 @@ def typed_host_entry(entry: dict[str, Any]) -> dict[str, Any]:
     for key in _NUMBER_KEYS:
         typed[key] = _number(typed[key], key)
     for key in _FLAG_KEYS:
-        typed[key] = _flag(typed[key])
+        typed[key] = flag(typed[key])
     return typed
 
 
@@ -205,7 +207,7 @@ def run_update(run: dict[str, Any], **changes: Any) -> dict[str, Any]:
         elif key == "window":
             if not isinstance(value, dict) or sorted(value) != sorted(_WINDOW_KEYS):
                 raise ValueError("window must be {%s}, got %r" % (", ".join(_WINDOW_KEYS), value))
-            updated["window"] = dict(value, override=_flag(value["override"]), inside=_flag(value["inside"]))
+            updated["window"] = dict(value, override=flag(value["override"]), inside=flag(value["inside"]))
         elif key in ("plan", "unknown", "detected"):
             if not isinstance(value, (list, tuple)):
                 raise ValueError("%s must be a list, got %r" % (key, value))
@@ -311,6 +313,9 @@ def run_report(run: dict[str, Any], finished: str) -> dict[str, Any]:
         # The maintenance window as start judged it; override: judged at etcd_kernel_maintenance_now's
         # time, not the clock's (the report must say when a run was let in that way).
         "window": run["window"],
+        # Earlier runs that never finished (the controller died or was killed): their lock
+        # may still be held until its lease lapses, and a member may have been left out.
+        "unfinished_runs": list(run["unfinished"]),
         "hosts": hosts,
     }
     report["summary"] = summary_line(report)

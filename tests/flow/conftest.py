@@ -1,6 +1,7 @@
 """Fixtures of the flow tier: a fresh flow cluster per test, and the playbooks run on it."""
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -91,6 +92,25 @@ def playbook(flow):
                                    timeout=timeout)
         return PlaybookRun(completed, flow)
     return run
+
+
+@pytest.fixture
+def start_playbook(flow):
+    """start_playbook("remediate.yml", ...): the run as a process of its own session, which the
+    test may kill as a controller dies (whatever is left is killed at the test's end)."""
+    processes = []
+
+    def start(name, *args):
+        process = subprocess.Popen(["ansible-playbook", name, "-i", flow.inventory, *args], cwd=REPO_ROOT,
+                                   env=ansible_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   start_new_session=True)
+        processes.append(process)
+        return process
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 @pytest.fixture

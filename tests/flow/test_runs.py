@@ -4,7 +4,9 @@ with reboots (the harness's), --limit, hooks, a lock that lapses and members tha
 The lab keeps what needs the real thing: the invariants under a load writer and a
 monitor, systemd's apt timers, the fallback restart, sshd going away."""
 import json
+import os
 import pathlib
+import signal
 import threading
 import time
 
@@ -143,6 +145,31 @@ def test_a_host_that_goes_unreachable_mid_run_stops_the_run_there(flow, playbook
     assert [(h["name"], h["status"]) for h in report["hosts"]] == [
         (first, "remediated"), (second, "failed"), (plan[2]["host"], "not_started")]
     assert report["lock"] == "released" and flow.rebooted() == [first]
+
+
+def test_a_controller_killed_mid_run_leaves_a_journal_the_next_run_reports(flow, playbook, start_playbook):
+    """The controller dies (SIGKILL, no rescue, no finish) during the first host's step: its
+    journal says how far it got, and the next run's report names it as never finished."""
+    journals = pathlib.Path(flow.reports_dir) / "journal"
+
+    def records():
+        return [json.loads(line) for path in journals.glob("*.jsonl") for line in path.read_text().splitlines()]
+
+    process = start_playbook("remediate.yml")
+    wait_for(lambda: any(record["event"] == "host_started" for record in records()), 240, "the first host's step")
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    killed = records()
+    assert killed[0]["event"] == "started" and killed[-1]["event"] != "finished"
+    first = next(record["host"] for record in killed if record["event"] == "host_started")
+    report = playbook("remediate.yml", "--check").report()
+    assert report["result"] == "planned"
+    assert report["unfinished_runs"] == [{
+        "run_id": killed[0]["run_id"], "started": killed[0]["started"], "phase": "rollout", "in_progress": first,
+        "lock": "held", "note": report["unfinished_runs"][0]["note"]}]
+    assert report["unfinished_runs"][0]["note"].startswith("its last record was ")
+    # A check run that finished does not close the list: the next real run's report still names it.
+    assert playbook("remediate.yml", "--check").report()["unfinished_runs"] == report["unfinished_runs"]
 
 
 def test_a_failing_pre_disruption_hook_stops_the_run_before_any_disruption(flow, playbook, tmp_path):

@@ -5,6 +5,9 @@ import subprocess
 import sys
 import textwrap
 
+from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_run import run_report
+from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.run_journal import fold_run
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TEMPLATES = os.path.join(ROOT, "roles", "etcd_kernel", "templates")
 
@@ -67,3 +70,17 @@ def test_the_detect_report_shows_each_hosts_etcd_events_member(tmp_path):
 def test_a_host_without_etcd_events_gets_no_events_table(tmp_path):
     markdown = render(tmp_path, "detect.md.j2", dict(DETECT, hosts=[dict(HOST, claim_problems=[], events=None)]))
     assert "etcd-events" not in markdown
+
+
+def test_the_remediation_report_names_an_earlier_run_that_never_finished(tmp_path):
+    unfinished = {"run_id": "20261201T020000Z-abc", "started": "2026-12-01T02:00:00Z", "phase": "rollout",
+                  "in_progress": "master2", "lock": "held", "note": "its last record was rebooting at 2026-12-01T02:09:00Z"}
+    journal = [{"event": "started", "time": 1.0, "run_id": "r2", "started": "2026-12-01T03:00:00Z", "check_mode": False,
+                "limit": None, "unfinished": [unfinished]},
+               {"event": "phase", "time": 2.0, "phase": "preflight"},
+               {"event": "planned", "time": 3.0, "plan": [], "unknown": [], "detected": [HOST]}]
+    report = run_report(fold_run(journal), "2026-12-01T03:01:00Z")
+    markdown = render(tmp_path, "remediation.md.j2", report)
+    assert ("- **Run `20261201T020000Z-abc` never finished** (started 2026-12-01T02:00:00Z, in rollout, during the step "
+            "of master2, lock held; its last record was rebooting at 2026-12-01T02:09:00Z)") in markdown
+    assert report["result"] == "nothing_to_do"
