@@ -22,7 +22,7 @@ from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.etcd_layout import
 )
 from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.maintenance_window import check_window
 from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_plan import remediation_plan, unknown_hosts
-from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_run import TIME_FORMAT
+from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_run import TIME_FORMAT, step_blocker
 from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.phase_checks import (
     preflight_host_problems,
     preflight_setting_problems,
@@ -137,5 +137,6 @@ class FilterModule(object):
             "remediation_plan": remediation_plan_filter,
             # [{host, member, kernel, reason}] for the hosts whose kernel the kit cannot judge.
             "remediation_unknown": _filter("remediation_unknown", unknown_hosts),
+            "run_step_blocker": _filter("run_step_blocker", step_blocker),
             "start_problems": _filter("start_problems", start_problems),
         }

@@ -41,11 +41,16 @@ _UPDATABLE = ("phase", "stop", "plan", "unknown", "detected", "snapshot", "lock"
               "apt_paused", "apt_resumed", "window")
 _WINDOW_KEYS = ("days", "start", "end", "judged_at", "override", "inside", "reason")
 
+# The keys a host's entry has in both reports, the detect report's and a run's, with the
+# same meaning: the host, its member, its layout, the URL the kit reaches it at and what
+# the kit read from the host. Detect adds its verdict (kernel, status, ...); a run its
+# outcome (kernel_before, kernel_after, status, downtime_s, ...).
+HOST_IDENTITY = ("host", "member", "layout", "client_url", "observed")
 # A summary goes into chat messages and AWX job descriptions: the full reason is in the report.
 SUMMARY_REASON_CHARS = 300
 _NUMBER_KEYS = ("downtime_s", "reboot_at", "healthy_at")
 _FLAG_KEYS = ("leader_transferred", "fallback_used", "verified")
-_HOST_KEYS = ("name", "member", "kernel_before", "kernel_after", "status", "verified") + \
+_HOST_KEYS = ("host", "member", "kernel_before", "kernel_after", "status", "verified") + \
     ("leader_transferred", "fallback_used", "downtime_s", "reboot_at", "healthy_at", "kept_waiting_s") + \
     ("left_cordoned",)
 
@@ -129,8 +134,8 @@ def _number(value: Any, key: str) -> float | None:
 
 def typed_host_entry(entry: dict[str, Any]) -> dict[str, Any]:
     """A host's result with its numbers as numbers and its flags as booleans."""
-    if not isinstance(entry, dict) or not entry.get("name"):
-        raise ValueError("a host result needs at least a name, got %r" % (entry,))
+    if not isinstance(entry, dict) or not entry.get("host"):
+        raise ValueError("a host result needs at least its host, got %r" % (entry,))
     unknown = sorted(set(entry) - set(_HOST_KEYS))
     if unknown:
         raise ValueError("a host result has unknown keys %s; known: %s" % (", ".join(unknown), ", ".join(_HOST_KEYS)))
@@ -184,8 +189,8 @@ def run_update(run: dict[str, Any], **changes: Any) -> dict[str, Any]:
                 updated["stop"]["reason"] += "; " + stop["reason"]
         elif key == "host":
             entry = typed_host_entry(value)
-            updated["hosts"][entry["name"]] = entry
-            if updated["in_progress"] == entry["name"]:
+            updated["hosts"][entry["host"]] = entry
+            if updated["in_progress"] == entry["host"]:
                 updated["in_progress"] = None
         elif key == "lock":
             if value not in LOCK_STATES:
@@ -242,6 +247,27 @@ def _unfinished_host(run: dict[str, Any]) -> str | None:
     return None
 
 
+def step_blocker(run: dict[str, Any], host: str) -> str | None:
+    """Why host's step must not start, or None: the resume guard. The rollout goes on only
+    while nothing has stopped it, no other step is under way, and every host planned before
+    this one was read back (a host that left the play without a rescue has no result, and
+    no later host may move then)."""
+    _check_run(run)
+    if run["check_mode"]:
+        return "check mode plans only"
+    if run["stop"] is not None:
+        return "the run stopped at %s" % run["stop"]["at"]
+    if run["in_progress"] is not None:
+        return "the step of %s has not ended" % run["in_progress"]
+    order = [step["host"] for step in run["plan"]]
+    if host not in order:
+        return "%s is not in the plan" % host
+    earlier = _unfinished_host(dict(run, plan=run["plan"][:order.index(host)]))
+    if earlier is not None:
+        return "%s, planned before %s, has no read-back result" % (earlier, host)
+    return None
+
+
 def decide_result(run: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
     """(result, stop) for a finished run; stop is {"at", "reason"} or None."""
     stop = run["stop"]
@@ -264,7 +290,7 @@ def _entry_for(run: dict[str, Any], detected: dict[str, Any], planned: dict[str,
     if name in run["hosts"]:
         return dict(run["hosts"][name])
     entry = dict((key, None) for key in _HOST_KEYS)
-    entry.update({"name": name, "kernel_before": detected.get("kernel"), "leader_transferred": False,
+    entry.update({"host": name, "kernel_before": detected.get("kernel"), "leader_transferred": False,
                   "fallback_used": False, "verified": False})
     if name in planned:
         entry["status"] = "planned" if run["check_mode"] else "not_started"
@@ -283,14 +309,13 @@ def run_report(run: dict[str, Any], finished: str) -> dict[str, Any]:
     hosts = []
     for detected in run["detected"]:
         entry = _entry_for(run, detected, planned)
-        entry["member"] = detected.get("member")
-        # What the host runs, as preflight read it from the host (the inventory was checked against it).
-        entry["client_url"] = detected.get("client_url")
-        entry["observed"] = detected.get("observed")
-        entry["order"] = planned[entry["name"]]["order"] if entry["name"] in planned else None
+        # Who the host is, in the detect report's words (HOST_IDENTITY): what it runs, as
+        # preflight read it from the host (the inventory was checked against it).
+        entry.update((key, detected.get(key)) for key in HOST_IDENTITY)
+        entry["order"] = planned[entry["host"]]["order"] if entry["host"] in planned else None
         hosts.append(entry)
     # Plan order first (the order the run works in), then the hosts it had nothing to do on.
-    hosts.sort(key=lambda entry: (entry["order"] is None, entry["order"] or 0, entry["name"]))
+    hosts.sort(key=lambda entry: (entry["order"] is None, entry["order"] or 0, entry["host"]))
     report = {
         "result": result,
         "run_id": run["run_id"],

@@ -209,7 +209,7 @@ def _host_done(run: dict[str, Any], step: dict[str, Any], seen: dict[str, Any], 
             raise ValueError("%s was rebooted but the journal has no rebooting and member_healthy for it" % step["host"])
         downtime = round(seen["healthy_at"] - seen["reboot_at"], 1)
     return {
-        "name": step["host"], "member": seen["member"], "kernel_before": fields["kernel_before"],
+        "host": step["host"], "member": seen["member"], "kernel_before": fields["kernel_before"],
         "kernel_after": seen["kernel_after"], "status": status, "verified": True,
         "leader_transferred": seen["leader_transferred"], "fallback_used": seen["fallback_used"],
         "kept_waiting_s": seen["kept_waiting_s"], "left_cordoned": fields["left_cordoned"] or None,
@@ -231,7 +231,7 @@ def _failed(run: dict[str, Any], steps: dict[str, dict[str, Any]], fields: dict[
         return run
     seen = steps[host]
     return run_update(run, host={
-        "name": host, "member": seen["member"], "kernel_before": seen["kernel_before"],
+        "host": host, "member": seen["member"], "kernel_before": seen["kernel_before"],
         "kernel_after": seen["kernel_after"], "status": "failed",
         "leader_transferred": seen["leader_transferred"], "fallback_used": seen["fallback_used"],
         "left_cordoned": fields["left_cordoned"] or None, "reboot_at": seen["reboot_at"]})

@@ -85,7 +85,7 @@ def test_an_operator_range_is_honoured_from_the_plan_to_the_read_back(flow, play
     assert [(step["host"], step["from"], step["to"]) for step in report["plan"]] == [
         ("master2", "5.4.0-135-generic", FIXED)]
     assert report["result"] == "remediated"
-    assert [(h["name"], h["status"], h["kernel_after"]) for h in report["hosts"]] == [
+    assert [(h["host"], h["status"], h["kernel_after"]) for h in report["hosts"]] == [
         ("master2", "remediated", FIXED)]
     assert flow.kernels() == {"master1": RUNNING, "master2": FIXED, "master3": RUNNING}
 
@@ -142,7 +142,7 @@ def test_a_host_that_goes_unreachable_mid_run_stops_the_run_there(flow, playbook
     assert run.returncode != 0
     assert report["result"] == "stopped" and report["stopped_at"] == second, report
     assert "unreachable" in report["reason"].lower()
-    assert [(h["name"], h["status"]) for h in report["hosts"]] == [
+    assert [(h["host"], h["status"]) for h in report["hosts"]] == [
         (first, "remediated"), (second, "failed"), (plan[2]["host"], "not_started")]
     assert report["lock"] == "released" and flow.rebooted() == [first]
 
@@ -181,7 +181,7 @@ def test_a_failing_pre_disruption_hook_stops_the_run_before_any_disruption(flow,
     assert report["stopped_at"] == "master2" and "drain refused by a PodDisruptionBudget" in report["reason"]
     assert flow.rebooted() == [] and report["lock"] == "released"
     # The node the hook cordoned is named, for whoever reads the report.
-    master2 = next(host for host in report["hosts"] if host["name"] == "master2")
+    master2 = next(host for host in report["hosts"] if host["host"] == "master2")
     assert master2["left_cordoned"] == "master2"
     markdown = (flow_reports(flow) / (report["run_id"] + ".md")).read_text()
     assert "**master2 is still cordoned** by the pre_disruption hook on master2" in markdown
@@ -197,7 +197,7 @@ def test_limit_remediates_only_the_named_host_and_runs_its_hooks_around_the_rebo
     after = flow.host("master2").read("/var/lib/lab/boot_id").strip()
     assert log.read_text().splitlines() == ["pre_disruption master2 %s" % before, "post_recovery master2 %s" % after]
     assert report["result"] == "remediated" and report["limit"] == "master2"
-    assert [step["host"] for step in report["plan"]] == ["master2"] == [h["name"] for h in report["hosts"]]
+    assert [step["host"] for step in report["plan"]] == ["master2"] == [h["host"] for h in report["hosts"]]
     assert flow.rebooted() == ["master2"]
     assert flow.kernels() == {"master1": RUNNING, "master2": FIXED, "master3": RUNNING}
 

@@ -46,7 +46,7 @@ def test_without_ip_the_member_is_reached_at_the_hosts_default_address(clean_lab
     assert result.returncode == 0, result.stdout[-3000:]
     report = latest_report()
     assert report["result"] == "planned", report
-    master1 = next(host for host in report["hosts"] if host["name"] == "master1")
+    master1 = next(host for host in report["hosts"] if host["host"] == "master1")
     # Ansible reached master1 at its second address; etcd at the lab address, kubespray's fallback_ip.
     assert master1["client_url"] == clean_lab.client_url("master1") != "https://%s:2379" % address
     assert master1["observed"]["default_ipv4"] == clean_lab.ip("master1")

@@ -89,7 +89,7 @@ def test_a_killed_run_frees_its_lock_by_ttl_and_a_rerun_resumes(affected_lab):
     assert resumed.returncode == 0, resumed.stdout[-3000:]
     report = latest_report()
     assert report["result"] == "remediated"
-    statuses = {h["name"]: h["status"] for h in report["hosts"]}
+    statuses = {h["host"]: h["status"] for h in report["hosts"]}
     assert statuses[target] in ("already_fixed", "recovered")
     assert set(scenario.kernels_after.values()) == {"5.4.0-136-generic"}
     scenario.assert_invariants()
@@ -165,7 +165,7 @@ def test_a_rerun_recovers_first_the_member_an_earlier_run_left_out_on_its_fixed_
     assert second.returncode == 0, second.stdout[-3000:]
     assert report["result"] == "remediated"
     assert (report["plan"][0]["host"], report["plan"][0]["action"]) == (target, "recover")
-    hosts = {h["name"]: h for h in report["hosts"]}
+    hosts = {h["host"]: h for h in report["hosts"]}
     assert hosts[target]["status"] == "recovered" and hosts[target]["fallback_used"]
     assert scenario.kernels_after[target] == scenario.kernels_after[other] == "5.4.0-136-generic"
     assert scenario.rebooted() == sorted([target, other])
@@ -320,7 +320,7 @@ def test_a_window_that_closes_mid_run_stops_before_the_next_host_and_the_next_ru
     assert report["stopped_at"] == second
     assert "outside the maintenance window" in report["reason"] and "it resumes with %s" % second in report["reason"]
     assert report["window"]["inside"] and not report["window"]["override"]
-    statuses = {host["name"]: host["status"] for host in report["hosts"]}
+    statuses = {host["host"]: host["status"] for host in report["hosts"]}
     assert statuses[first] == "remediated" and statuses[second] == "not_started", statuses
     assert scenario.rebooted() == [first]
     scenario.assert_invariants()

@@ -45,7 +45,7 @@ def test_limit_remediates_only_the_named_host_and_gates_on_every_member(affected
     assert [apt_timers_state(affected_lab, host) for host in affected_lab.hosts] == ["active,active"] * 3
     assert report["result"] == "remediated" and report["limit"] == "master2"
     assert [step["host"] for step in report["plan"]] == ["master2"]
-    assert [h["name"] for h in report["hosts"]] == ["master2"]
+    assert [h["host"] for h in report["hosts"]] == ["master2"]
     assert scenario.rebooted() == ["master2"]
     assert scenario.kernels_after == {"master1": "5.4.0-132-generic", "master2": "5.4.0-136-generic",
                                       "master3": "5.4.0-132-generic"}

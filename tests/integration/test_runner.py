@@ -86,7 +86,7 @@ def test_a_remediation_job_reports_remediated(affected_lab, awx_job):
     assert runner.status == "successful", output(runner)
     summary = artifact(runner)
     assert summary["result"] == "remediated" and summary["limit"] == "master2"
-    assert [(h["name"], h["status"]) for h in summary["hosts"]] == [("master2", "remediated")]
+    assert [(h["host"], h["status"]) for h in summary["hosts"]] == [("master2", "remediated")]
 
 
 def test_a_refused_job_fails_and_says_why(affected_lab, awx_job):

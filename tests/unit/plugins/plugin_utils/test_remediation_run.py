@@ -8,11 +8,13 @@ import yaml
 from ansible.errors import AnsibleFilterError
 from ansible_collections.sre.etcd_kernel.plugins.filter.remediation import FilterModule
 from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_run import (
+    HOST_IDENTITY,
     LOCK_TTL_MARGIN_S,
     lock_ttl_needed,
     new_run,
     run_report,
     run_update,
+    step_blocker,
 )
 
 DEFAULTS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "..",
@@ -33,7 +35,7 @@ def plan(*hosts):
 
 
 def done(host, status="remediated", verified=True, **extra):
-    entry = {"name": host, "member": "etcd" + host[-1], "kernel_before": "5.4.0-132-generic",
+    entry = {"host": host, "member": "etcd" + host[-1], "kernel_before": "5.4.0-132-generic",
              "kernel_after": "5.4.0-136-generic", "status": status, "verified": verified,
              "leader_transferred": False, "fallback_used": False, "downtime_s": 8.0}
     entry.update(extra)
@@ -49,7 +51,7 @@ def planned_run(*hosts, check_mode=False):
 def rolled_out(run, *entries):
     run = run_update(run, phase="rollout")
     for entry in entries:
-        run = run_update(run, in_progress=entry["name"])
+        run = run_update(run, in_progress=entry["host"])
         run = run_update(run, host=entry)
     return run
 
@@ -58,7 +60,7 @@ def test_every_planned_host_read_back_is_remediated_in_plan_order():
     run = rolled_out(planned_run("master3", "master1", "master2"), *(done(h) for h in ("master3", "master1", "master2")))
     report = run_report(run_update(run, phase="finish", lock="released"), "t1")
     assert report["result"] == "remediated" and report["stopped_at"] is None
-    assert [h["name"] for h in report["hosts"]] == ["master3", "master1", "master2"]
+    assert [h["host"] for h in report["hosts"]] == ["master3", "master1", "master2"]
     assert report["lock"] == "released" and report["summary"] == "remediated: 3 remediated"
     json.dumps(report, allow_nan=False)
 
@@ -69,7 +71,7 @@ def test_a_planned_host_without_a_result_makes_the_run_stopped_there_not_remedia
     report = run_report(run, "t1")
     assert report["result"] == "stopped" and report["stopped_at"] == "master2"
     assert "no read-back result" in report["reason"]
-    statuses = [(h["name"], h["status"]) for h in report["hosts"]]
+    statuses = [(h["host"], h["status"]) for h in report["hosts"]]
     assert statuses[:2] == [("master1", "remediated"), ("master2", "not_started")]
 
 
@@ -146,10 +148,10 @@ def test_numbers_and_flags_get_their_types_back():
     ({"lock": "maybe"}, "lock must be one of"),
     ({"plan": "master1"}, "plan must be a list"),
     ({"run_id": "other"}, "cannot change run_id"),
-    ({"host": {"name": "master1", "status": "fine"}}, "host status must be one of"),
-    ({"host": {"name": "master1", "status": "failed", "colour": "red"}}, "unknown keys colour"),
-    ({"host": {"name": "master1", "status": "failed", "downtime_s": "nan"}}, "finite number"),
-    ({"host": {"status": "failed"}}, "needs at least a name"),
+    ({"host": {"host": "master1", "status": "fine"}}, "host status must be one of"),
+    ({"host": {"host": "master1", "status": "failed", "colour": "red"}}, "unknown keys colour"),
+    ({"host": {"host": "master1", "status": "failed", "downtime_s": "nan"}}, "finite number"),
+    ({"host": {"status": "failed"}}, "needs at least its host"),
     ({"apt_paused": ["master1"]}, "apt_paused must map hosts"),
     ({"apt_paused": {"master1": ["apt-daily.timer"]}}, r"apt_paused\[master1\] must be"),
     ({"apt_paused": {"master1": {"paused": "apt-daily.timer"}}}, r"apt_paused\[master1\] must be"),
@@ -315,5 +317,39 @@ def test_a_window_that_closed_before_a_host_stops_the_run_there_and_the_host_is_
     run = run_update(run, stop={"at": "master2", "reason": reason})
     report = run_report(run, "t1")
     assert report["result"] == "stopped" and report["stopped_at"] == "master2"
-    statuses = {host["name"]: host["status"] for host in report["hosts"]}
+    statuses = {host["host"]: host["status"] for host in report["hosts"]}
     assert statuses["master1"] == "remediated" and statuses["master2"] == "not_started"
+
+
+DETECT_HOST_TASKS = os.path.join(os.path.dirname(DEFAULTS_FILE), "..", "tasks", "detect", "host.yml")
+
+
+def test_a_runs_host_entry_describes_the_host_in_the_detect_reports_words():
+    with open(DETECT_HOST_TASKS) as handle:
+        tasks = yaml.safe_load(handle)
+    detect_record = next(task["ansible.builtin.set_fact"]["etcd_kernel_detected"] for task in tasks
+                         if "etcd_kernel_detected" in task.get("ansible.builtin.set_fact", {}))
+    assert set(HOST_IDENTITY) <= set(detect_record)
+    seen = dict(detected("master1"), layout="host", client_url="https://10.0.0.1:2379", observed={"member_name": "etcd1"})
+    run = run_update(new_run("r1", "t0"), phase="preflight")
+    run = run_update(run, detected=[seen, detected("master2", "unaffected")], plan=plan("master1"))
+    entry = run_report(rolled_out(run, done("master1")), "t1")["hosts"][0]
+    assert dict((key, entry[key]) for key in HOST_IDENTITY) == dict((key, seen[key]) for key in HOST_IDENTITY)
+
+
+def test_the_first_planned_host_may_start_and_the_next_only_after_its_read_back():
+    run = run_update(planned_run("master1", "master2"), phase="rollout")
+    assert step_blocker(run, "master1") is None
+    assert step_blocker(run, "master2") == "master1, planned before master2, has no read-back result"
+    run = run_update(run, in_progress="master1")
+    assert step_blocker(run, "master2") == "the step of master1 has not ended"
+    assert step_blocker(run_update(run, host=done("master1")), "master2") is None
+    assert step_blocker(run_update(run, host=done("master1", verified=False)), "master2") == (
+        "master1, planned before master2, has no read-back result")
+
+
+def test_no_step_starts_after_a_stop_in_check_mode_or_for_a_host_outside_the_plan():
+    run = planned_run("master1", "master2")
+    assert step_blocker(run_update(run, stop={"at": "master1", "reason": "x"}), "master1") == "the run stopped at master1"
+    assert step_blocker(planned_run("master1", check_mode=True), "master1") == "check mode plans only"
+    assert step_blocker(run, "master3") == "master3 is not in the plan"

@@ -90,7 +90,7 @@ def report_of(records):
 
 
 def hosts_of(report):
-    return dict((entry["name"], entry) for entry in report["hosts"])
+    return dict((entry["host"], entry) for entry in report["hosts"])
 
 
 # A whole run ---------------------------------------------------------------------
@@ -251,7 +251,7 @@ def test_a_failure_in_preflight_refuses_the_run_and_keeps_the_detected_it_carrie
     report = run_report(run, "t1")
     assert report["result"] == "refused" and report["stopped_at"] == "preflight"
     assert report["reason"] == "master2: no quorum; master3: missing ca.pem"
-    assert [(h["name"], h["status"]) for h in report["hosts"]] == [("master1", "affected"), ("master2", "unknown")]
+    assert [(h["host"], h["status"]) for h in report["hosts"]] == [("master1", "affected"), ("master2", "unknown")]
 
 
 def test_a_failure_after_the_plan_keeps_the_plans_detected():
