@@ -608,13 +608,16 @@ def status():
 
 
 def ssh_connection_vars(config):
-    """How Ansible reaches the masters: this checkout's lab key, and their host keys
-    pinned (absolute paths, so a copy of an inventory elsewhere finds them too)."""
+    """How Ansible reaches the masters: this checkout's lab key, their host keys pinned,
+    and ssh's control sockets kept beside them (absolute paths, so a copy of an inventory
+    elsewhere finds them too; Ansible's default for the sockets is ~/.ansible/cp, whatever
+    ANSIBLE_HOME says)."""
     ssh_dir = config.path("ssh")
     return {
         "ansible_ssh_private_key_file": os.path.join(ssh_dir, "id_ed25519"),
         "ansible_ssh_common_args": "-o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes"
                                    % os.path.join(ssh_dir, "known_hosts"),
+        "ansible_control_path_dir": os.path.join(ssh_dir, "cp"),
     }
 
 
@@ -622,8 +625,8 @@ def write_inventory(config):
     """inventory/lab/hosts.yml with kubespray's group names; values live in group_vars."""
     lines = ["---", "# Written by `make lab-up` for the local lab; do not edit.", "all:",
              "  vars:",
-             "    # This checkout's lab key, and the masters' host keys pinned (absolute paths, so",
-             "    # molecule's copy of the inventory finds them too)."]
+             "    # This checkout's lab key, the masters' host keys pinned and ssh's control sockets",
+             "    # (absolute paths, so molecule's copy of the inventory finds them too)."]
     lines += ["    %s: %s" % item for item in ssh_connection_vars(config).items()]
     if config.layout == "docker":
         # As an inventory of kubespray up to v2.17 says it; a host-layout lab's inventory

@@ -3,7 +3,8 @@
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
 """Remediation helpers: etcd_commands (log and restart argv per layout),
 remediation_plan (which hosts, in which order, from which kernel to which) and the
-failure lines of the plays' rescue and the phases' refusals (start_problems, preflight_setting_problems, preflight_host_problems)."""
+failure lines of the plays' rescue and the phases' refusals (start_problems, preflight_setting_problems,
+preflight_host_problems, plan_problems)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -24,6 +25,7 @@ from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.maintenance_window
 from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_plan import remediation_plan, unknown_hosts
 from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_run import TIME_FORMAT, step_blocker
 from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.phase_checks import (
+    plan_problems,
     preflight_host_problems,
     preflight_setting_problems,
     start_problems,
@@ -132,6 +134,7 @@ class FilterModule(object):
             "etcd_commands": etcd_commands_filter,
             "failure_lines": failure_lines,
             "maintenance_window": maintenance_window_filter,
+            "plan_problems": _filter("plan_problems", plan_problems),
             "preflight_host_problems": _filter("preflight_host_problems", preflight_host_problems),
             "preflight_setting_problems": _filter("preflight_setting_problems", preflight_setting_problems),
             "remediation_plan": remediation_plan_filter,

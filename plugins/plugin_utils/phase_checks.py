@@ -9,6 +9,8 @@ the run may go on; the phase's task file asserts that it is empty.
   preflight_setting_problems  preflight, the settings of the etcd hosts' own variables
                               (the inventory's etcd group, which localhost does not see)
   preflight_host_problems     preflight, what one host and its member show, after detect
+  plan_problems               preflight, once every host passed: etcd's membership against
+                              the inventory, then the plan against the members already out
 """
 
 from __future__ import annotations
@@ -213,3 +215,58 @@ def preflight_host_problems(facts: dict[str, Any]) -> list[dict[str, str]]:
     problems += _cluster_problems(host, facts["health"], int(facts["max_index_gap"]))
     problems += _kernel_problems(host, detected)
     return problems
+
+
+def _member_label(member: dict[str, Any]) -> str:
+    """A member as a message names it: its name, else (a member added but not started, or an
+    endpoint no member advertises) where it was looked for."""
+    if member.get("name"):
+        return str(member["name"])
+    return "an unnamed member (%s)" % (member.get("endpoint") or member.get("id") or "no client URL")
+
+
+def _twice(values: list[Any]) -> list[str]:
+    """The values that occur more than once, ignoring case (as Ansible's unique filter did
+    here, and as a URL's host name is), each once, in their order."""
+    keys = [str(value).lower() for value in values]
+    return [str(value) for number, (value, key) in enumerate(zip(values, keys))
+            if keys.count(key) > 1 and keys.index(key) == number]
+
+
+def plan_problems(facts: dict[str, Any]) -> list[dict[str, str]]:
+    """preflight's checks of the cluster as a whole, once every host passed its own: etcd's
+    membership against the inventory, then the plan against the members already out.
+
+    facts: etcd_group (the group's name), group_hosts (its hosts, as the inventory lists
+    them, whatever --limit says), hosts (the play's hosts' detect records, each with at
+    least host and member), endpoints (etcd_kernel_endpoints: one client URL per host of
+    the group, whatever --limit says), members (etcd_health's members, each with at least
+    name and healthy) and plan (the plan's steps, each with at least member; None before
+    the plan is made).
+
+    The membership comes first and alone: remediation_plan reads each host's member in it,
+    and cannot plan for a membership that is not the inventory's. With plan None the
+    membership alone is judged, so that a run refused for it records no plan.
+    """
+    members, group_hosts = facts["members"], facts["group_hosts"]
+    names = [host["member"] for host in facts["hosts"]]
+    endpoints = list(facts["endpoints"])
+    if len(members) != len(group_hosts) or _twice(names) or _twice(endpoints):
+        twice = _twice(names) + _twice(endpoints)
+        return [{"check": "membership", "message": (
+            "etcd has %d members (%s) and the inventory's %s group %d hosts; member names here: %s; addresses: %s%s. "
+            "Each etcd member must be one inventory host with its own etcd_member_name and address: fix the "
+            "inventory (or etcd's membership) first."
+            % (len(members), ", ".join(_member_label(member) for member in members), facts["etcd_group"],
+               len(group_hosts), ", ".join(str(name) for name in names), ", ".join(str(url) for url in endpoints),
+               "; more than once: " + ", ".join(twice) if twice else ""))}]
+    if facts["plan"] is None:
+        return []
+    planned = set(step["member"] for step in facts["plan"])
+    out = [_member_label(member) for member in members if not member["healthy"] and member.get("name") not in planned]
+    if not out:
+        return []
+    return [{"check": "member_out", "message": (
+        "%s %s out and not in this run's plan (--limit leaves its host out, or its kernel is neither affected nor "
+        "fixed), so no other member may be disrupted: bring it back first (the mitigate playbook restarts a stuck "
+        "member's etcd), or include its host." % (", ".join(out), "is" if len(out) == 1 else "are"))}]

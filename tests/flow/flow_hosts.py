@@ -304,6 +304,9 @@ class FlowCluster:
             "ansible_connection": "flow_host",
             "ansible_python_interpreter": "/usr/bin/python3",
             "ansible_become": False,
+            # A flow host is this machine: its "remote" temporary files would go to root's
+            # ~/.ansible/tmp, outside the checkout.
+            "ansible_remote_tmp": os.path.join(REPO_ROOT, ".ansible", "tmp"),
             "etcd_cert_dir": CERT_DIR,
             "etcd_kernel_osrelease_path": "/var/lib/lab/osrelease",
             "etcd_kernel_boot_time_command": "cat /var/lib/lab/boot_id",

@@ -20,10 +20,11 @@ def run(command, cwd, env):
 
 
 def test_the_installed_collection_runs_detect_by_name(clean_lab, tmp_path):
-    # Outside the project: no ansible.cfg, no collections folder beside the playbook.
+    # Outside the project: no ansible.cfg, no collections folder beside the playbook. Ansible's
+    # home (galaxy's cache, ssh's control sockets, temporary files) is the test's, not ~/.ansible.
     env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}
     env.update(PATH=BIN + os.pathsep + env["PATH"], ANSIBLE_COLLECTIONS_PATH=str(tmp_path / "collections"),
-               ANSIBLE_HOST_KEY_CHECKING="true")
+               ANSIBLE_HOST_KEY_CHECKING="true", ANSIBLE_HOME=str(tmp_path / "ansible-home"))
     run([os.path.join(BIN, "ansible-galaxy"), "collection", "build", "--output-path", str(tmp_path), REPO_ROOT],
         tmp_path, env)
     run([os.path.join(BIN, "ansible-galaxy"), "collection", "install", "-p", str(tmp_path / "collections"),

@@ -217,11 +217,23 @@ def test_a_dpkg_lock_held_past_the_wait_stops_the_run_before_any_reboot(affected
 def test_an_unattended_upgrade_under_way_is_waited_for_before_any_disruption(affected_lab, tmp_path):
     target = first_follower(affected_lab)
     log, extra = hooks(tmp_path)
-    faults.inject(affected_lab, target, "unattended_upgrade_running", seconds=25)
+    # The upgrade runs until the test ends it, 5 s after the kit stopped the timers and began
+    # to wait for it: however long the run takes to get there, it has to wait.
+    faults.inject(affected_lab, target, "unattended_upgrade_running", seconds=600)
+
+    def end_the_upgrade_once_the_kit_waits():
+        wait_for(lambda: apt_timers_state(affected_lab, target) == "inactive,inactive", 300,
+                 what="the kit to stop the apt timers on " + target)
+        time.sleep(5)
+        faults.clear(affected_lab, target, "unattended_upgrade_running")
+
+    upgrade_ender = threading.Thread(target=end_the_upgrade_once_the_kit_waits, daemon=True)
+    upgrade_ender.start()
     try:
         with Scenario(affected_lab) as scenario:
             result = run_playbook("remediate.yml", "--limit", target, *extra)
     finally:
+        upgrade_ender.join(timeout=1)
         faults.clear(affected_lab, target, "unattended_upgrade_running")
     report = latest_report()
     assert result.returncode == 0, result.stdout[-3000:]

@@ -1,15 +1,20 @@
-"""The phases' refusals: start's, before any host is contacted, and preflight's on the
-settings an etcd host's inventory gives."""
+"""The phases' refusals: start's, before any host is contacted, preflight's on the
+settings an etcd host's inventory gives, on what each host showed, and on the cluster as a
+whole and its plan."""
 import os
 
 import pytest
 import yaml
+from ansible.errors import AnsibleFilterError
 
+from ansible_collections.sre.etcd_kernel.plugins.filter.remediation import FilterModule
 from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.phase_checks import (
+    plan_problems,
     preflight_host_problems,
     preflight_setting_problems,
     start_problems,
 )
+from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_plan import remediation_plan
 from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_run import lock_ttl_needed
 from tests.unit.plugins.module_utils.test_etcd_health_result import make_health
 
@@ -211,3 +216,132 @@ def test_a_fixed_kernel_offered_without_its_modules_extra_or_image_is_refused_sa
     image = preflight_host_problems(host_facts(detected=detected(
         target_packages_missing=["linux-image-5.4.0-136-generic"])))
     assert "needs: not even its image is offered." in image[0]["message"]
+
+
+GROUP = ["master1", "master2", "master3"]
+URLS = ["https://10.0.0.%d:2379" % number for number in (1, 2, 3)]
+
+
+def step(host, member):
+    return {"order": 1, "host": host, "member": member, "action": "upgrade", "from": "5.4.0-132-generic",
+            "to": "5.4.0-136-generic", "role": "follower"}
+
+
+def plan_facts(**changes):
+    facts = {"etcd_group": "etcd", "group_hosts": list(GROUP),
+             "hosts": [{"host": host, "member": "etcd%d" % number} for number, host in enumerate(GROUP, start=1)],
+             "endpoints": list(URLS), "members": make_health(HEALTHY)["members"],
+             "plan": [step(host, "etcd%d" % number) for number, host in enumerate(GROUP, start=1)]}
+    facts.update(changes)
+    return facts
+
+
+def plan_checks(**changes):
+    return [problem["check"] for problem in plan_problems(plan_facts(**changes))]
+
+
+def test_a_membership_that_matches_the_inventory_with_every_member_healthy_has_no_problem():
+    assert plan_problems(plan_facts()) == []
+    assert plan_checks(plan=[]) == []
+    assert plan_checks(plan=None) == []
+
+
+def test_more_members_than_hosts_is_refused_naming_both_and_saying_what_to_fix():
+    members = make_health(dict(HEALTHY, etcd4="follower"))["members"]
+    [problem] = plan_problems(plan_facts(members=members))
+    assert problem["check"] == "membership"
+    assert problem["message"].startswith(
+        "etcd has 4 members (etcd1, etcd2, etcd3, etcd4) and the inventory's etcd group 3 hosts; "
+        "member names here: etcd1, etcd2, etcd3; addresses: " + ", ".join(URLS) + ". ")
+    assert problem["message"].endswith(
+        "Each etcd member must be one inventory host with its own etcd_member_name and address: fix the inventory "
+        "(or etcd's membership) first.")
+
+
+def test_fewer_members_than_hosts_is_refused():
+    members = make_health({"etcd1": "follower", "etcd2": "leader"})["members"]
+    [problem] = plan_problems(plan_facts(members=members))
+    assert problem["check"] == "membership" and "etcd has 2 members (etcd1, etcd2)" in problem["message"]
+    # The whole group counts, not the hosts --limit leaves in the play.
+    assert plan_checks(hosts=[{"host": "master2", "member": "etcd2"}], members=members) == ["membership"]
+    assert plan_checks(hosts=[{"host": "master2", "member": "etcd2"}]) == []
+
+
+def test_two_hosts_with_one_member_name_are_refused_naming_it():
+    hosts = [{"host": "master1", "member": "etcd1"}, {"host": "master2", "member": "etcd2"},
+             {"host": "master3", "member": "ETCD1"}]
+    [problem] = plan_problems(plan_facts(hosts=hosts))
+    assert problem["check"] == "membership"
+    assert "member names here: etcd1, etcd2, ETCD1; " in problem["message"]
+    assert "; more than once: etcd1. Each etcd member must be" in problem["message"]
+
+
+def test_two_hosts_with_one_address_are_refused_naming_it():
+    # A URL's host name ignores case.
+    endpoints = ["https://master1:2379", "https://Master2:2379", "https://master2:2379"]
+    [problem] = plan_problems(plan_facts(endpoints=endpoints))
+    assert problem["check"] == "membership"
+    assert "addresses: %s; more than once: https://Master2:2379. Each etcd member must be" % ", ".join(endpoints) \
+        in problem["message"]
+    assert plan_checks(endpoints=URLS[:2] + ["https://10.0.0.33:2379"]) == []
+
+
+def test_an_unnamed_member_is_named_by_where_it_was_looked_for():
+    members = make_health(HEALTHY)["members"] + [{"name": None, "id": None, "endpoint": "https://10.0.0.9:2379",
+                                                  "healthy": False}]
+    [problem] = plan_problems(plan_facts(members=members))
+    assert "(etcd1, etcd2, etcd3, an unnamed member (https://10.0.0.9:2379))" in problem["message"]
+
+
+def test_the_membership_comes_first_and_alone_even_with_a_member_out_and_no_plan():
+    members = make_health({"etcd1": "follower", "etcd2": "leader", "etcd3": "down", "etcd4": "follower"})["members"]
+    for plan in (None, [], [step("master1", "etcd1")]):
+        assert plan_checks(members=members, plan=plan) == ["membership"]
+
+
+def test_a_member_out_that_the_plan_leaves_out_is_refused_saying_to_bring_it_back_or_include_its_host():
+    members = make_health({"etcd1": "follower", "etcd2": "leader", "etcd3": "down"})["members"]
+    [problem] = plan_problems(plan_facts(members=members, plan=[step("master2", "etcd2")]))
+    assert problem["check"] == "member_out"
+    assert problem["message"].startswith("etcd3 is out and not in this run's plan (--limit leaves its host out, "
+                                         "or its kernel is neither affected nor fixed), so no other member may be disrupted")
+    assert problem["message"].endswith("bring it back first (the mitigate playbook restarts a stuck member's etcd), "
+                                       "or include its host.")
+    assert plan_checks(members=members, plan=[]) == ["member_out"]
+
+
+def test_a_member_out_that_the_plan_remediates_is_no_problem():
+    members = make_health({"etcd1": "follower", "etcd2": "leader", "etcd3": "down"})["members"]
+    assert plan_checks(members=members, plan=[step("master3", "etcd3"), step("master2", "etcd2")]) == []
+
+
+def test_before_the_plan_is_made_the_membership_alone_is_judged():
+    members = make_health({"etcd1": "follower", "etcd2": "leader", "etcd3": "down"})["members"]
+    assert plan_checks(members=members, plan=None) == []
+
+
+def test_every_member_out_the_plan_leaves_out_is_named_in_one_problem():
+    members = make_health({"etcd1": "down", "etcd2": "leader", "etcd3": "down"})["members"]
+    [problem] = plan_problems(plan_facts(members=members, plan=[step("master2", "etcd2")]))
+    assert problem["message"].startswith("etcd1, etcd3 are out and not in this run's plan")
+
+
+def test_the_plan_checks_take_what_remediation_plan_makes_for_a_limited_run():
+    # --limit master2 while etcd3 is down: the plan holds master2 alone, so the run is refused.
+    health = make_health({"etcd1": "follower", "etcd2": "leader", "etcd3": "down"})
+    report = {"host": "master2", "member": "etcd2", "kernel": "5.4.0-132-generic", "affected": True,
+              "target": "5.4.0-136-generic"}
+    plan = remediation_plan([report], health)
+    assert plan_checks(hosts=[report], members=health["members"], plan=plan) == ["member_out"]
+    etcd3 = dict(report, host="master3", member="etcd3")
+    plan = remediation_plan([report, etcd3], health)
+    assert plan_checks(hosts=[report, etcd3], members=health["members"], plan=plan) == []
+
+
+def test_the_filter_names_itself_on_bad_input():
+    plan_filter = FilterModule().filters()["plan_problems"]
+    assert plan_filter(plan_facts()) == []
+    facts = plan_facts()
+    del facts["members"]
+    with pytest.raises(AnsibleFilterError, match="^plan_problems: "):
+        plan_filter(facts)
