@@ -4,7 +4,8 @@
 """Remediation helpers: etcd_commands (log and restart argv per layout),
 remediation_plan (which hosts, in which order, from which kernel to which) and the
 failure lines of the plays' rescue and the phases' refusals (start_problems, preflight_setting_problems,
-preflight_host_problems, plan_problems)."""
+preflight_host_problems, plan_problems, snapshot_problems, member_problems), the snapshot's
+host and the lock's releaser."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -22,12 +23,14 @@ from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.etcd_layout import
     events_client_urls,
 )
 from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.maintenance_window import check_window
-from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_plan import remediation_plan, unknown_hosts
-from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_run import TIME_FORMAT, step_blocker
+from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_plan import remediation_plan, snapshot_host, unknown_hosts
+from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_run import TIME_FORMAT, lock_releaser, step_blocker
 from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.phase_checks import (
+    member_problems,
     plan_problems,
     preflight_host_problems,
     preflight_setting_problems,
+    snapshot_problems,
     start_problems,
 )
 
@@ -134,12 +137,16 @@ class FilterModule(object):
             "etcd_commands": etcd_commands_filter,
             "failure_lines": failure_lines,
             "maintenance_window": maintenance_window_filter,
+            "member_problems": _filter("member_problems", member_problems),
             "plan_problems": _filter("plan_problems", plan_problems),
             "preflight_host_problems": _filter("preflight_host_problems", preflight_host_problems),
             "preflight_setting_problems": _filter("preflight_setting_problems", preflight_setting_problems),
             "remediation_plan": remediation_plan_filter,
             # [{host, member, kernel, reason}] for the hosts whose kernel the kit cannot judge.
             "remediation_unknown": _filter("remediation_unknown", unknown_hosts),
+            "run_lock_releaser": _filter("run_lock_releaser", lock_releaser),
             "run_step_blocker": _filter("run_step_blocker", step_blocker),
+            "snapshot_host": _filter("snapshot_host", snapshot_host),
+            "snapshot_problems": _filter("snapshot_problems", snapshot_problems),
             "start_problems": _filter("start_problems", start_problems),
         }

@@ -11,15 +11,21 @@ the run may go on; the phase's task file asserts that it is empty.
   preflight_host_problems     preflight, what one host and its member show, after detect
   plan_problems               preflight, once every host passed: etcd's membership against
                               the inventory, then the plan against the members already out
+  snapshot_problems           preflight, the snapshot under the lock: a healthy member to take
+                              it from, room for it, and a snapshot that reads back whole
+  member_problems             a host's step: the plan still applies, the fixed kernel's packages
+                              are offered, installed and bootable, and the kernel read back
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
 from typing import Any
 
+from ansible.module_utils.common.text.formatters import bytes_to_human
 from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_decisions import disruption_check
@@ -270,3 +276,165 @@ def plan_problems(facts: dict[str, Any]) -> list[dict[str, str]]:
         "%s %s out and not in this run's plan (--limit leaves its host out, or its kernel is neither affected nor "
         "fixed), so no other member may be disrupted: bring it back first (the mitigate playbook restarts a stuck "
         "member's etcd), or include its host." % (", ".join(out), "is" if len(out) == 1 else "are"))}]
+
+
+def _snapshot_revision(status: dict[str, Any]) -> int:
+    """The revision `snapshot status --write-out=json` read from the file; 0 when its output
+    is not that."""
+    try:
+        return int(json.loads(status.get("stdout") or "").get("revision") or 0)
+    except (ValueError, TypeError, AttributeError):
+        return 0
+
+
+def snapshot_problems(facts: dict[str, Any]) -> list[dict[str, str]]:
+    """preflight's snapshot, as it goes (like member_problems, each check judges the
+    results registered so far; the others are None).
+
+    facts: hosts (the play's etcd hosts), source (the snapshot's host, snapshot_host's
+    choice; None for none), host (the host judged), folder (snapshot_folder's result),
+    db_size (the member's database size, bytes), saved, kept and status (the save, the
+    mode change and `snapshot status`), path (the snapshot's) and reader (the tool that
+    read it back).
+    """
+    if facts["source"] is None:
+        return [{"check": "snapshot_source", "message": (
+            "No healthy etcd member among the hosts this run reaches (%s) to take the snapshot from: include a healthy "
+            "member's host (--limit), or bring the members back first." % ", ".join(facts["hosts"]))}]
+    host, folder = facts["host"], facts.get("folder")
+    if folder is None:
+        return []
+    if _unreachable(folder):
+        return [{"check": "snapshot_room", "message": "%s became unreachable before the snapshot" % host}]
+    free, db_size = int(folder.get("free_bytes") or 0), int(facts.get("db_size") or 0)
+    if free < 2 * db_size:
+        return [{"check": "snapshot_room", "message": (
+            "%s on %s has %s free; the snapshot of a %s database needs twice that. Free space there, or set "
+            "etcd_kernel_snapshot_dir to a folder with room (old runs: etcd_kernel_snapshot_keep)."
+            % (folder.get("folder"), host, bytes_to_human(free), bytes_to_human(db_size)))}]
+    status = facts.get("status")
+    if status is None:
+        return []
+    if any(_unreachable(facts.get(result)) for result in ("saved", "kept", "status")):
+        return [{"check": "snapshot_read_back", "message": "%s became unreachable while the snapshot was taken" % host}]
+    if _snapshot_revision(status) <= 0:
+        return [{"check": "snapshot_read_back", "message": (
+            "the snapshot %s on %s does not read back (%s snapshot status: %s): check the disk, then run the kit again"
+            % (facts["path"], host, os.path.basename(str(facts["reader"])), status.get("stdout") or ""))}]
+    return []
+
+
+def _unreachable(result: dict[str, Any] | None) -> bool:
+    """Whether a registered result (ignore_unreachable) says its host could not be reached."""
+    return bool(result and result.get("unreachable"))
+
+
+def _ran(result: dict[str, Any] | None) -> bool:
+    """Whether a registered result is there and its task was not skipped."""
+    return bool(result) and not result.get("skipped")
+
+
+def _install_failure(facts: dict[str, Any]) -> str:
+    """What went wrong with apt's install of the fixed kernel, and what to do about it. The
+    apt module says only in its message that it gave up waiting for the dpkg lock, so for
+    that the message is what is read."""
+    install = facts["install"]
+    message = str(install.get("msg") or "")
+    if _unreachable(install):
+        return "failed: it became unreachable (%s)" % message
+    # The task's timeout: ansible-core marks the result timedout (older cores said only
+    # "failed to execute in the expected time frame").
+    if install.get("timedout") or "expected time frame" in message:
+        return ("took longer than etcd_kernel_install_timeout_s (%ss); apt may still be running there: let it finish "
+                "(ps -C apt-get,dpkg), check with dpkg --audit, then run the kit again" % facts["install_timeout_s"])
+    if "lock" in message.lower():  # apt's lock_timeout ran out
+        return ("waited more than etcd_kernel_dpkg_lock_wait_s (%ss) for the dpkg lock: another apt run holds it "
+                "(unattended-upgrades?). Let it finish (ps -C apt,apt-get,dpkg,unattended-upgr), then run the kit "
+                "again: %s" % (facts["dpkg_lock_wait_s"], message))
+    return ("failed: %s. Fix apt on the host (dpkg --audit; apt-get -f install), raise etcd_kernel_install_timeout_s if "
+            "it only took too long, and run the kit again" % (message.rstrip(".") or "no message"))
+
+
+
+def _still_planned(facts: dict[str, Any]) -> str | None:
+    before, step = facts["before"], facts["step"]
+    if _unreachable(before):
+        return "unreachable: %s" % (before.get("msg") or "")
+    status = before.get("status")
+    if status == "fixed" or (status == "affected" and step.get("to")):
+        return None
+    return "%s runs %s (%s), and %s" % (
+        facts["host"], before.get("running_release") or "?", before.get("reason") or "no verdict",
+        "no fixed kernel is offered to it: add a mirror that carries one, or pin one with etcd_kernel_target_release"
+        if status == "affected" else "the plan no longer applies: run the kit again")
+
+
+def _packages_offered(facts: dict[str, Any]) -> str | None:
+    before = facts["before"]
+    if before.get("status") != "affected" or not before.get("target_packages_missing"):
+        return None
+    return ("%s was not rebooted: apt no longer offers %s, which %s needs (the host runs %s). Add a mirror that "
+            "carries the full set, then run the kit again."
+            % (facts["host"], ", ".join(before["target_packages_missing"]), facts["step"]["to"],
+               ", ".join(before.get("running_packages") or [])))
+
+
+def _installed(facts: dict[str, Any]) -> str | None:
+    install = facts.get("install")
+    if not _ran(install) or not (_unreachable(install) or install.get("failed")):
+        return None
+    return "%s was not rebooted: installing %s %s" % (
+        facts["host"], ", ".join(facts["before"].get("target_packages") or []), _install_failure(facts))
+
+
+def _bootable(facts: dict[str, Any]) -> str | None:
+    boot_found, release = facts.get("boot_found"), facts["step"].get("to")
+    if not _ran(boot_found):
+        return None
+    if _unreachable(boot_found):
+        return "%s became unreachable after the install, before its reboot: %s" % (facts["host"], boot_found.get("msg") or "")
+    found = set(entry["path"] for entry in boot_found.get("files") or [])
+    missing = [path for path in facts["boot_files"] if path not in found]
+    if not missing:
+        return None
+    return ("%s was not rebooted: %s missing after the install of %s, so it would not boot (or boot without its "
+            "modules). Check the output of the image package (update-initramfs), fix it (update-initramfs -c -k %s), "
+            "and run the kit again." % (facts["host"], ", ".join(missing), release, release))
+
+
+def _read_back(facts: dict[str, Any]) -> str | None:
+    after, step = facts.get("after"), facts["step"]
+    if after is None:
+        return None
+    if _unreachable(after):
+        return "%s became unreachable after its reboot" % facts["host"]
+    rebooted = facts["before"].get("status") == "affected"
+    if after.get("status") == "fixed" and (not rebooted or after.get("running_release") == step.get("to")):
+        return None
+    return ("%s runs %s (%s), not %s: check the default boot entry (grub-set-default / GRUB_DEFAULT) and that the "
+            "package installed a bootable image" % (facts["host"], after.get("running_release"), after.get("reason"),
+                                                   step.get("to")))
+
+
+# The member phase's checks in the order its tasks reach them.
+_MEMBER_CHECKS = (("still_planned", _still_planned), ("packages_offered", _packages_offered),
+                  ("installed", _installed), ("bootable", _bootable), ("read_back", _read_back))
+
+
+def member_problems(facts: dict[str, Any]) -> list[dict[str, str]]:
+    """One host's step, as it goes: each check judges the results registered so far (the
+    later ones are None, or skipped on a host already fixed, until their task has run), so
+    the member phase asserts the whole list after each of those tasks. The first problem is
+    the only one: the step stops there.
+
+    facts: host, step (its plan step: action, to), before (kernel_status's read before the
+    step, with the target's packages), install (apt's result), boot_files (the paths the
+    fixed kernel boots from) and boot_found (find's result for them), after (kernel_status's
+    read after the reboot), install_timeout_s and dpkg_lock_wait_s (the settings, for the
+    messages). A result is as Ansible registered it, with ignore_unreachable.
+    """
+    for check, problem_of in _MEMBER_CHECKS:
+        message = problem_of(facts)
+        if message:
+            return [{"check": check, "message": message}]
+    return []

@@ -138,3 +138,12 @@ def unknown_hosts(host_reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"host": report["host"], "member": report["member"], "kernel": report["kernel"],
              "reason": report.get("reason") or ""}
             for report in host_reports if report.get("status") == UNKNOWN_STATUS]
+
+
+def snapshot_host(host_reports: list[dict[str, Any]]) -> str | None:
+    """The host preflight takes the run's etcd snapshot on: one whose member detect saw
+    healthy, a follower where there is one (the leader has enough to do), in the play's
+    order; None when no host the run reaches has a healthy member."""
+    healthy = [report for report in host_reports if (report.get("member_state") or {}).get("healthy")]
+    followers_first = sorted(healthy, key=lambda report: bool(report["member_state"].get("is_leader")))
+    return followers_first[0]["host"] if followers_first else None

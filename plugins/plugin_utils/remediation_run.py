@@ -268,6 +268,19 @@ def step_blocker(run: dict[str, Any], host: str) -> str | None:
     return None
 
 
+def lock_releaser(run: dict[str, Any], hosts: list[str]) -> str | None:
+    """The host finish releases the run's lock from, or None when the run holds none: any of
+    the play's etcd hosts (hosts, the controller among them or not) will do, but not the one
+    the run stopped at where another is left, since it may be the reason it stopped."""
+    _check_run(run)
+    if run["lock"] != "held":
+        return None
+    etcd_hosts = [host for host in hosts if host != "localhost"]
+    stopped_at = (run["stop"] or {}).get("at")
+    others = [host for host in etcd_hosts if host != stopped_at]
+    return (others or etcd_hosts or [None])[0]
+
+
 def decide_result(run: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
     """(result, stop) for a finished run; stop is {"at", "reason"} or None."""
     stop = run["stop"]

@@ -119,6 +119,33 @@ def test_a_run_refused_after_taking_the_lock_releases_it(flow, playbook):
     assert set(flow.kernels().values()) == {RUNNING} and flow.rebooted() == []
 
 
+
+def test_a_snapshot_folder_without_room_refuses_the_run_and_releases_the_lock(flow, playbook):
+    # A full /var/backups on every host: the snapshot does not fit twice over where it is taken.
+    for host in flow.hosts:
+        host.run(["mount", "-t", "tmpfs", "-o", "size=4k", "tmpfs", "/var/backups"])
+    run = playbook("remediate.yml")
+    report = run.report()
+    assert run.returncode != 0 and report["result"] == "refused", run.tail()
+    reason = " ".join(report["reason"].split())
+    assert "/var/backups/etcd-kernel-remediation on master" in reason and "database needs twice that" in reason, reason
+    assert "set etcd_kernel_snapshot_dir to a folder with room" in reason
+    assert report["lock"] == "released" and flow.lock_value() is None
+    assert set(flow.kernels().values()) == {RUNNING} and flow.rebooted() == []
+
+
+def test_a_limit_to_hosts_whose_members_are_all_out_is_refused_for_want_of_a_snapshot(flow, playbook):
+    # master3's member is out and --limit master3 plans it first; the run reaches no healthy
+    # member to take the snapshot from.
+    flow.host("master3").stop_etcd()
+    run = playbook("remediate.yml", "--limit", "master3")
+    report = run.report()
+    assert run.returncode != 0 and report["result"] == "refused", run.tail()
+    assert ("No healthy etcd member among the hosts this run reaches (master3) to take the snapshot from"
+            in " ".join(report["reason"].split())), report["reason"]
+    assert flow.lock_value() is None and flow.rebooted() == []
+
+
 def test_an_unreachable_host_in_preflight_refuses_the_run_with_a_report(flow, playbook):
     flow.host("master3").set_powered(False)
     run = playbook("remediate.yml")
@@ -266,3 +293,17 @@ def test_a_boot_that_never_returns_stops_the_run_within_the_timeout(flow, playbo
     assert report["stopped_at"] == plan[0]["host"]
     assert [h["status"] for h in report["hosts"]][1:] == ["not_started", "not_started"]
     assert time.monotonic() - started < 120
+
+
+def test_an_install_that_runs_past_its_timeout_stops_the_run_before_that_hosts_reboot(flow, playbook):
+    plan = playbook("remediate.yml", "--check").report()["plan"]
+    # dpkg takes its time on the first host (a slow mirror, a slow postinst): apt outlives
+    # etcd_kernel_install_timeout_s, and Ansible's task timeout ends the install.
+    flow.host(plan[0]["host"]).write("/etc/apt/apt.conf.d/98slow-dpkg", 'DPkg::Pre-Invoke {"sleep 10";};\n')
+    run = playbook("remediate.yml", "-e", "etcd_kernel_install_timeout_s=3", "-e", "etcd_kernel_dpkg_lock_wait_s=1")
+    report = run.report()
+    assert run.returncode != 0 and report["result"] == "stopped", run.tail()
+    assert report["stopped_at"] == plan[0]["host"] and flow.rebooted() == []
+    reason = " ".join(report["reason"].split())
+    assert "took longer than etcd_kernel_install_timeout_s (3s); apt may still be running there" in reason, reason
+    assert set(flow.kernels().values()) == {RUNNING}

@@ -1,6 +1,6 @@
 """The phases' refusals: start's, before any host is contacted, preflight's on the
-settings an etcd host's inventory gives, on what each host showed, and on the cluster as a
-whole and its plan."""
+settings an etcd host's inventory gives, on what each host showed, on the cluster as a
+whole and its plan, and a host's step as it goes."""
 import os
 
 import pytest
@@ -9,9 +9,11 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.sre.etcd_kernel.plugins.filter.remediation import FilterModule
 from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.phase_checks import (
+    member_problems,
     plan_problems,
     preflight_host_problems,
     preflight_setting_problems,
+    snapshot_problems,
     start_problems,
 )
 from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_plan import remediation_plan
@@ -345,3 +347,200 @@ def test_the_filter_names_itself_on_bad_input():
     del facts["members"]
     with pytest.raises(AnsibleFilterError, match="^plan_problems: "):
         plan_filter(facts)
+
+
+# member_problems: results as Ansible registers them in the member phase.
+UPGRADE = {"action": "upgrade", "to": "5.4.0-136-generic"}
+AFFECTED = {"changed": False, "status": "affected", "running_release": "5.4.0-132-generic",
+            "reason": "5.4.0-132 is in an affected range", "running_packages": ["linux-image-5.4.0-132-generic",
+                                                                               "linux-modules-5.4.0-132-generic"],
+            "target_packages": ["linux-image-5.4.0-136-generic", "linux-modules-5.4.0-136-generic"],
+            "target_packages_missing": []}
+FIXED = dict(AFFECTED, status="fixed", running_release="5.4.0-136-generic", reason="5.4.0-136 is fixed",
+             target_packages=[], running_packages=["linux-image-5.4.0-136-generic"])
+BOOT_FILES = ["/boot/vmlinuz-5.4.0-136-generic", "/boot/initrd.img-5.4.0-136-generic", "/lib/modules/5.4.0-136-generic"]
+INSTALLED = {"changed": True, "failed": False}
+SKIPPED = {"changed": False, "skipped": True, "skip_reason": "Conditional result was False"}
+UNREACHABLE = {"unreachable": True, "changed": False, "msg": "Failed to connect to the host via ssh: timed out"}
+
+
+def found(*paths):
+    return {"changed": False, "files": [{"path": path} for path in paths], "matched": len(paths)}
+
+
+def member_facts(**changes):
+    facts = {"host": "master1", "step": UPGRADE, "before": AFFECTED, "install": None, "boot_files": BOOT_FILES,
+             "boot_found": None, "after": None, "install_timeout_s": 1200, "dpkg_lock_wait_s": 600}
+    facts.update(changes)
+    return facts
+
+
+def member_check(**changes):
+    return [(problem["check"], problem["message"]) for problem in member_problems(member_facts(**changes))]
+
+
+def test_a_step_that_goes_well_has_no_problem_at_any_point():
+    assert member_check() == []
+    assert member_check(install=INSTALLED) == []
+    assert member_check(install=INSTALLED, boot_found=found(*BOOT_FILES)) == []
+    assert member_check(install=INSTALLED, boot_found=found(*BOOT_FILES), after=FIXED) == []
+
+
+def test_a_host_already_fixed_skips_the_install_and_is_read_back_on_its_own_kernel():
+    recover = {"action": "recover", "to": None}
+    assert member_check(step=recover, before=FIXED, install=SKIPPED, boot_found=SKIPPED, after=FIXED) == []
+
+
+@pytest.mark.parametrize("before, advice", [
+    (dict(AFFECTED, status="unknown", reason="not an Ubuntu kernel"), "the plan no longer applies: run the kit again"),
+    (dict(AFFECTED, status="unaffected"), "the plan no longer applies"),
+])
+def test_a_host_whose_kernel_changed_since_the_plan_is_stopped(before, advice):
+    [(check, message)] = member_check(before=before)
+    assert check == "still_planned" and advice in message
+    assert message.startswith("master1 runs 5.4.0-132-generic (%s), and" % before["reason"])
+
+
+def test_an_affected_host_with_no_fixed_kernel_offered_is_told_where_to_get_one():
+    [(check, message)] = member_check(step={"action": "upgrade", "to": None})
+    assert check == "still_planned"
+    assert message.endswith("no fixed kernel is offered to it: add a mirror that carries one, or pin one with "
+                            "etcd_kernel_target_release")
+
+
+def test_an_unreachable_host_fails_the_check_whose_task_could_not_reach_it():
+    assert member_check(before=UNREACHABLE) == [("still_planned", "unreachable: " + UNREACHABLE["msg"])]
+    [(check, message)] = member_check(install=UNREACHABLE)
+    assert check == "installed" and message.endswith("failed: it became unreachable (%s)" % UNREACHABLE["msg"])
+    [(check, message)] = member_check(install=INSTALLED, boot_found=UNREACHABLE)
+    assert (check, message) == ("bootable", "master1 became unreachable after the install, before its reboot: "
+                                + UNREACHABLE["msg"])
+    [(check, message)] = member_check(install=INSTALLED, boot_found=found(*BOOT_FILES), after=UNREACHABLE)
+    assert (check, message) == ("read_back", "master1 became unreachable after its reboot")
+
+
+def test_a_package_of_the_fixed_kernel_apt_no_longer_offers_stops_before_the_install():
+    before = dict(AFFECTED, target_packages_missing=["linux-modules-5.4.0-136-generic"])
+    [(check, message)] = member_check(before=before)
+    assert check == "packages_offered"
+    assert message.startswith("master1 was not rebooted: apt no longer offers linux-modules-5.4.0-136-generic, which "
+                              "5.4.0-136-generic needs (the host runs linux-image-5.4.0-132-generic, "
+                              "linux-modules-5.4.0-132-generic)")
+
+
+@pytest.mark.parametrize("install, advice", [
+    # ansible-core's task timeout marks the result timedout.
+    ({"failed": True, "msg": "Task failed: Timed out after 1200 second(s).", "timedout": {"period": 1200}},
+     "took longer than etcd_kernel_install_timeout_s (1200s); apt may still be running there"),
+    ({"failed": True, "msg": "The apt action failed to execute in the expected time frame (1200) and was terminated"},
+     "took longer than etcd_kernel_install_timeout_s (1200s)"),
+    ({"failed": True, "msg": "Failed to lock apt for exclusive operation: Failed to lock directory /var/lib/apt/lists/"},
+     "waited more than etcd_kernel_dpkg_lock_wait_s (600s) for the dpkg lock: another apt run holds it"),
+    ({"failed": True, "msg": "'/usr/bin/apt-get -y install' failed: E: Could not get lock /var/lib/dpkg/lock-frontend"},
+     "waited more than etcd_kernel_dpkg_lock_wait_s (600s) for the dpkg lock"),
+    ({"failed": True, "msg": "'/usr/bin/apt-get -y install' failed: E: Sub-process /usr/bin/dpkg returned an error code (1)"},
+     "failed: '/usr/bin/apt-get -y install' failed: E: Sub-process /usr/bin/dpkg returned an error code (1). "
+     "Fix apt on the host (dpkg --audit; apt-get -f install)"),
+    ({"failed": True}, "failed: no message. Fix apt on the host"),
+])
+def test_a_failed_install_says_what_to_do_about_it(install, advice):
+    [(check, message)] = member_check(install=install)
+    assert check == "installed"
+    assert message.startswith("master1 was not rebooted: installing linux-image-5.4.0-136-generic, "
+                              "linux-modules-5.4.0-136-generic ")
+    assert advice in message
+
+
+def test_a_fixed_kernel_missing_a_boot_file_is_not_rebooted_into():
+    [(check, message)] = member_check(install=INSTALLED, boot_found=found(BOOT_FILES[0], BOOT_FILES[2]))
+    assert check == "bootable"
+    assert message.startswith("master1 was not rebooted: /boot/initrd.img-5.4.0-136-generic missing after the install "
+                              "of 5.4.0-136-generic")
+    assert "update-initramfs -c -k 5.4.0-136-generic" in message
+    [(check, message)] = member_check(install=INSTALLED, boot_found=found())
+    assert ", ".join(BOOT_FILES) + " missing" in message
+
+
+@pytest.mark.parametrize("after", [
+    dict(AFFECTED),  # the reboot came back on the affected kernel
+    dict(FIXED, running_release="5.4.0-135-generic"),  # a fixed kernel, not the planned one
+])
+def test_a_host_that_came_back_on_another_kernel_is_stopped_with_where_to_look(after):
+    [(check, message)] = member_check(install=INSTALLED, boot_found=found(*BOOT_FILES), after=after)
+    assert check == "read_back"
+    assert message == ("master1 runs %s (%s), not 5.4.0-136-generic: check the default boot entry (grub-set-default / "
+                       "GRUB_DEFAULT) and that the package installed a bootable image"
+                       % (after["running_release"], after["reason"]))
+
+
+def test_only_the_first_problem_is_told_since_the_step_stops_there():
+    before = dict(AFFECTED, target_packages_missing=["linux-modules-5.4.0-136-generic"])
+    assert [check for check, _ in member_check(before=before, install={"failed": True}, after=AFFECTED)] == [
+        "packages_offered"]
+
+
+def test_the_member_filter_names_itself_on_bad_input():
+    member_filter = FilterModule().filters()["member_problems"]
+    assert member_filter(member_facts()) == []
+    with pytest.raises(AnsibleFilterError, match="^member_problems: "):
+        member_filter({"host": "master1"})
+
+
+
+# snapshot_problems: preflight's snapshot, results as Ansible registers them.
+FOLDER = {"changed": False, "folder": "/var/backups/etcd-kernel", "snapshot_path": "/var/backups/etcd-kernel/s.db",
+          "free_bytes": 10 * 1024 * 1024}
+SAVED = {"changed": True, "rc": 0, "stdout": "Snapshot saved at /var/backups/etcd-kernel/s.db"}
+STATUS = {"changed": False, "rc": 0, "stdout": '{"hash":3158531468,"revision":1042,"totalKey":77,"totalSize":2121728}'}
+
+
+def snapshot_facts(**changes):
+    facts = {"hosts": ["master1", "master2", "master3"], "source": "master2", "host": "master2", "folder": None,
+             "db_size": 2 * 1024 * 1024, "saved": None, "kept": None, "status": None,
+             "path": FOLDER["snapshot_path"], "reader": "/usr/local/bin/etcdutl"}
+    facts.update(changes)
+    return facts
+
+
+def snapshot_check(**changes):
+    return [(problem["check"], problem["message"]) for problem in snapshot_problems(snapshot_facts(**changes))]
+
+
+def test_a_snapshot_that_goes_well_has_no_problem_at_any_point():
+    assert snapshot_check() == []
+    assert snapshot_check(folder=FOLDER) == []
+    assert snapshot_check(folder=FOLDER, saved=SAVED, kept={"changed": False}, status=STATUS) == []
+
+
+def test_no_healthy_member_at_hand_refuses_naming_the_hosts_reached():
+    assert snapshot_check(source=None) == [("snapshot_source", (
+        "No healthy etcd member among the hosts this run reaches (master1, master2, master3) to take the snapshot "
+        "from: include a healthy member's host (--limit), or bring the members back first."))]
+
+
+def test_a_folder_without_room_for_twice_the_database_refuses_with_the_sizes():
+    [(check, message)] = snapshot_check(folder=dict(FOLDER, free_bytes=3 * 1024 * 1024))
+    assert check == "snapshot_room"
+    assert message.startswith("/var/backups/etcd-kernel on master2 has 3.00 MB free; the snapshot of a 2.00 MB "
+                              "database needs twice that.")
+    assert snapshot_check(folder=dict(FOLDER, free_bytes=4 * 1024 * 1024)) == []
+
+
+@pytest.mark.parametrize("stdout", ['{"hash":0,"revision":0,"totalKey":0}', "", "Error: snapshot file has wrong size",
+                                    "[]"])
+def test_a_snapshot_that_does_not_read_back_refuses(stdout):
+    [(check, message)] = snapshot_check(folder=FOLDER, saved=SAVED, kept={}, status=dict(STATUS, stdout=stdout))
+    assert check == "snapshot_read_back"
+    assert message == ("the snapshot /var/backups/etcd-kernel/s.db on master2 does not read back (etcdutl snapshot "
+                       "status: %s): check the disk, then run the kit again" % stdout)
+
+
+def test_a_host_lost_during_the_snapshot_says_when():
+    assert snapshot_check(folder=UNREACHABLE) == [("snapshot_room", "master2 became unreachable before the snapshot")]
+    assert snapshot_check(folder=FOLDER, saved=UNREACHABLE, kept=UNREACHABLE, status=UNREACHABLE) == [
+        ("snapshot_read_back", "master2 became unreachable while the snapshot was taken")]
+
+
+def test_the_snapshot_filter_names_itself_on_bad_input():
+    with pytest.raises(AnsibleFilterError, match="^snapshot_problems: "):
+        FilterModule().filters()["snapshot_problems"]({"hosts": []})

@@ -5,6 +5,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.sre.etcd_kernel.plugins.filter.remediation import FilterModule
 from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_plan import (
     remediation_plan,
+    snapshot_host,
     unknown_hosts,
 )
 
@@ -234,3 +235,23 @@ def test_main_cluster_ids_in_the_events_logs_name_no_events_member():
 def test_a_broken_events_health_is_refused_by_name():
     with pytest.raises(ValueError, match="health must be the etcd_health result"):
         remediation_plan([with_events(detected("master1"))], health(), events_health={"members": "etcd1"})
+
+
+def member_seen(host, healthy=True, is_leader=False):
+    return {"host": host, "member": "etcd" + host[-1], "member_state": {"healthy": healthy, "is_leader": is_leader}}
+
+
+def test_the_snapshot_comes_from_a_healthy_follower_in_play_order():
+    records = [member_seen("master1", is_leader=True), member_seen("master2", healthy=False), member_seen("master3")]
+    assert snapshot_host(records) == "master3"
+    assert FilterModule().filters()["snapshot_host"](records[:2] + [member_seen("master4")]) == "master4"
+
+
+def test_the_leader_takes_the_snapshot_when_it_is_the_only_healthy_member():
+    assert snapshot_host([member_seen("master1", healthy=False), member_seen("master2", is_leader=True)]) == "master2"
+
+
+def test_no_healthy_member_at_hand_means_no_snapshot_host():
+    # A member detect could not find in etcd's membership has no state.
+    assert snapshot_host([member_seen("master1", healthy=False), {"host": "master2", "member_state": {}}]) is None
+    assert snapshot_host([]) is None

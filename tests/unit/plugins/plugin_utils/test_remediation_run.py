@@ -10,6 +10,7 @@ from ansible_collections.sre.etcd_kernel.plugins.filter.remediation import Filte
 from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_run import (
     HOST_IDENTITY,
     LOCK_TTL_MARGIN_S,
+    lock_releaser,
     lock_ttl_needed,
     new_run,
     run_report,
@@ -353,3 +354,22 @@ def test_no_step_starts_after_a_stop_in_check_mode_or_for_a_host_outside_the_pla
     assert step_blocker(run_update(run, stop={"at": "master1", "reason": "x"}), "master1") == "the run stopped at master1"
     assert step_blocker(planned_run("master1", check_mode=True), "master1") == "check mode plans only"
     assert step_blocker(run, "master3") == "master3 is not in the plan"
+
+
+def test_the_lock_is_released_from_a_host_other_than_the_one_the_run_stopped_at():
+    run = run_update(rolled_out(planned_run("master1", "master2")), stop={"at": "master1",
+                                                                          "reason": "member etcd1 is not healthy"})
+    assert lock_releaser(run, ["master1", "master2", "master3", "localhost"]) == "master2"
+    assert FILTERS["run_lock_releaser"](run, ["localhost", "master1", "master3"]) == "master3"
+
+
+def test_the_host_the_run_stopped_at_releases_the_lock_when_it_is_the_only_one():
+    run = run_update(planned_run("master1"), stop={"at": "master1", "reason": "no quorum"})
+    assert lock_releaser(run, ["master1", "localhost"]) == "master1"
+    assert lock_releaser(run, ["localhost"]) is None
+
+
+def test_a_run_that_holds_no_lock_releases_none():
+    assert lock_releaser(new_run("r1", "t0"), ["master1", "master2"]) is None  # never taken
+    assert lock_releaser(run_update(planned_run("master1"), lock="lapsed"), ["master1"]) is None
+    assert lock_releaser(rolled_out(planned_run("master1"), done("master1")), ["localhost", "master1"]) == "master1"
