@@ -355,7 +355,6 @@ def _install_failure(facts: dict[str, Any]) -> str:
             "it only took too long, and run the kit again" % (message.rstrip(".") or "no message"))
 
 
-
 def _still_planned(facts: dict[str, Any]) -> str | None:
     before, step = facts["before"], facts["step"]
     if _unreachable(before):
@@ -412,8 +411,8 @@ def _read_back(facts: dict[str, Any]) -> str | None:
     if after.get("status") == "fixed" and (not rebooted or after.get("running_release") == step.get("to")):
         return None
     return ("%s runs %s (%s), not %s: check the default boot entry (grub-set-default / GRUB_DEFAULT) and that the "
-            "package installed a bootable image" % (facts["host"], after.get("running_release"), after.get("reason"),
-                                                   step.get("to")))
+            "package installed a bootable image"
+            % (facts["host"], after.get("running_release"), after.get("reason"), step.get("to")))
 
 
 # The member phase's checks in the order its tasks reach them.

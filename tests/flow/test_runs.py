@@ -119,7 +119,6 @@ def test_a_run_refused_after_taking_the_lock_releases_it(flow, playbook):
     assert set(flow.kernels().values()) == {RUNNING} and flow.rebooted() == []
 
 
-
 def test_a_snapshot_folder_without_room_refuses_the_run_and_releases_the_lock(flow, playbook):
     # A full /var/backups on every host: the snapshot does not fit twice over where it is taken.
     for host in flow.hosts:

@@ -352,8 +352,8 @@ def test_the_filter_names_itself_on_bad_input():
 # member_problems: results as Ansible registers them in the member phase.
 UPGRADE = {"action": "upgrade", "to": "5.4.0-136-generic"}
 AFFECTED = {"changed": False, "status": "affected", "running_release": "5.4.0-132-generic",
-            "reason": "5.4.0-132 is in an affected range", "running_packages": ["linux-image-5.4.0-132-generic",
-                                                                               "linux-modules-5.4.0-132-generic"],
+            "reason": "5.4.0-132 is in an affected range",
+            "running_packages": ["linux-image-5.4.0-132-generic", "linux-modules-5.4.0-132-generic"],
             "target_packages": ["linux-image-5.4.0-136-generic", "linux-modules-5.4.0-136-generic"],
             "target_packages_missing": []}
 FIXED = dict(AFFECTED, status="fixed", running_release="5.4.0-136-generic", reason="5.4.0-136 is fixed",
@@ -484,7 +484,6 @@ def test_the_member_filter_names_itself_on_bad_input():
     assert member_filter(member_facts()) == []
     with pytest.raises(AnsibleFilterError, match="^member_problems: "):
         member_filter({"host": "master1"})
-
 
 
 # snapshot_problems: preflight's snapshot, results as Ansible registers them.
