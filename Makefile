@@ -64,10 +64,10 @@ lint: setup ## ansible-lint (production profile, no skip list), ansible-test san
 	@antsibull-changelog lint
 
 test-unit: setup ## Unit tests (no docker)
-	@$(PYTHON) -m pytest tests/unit -q
+	@bash tests/run_aside.sh $(PYTHON) -m pytest tests/unit -q
 
 test-flow: setup ## The flow tier: the real playbooks against local host aliases and a local etcd cluster (no docker)
-	@$(PYTHON) -m pytest tests/flow -q --durations=10
+	@bash tests/run_aside.sh $(PYTHON) -m pytest tests/flow -q --durations=10
 
 test-integration: lab-up ## Integration tests against the lab
 	@$(PYTHON) -m pytest tests/integration -q --durations=25
@@ -91,7 +91,7 @@ test-vm: setup-vm ## The kit on a real kernel: detect and remediate a Debian VM 
 test-molecule: lab-up ## Molecule scenarios (default, host_layout, abort, paramiko) against the lab
 	@molecule test --all
 
-test: setup ## Everything CI runs (each stage's time is printed; the flow tier runs beside molecule)
+test: setup ## Everything CI runs (each stage's time is printed; the stages that need no lab run beside the lab's)
 	@bash tests/run_stages.sh
 	@echo "make test leaves out make test-vm (the kit on a real kernel): under qemu's software emulation it takes"
 	@echo "about 15 minutes more than CI's budget allows beside the rest; run it on demand: make test-vm"

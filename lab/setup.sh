@@ -75,4 +75,4 @@ create_venv() {
 install_packages
 start_dockerd
 create_venv
-say "ready: $(docker version --format 'docker engine {{.Server.Version}}'), $(.venv/bin/ansible --version | head -1)"
+say "ready: $(docker version --format 'docker engine {{.Server.Version}}'), $(.venv/bin/ansible --version | sed -n 1p)"

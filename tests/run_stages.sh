@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # make test: every stage CI runs, each timed, so that a slow stage shows in the log.
 #
-# The lab's stages (integration, then molecule) take turns on the one lab. The flow tier
-# runs beside molecule: molecule mostly waits (reboots, etcd's own timings, the
-# scenarios' watches; about a third of a core on average), the flow tier is CPU-bound
-# (its playbook runs), and they share nothing (the flow tier's hosts are namespaces of
-# this machine on loopback, the lab is containers on its own bridge). Its output is kept
-# and printed once both have ended, so the log reads one stage at a time.
+# Two paths run side by side. The lab's stages (integration, then molecule) take turns on
+# the one lab: they are the run's long path, and mostly wait (reboots, etcd's own
+# timings, the scenarios' watches; about a third of a core on average). The stages that
+# need no lab (unit, lint, then the flow tier) are CPU-bound and share nothing with it
+# (the flow tier's hosts are namespaces of this machine on loopback, the lab is
+# containers on its own bridge); they run beside it at a lower CPU priority, with their
+# temporary files on a tmpfs (tests/run_aside.sh), so that they never slow the lab's
+# etcd. Their output is kept and printed once both paths have ended, so the log reads
+# one stage at a time. A CI log is read from its end: when a stage fails, the tasks that
+# failed are printed again last (task name and Ansible's message, cut to a screenful).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,18 +27,49 @@ stage() {  # stage TARGET: make TARGET, then say how long it took; its status
   return "$status"
 }
 
-started=$(date +%s)
-stage test-unit && stage lint && stage test-integration || exit 1
+failed_tasks() {  # failed_tasks LOG: each failed task in LOG (not the ignored ones), its name first
+  awk '
+    { gsub(/\033\[[0-9;]*m/, ""); sub(/^ *\342\224\202 ?/, "") }  # colours and molecule frame
+    function flush() { if (block != "" && !ignored) print block "\n"; block = ""; ignored = 0; lines = 0 }
+    /^TASK \[/ { flush(); task = $0; next }
+    /^(PLAY|RUNNING HANDLER) / || /^$/ { flush(); next }
+    /^\.\.\.ignoring/ { ignored = 1; next }
+    /^(fatal|failed): \[/ { flush(); block = task "\n" $0; lines = 1; next }
+    block != "" && lines < 40 { block = block "\n" substr($0, 1, 300); lines++ }
+    END { flush() }
+  ' "$1"
+}
 
+aside_stages() {  # unit, lint, the flow tier: each runs even if the one before it failed
+  local status=0
+  renice -n 10 -p "$BASHPID" >/dev/null
+  stage test-unit || status=1
+  stage lint || status=1
+  stage test-flow || status=1
+  return "$status"
+}
+
+lab_stages() {  # integration, then molecule: the lab's
+  stage test-integration && stage test-molecule
+}
+
+started=$(date +%s)
 mkdir -p .cache
-flow_log=.cache/test-flow.log
-stage test-flow > "$flow_log" 2>&1 &
-flow=$!
-stage test-molecule
-molecule=$?
-wait "$flow"
-flow_status=$?
-echo "=== make test-flow (it ran beside make test-molecule)"
-cat "$flow_log"
+aside_log=.cache/test-aside.log
+lab_log=.cache/test-lab.log
+aside_stages > "$aside_log" 2>&1 &
+aside=$!
+lab_stages 2>&1 | tee "$lab_log"
+lab_status=${PIPESTATUS[0]}
+wait "$aside"
+aside_status=$?
+echo "=== make test-unit, lint and make test-flow (they ran beside the lab's stages)"
+cat "$aside_log"
+if [ "$lab_status" != 0 ] || [ "$aside_status" != 0 ]; then
+  echo "=== the tasks that failed (the lab's stages, then the others)"
+  failed_tasks "$lab_log"
+  failed_tasks "$aside_log"
+  grep -h -E "^(FAILED|ERROR) " "$lab_log" "$aside_log" | cut -c1-300
+fi
 echo "[test] all stages took $(( $(date +%s) - started )) s"
-[ "$molecule" = 0 ] && [ "$flow_status" = 0 ]
+[ "$lab_status" = 0 ] && [ "$aside_status" = 0 ]

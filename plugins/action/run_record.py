@@ -15,13 +15,12 @@ from __future__ import annotations
 import glob
 import json
 import os
-import secrets
-import string
 import time
 
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
-from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_run import TIME_FORMAT, run_report
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.report_time import new_run_id, utc_stamp
+from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_run import run_report
 from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.run_journal import (
     fold_run,
     parse_journal,
@@ -31,16 +30,6 @@ from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.run_journal import
 
 FOLDER_MODE = 0o750
 FILE_MODE = 0o640
-# The run id: its UTC start, so that journals and reports sort by time, and a random tail,
-# so that two runs started in the same second differ (it names the lock and the snapshot).
-RUN_ID_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
-RUN_ID_TAIL = 12
-
-
-def new_run_id(moment: float) -> str:
-    alphabet = string.ascii_lowercase + string.digits
-    return time.strftime(RUN_ID_TIME_FORMAT, time.gmtime(moment)) + "-" + "".join(
-        secrets.choice(alphabet) for _ in range(RUN_ID_TAIL))
 
 
 def earlier_unfinished_runs(folder: str) -> list[dict]:
@@ -105,7 +94,7 @@ class ActionModule(ActionBase):
             else:
                 journal = self._journal_of_this_run(task_vars)
             if event == "finished":
-                fields["finished"] = time.strftime(TIME_FORMAT, time.gmtime(moment))
+                fields["finished"] = utc_stamp(moment)
             problem = record_problem(event, fields)
             if problem:
                 raise ValueError(problem)
@@ -135,7 +124,7 @@ class ActionModule(ActionBase):
                           "Ansible can write" % (folder, error)) from error
         unfinished = earlier_unfinished_runs(folder)
         run_id = new_run_id(moment)
-        fields.update(run_id=run_id, started=time.strftime(TIME_FORMAT, time.gmtime(moment)),
+        fields.update(run_id=run_id, started=utc_stamp(moment),
                       check_mode=bool(self._task.check_mode), limit=task_vars.get("ansible_limit") or None,
                       unfinished=unfinished)
         return os.path.join(folder, run_id + ".jsonl"), fields

@@ -1,13 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: Control-plane SRE team
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
-"""The inventory's claims about a host, checked against what the host runs
-(plugin_utils.etcd_host_claims). The filter's documentation is in etcd_host_problems.yml."""
+"""A host as detect saw it: the inventory's claims checked against what the host runs
+(plugin_utils.etcd_host_claims), and the host's entry in the detection report
+(plugin_utils.detect_report). Each filter's documentation is in the adjacent <filter_name>.yml file."""
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.detect_report import detected_host as build_detected_host
 from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.etcd_host_claims import host_claim_problems
 
 
@@ -19,8 +21,16 @@ def etcd_host_problems(node, host, claims, health):
         raise AnsibleFilterError("etcd_host_problems: %s" % error) from error
 
 
+def detected_host(node, **read):
+    """The detection report's entry for one host, from what detect read on it."""
+    try:
+        return build_detected_host(node=node, **read)
+    except (KeyError, TypeError, AttributeError, ValueError) as error:
+        raise AnsibleFilterError("detected_host: %s" % error) from error
+
+
 class FilterModule(object):
     """What runs on a host, against what the inventory says."""
 
     def filters(self):
-        return {"etcd_host_problems": etcd_host_problems}
+        return {"detected_host": detected_host, "etcd_host_problems": etcd_host_problems}

@@ -24,7 +24,8 @@ from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.etcd_layout import
 )
 from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.maintenance_window import check_window
 from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_plan import remediation_plan, snapshot_host, unknown_hosts
-from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_run import TIME_FORMAT, lock_releaser, step_blocker
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.report_time import TIME_FORMAT
+from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_run import lock_releaser, step_blocker
 from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.phase_checks import (
     member_problems,
     plan_problems,

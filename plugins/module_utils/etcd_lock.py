@@ -39,6 +39,7 @@ from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_errors import
     EtcdError,
     EtcdRequestError,
 )
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.report_time import utc_stamp
 
 DEFAULT_LOCK_KEY = "/sre.etcd_kernel/remediation-lock"
 
@@ -99,8 +100,7 @@ def printable_excerpt(text, limit=EXCERPT_CHARACTERS):
 
 
 def lock_value(run_id, holder, ttl, now=None):
-    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now if now is not None else time.time()))
-    return {"run_id": run_id, "holder": holder, "since": since, "ttl": ttl}
+    return {"run_id": run_id, "holder": holder, "since": utc_stamp(now), "ttl": ttl}
 
 
 def foreign_value(raw, why):

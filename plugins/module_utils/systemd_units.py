@@ -15,7 +15,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import datetime
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.report_time import utc_stamp
 
 # The properties `systemctl show` is asked for (-p ...), one block per unit.
 SHOW_PROPERTIES = ("Id", "LoadState", "ActiveState", "SubState", "Unit")
@@ -64,5 +64,4 @@ def parse_scheduled_shutdown(text):
             fields[key.strip()] = value.strip()
     if not fields.get("USEC", "").isdigit():
         return None
-    when = datetime.datetime(1970, 1, 1) + datetime.timedelta(microseconds=int(fields["USEC"]))
-    return {"mode": fields.get("MODE") or "shutdown", "at": when.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    return {"mode": fields.get("MODE") or "shutdown", "at": utc_stamp(int(fields["USEC"]) // 1000000)}

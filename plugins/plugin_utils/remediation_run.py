@@ -22,6 +22,8 @@ import datetime
 import math
 from typing import Any
 
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.report_time import TIME_FORMAT
+
 PHASES = ("start", "preflight", "rollout", "finish")
 # recovered: a member an earlier run left on a fixed kernel but out, brought back first.
 HOST_STATUSES = ("remediated", "recovered", "already_fixed", "failed")
@@ -30,8 +32,6 @@ HOST_STATUSES = ("remediated", "recovered", "already_fixed", "failed")
 LOCK_STATES = ("not_taken", "held", "released", "lapsed", "held_by_other", "not_released")
 # Slack for the moments between the timed steps (ssh round trips, facts, templating).
 LOCK_TTL_MARGIN_S = 60
-# How the role writes the run's start and end (now(utc=true, fmt=...)).
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 _RUN_FIELDS = ("run_id", "started", "check_mode", "limit", "phase", "stop", "plan", "unknown",
                "detected", "snapshot", "lock", "in_progress", "hosts", "apt_timers", "window", "unfinished")

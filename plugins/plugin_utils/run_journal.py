@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from typing import Any, Iterable
 
-from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_run import TIME_FORMAT, flag, new_run, run_update
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.report_time import utc_stamp
+from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_run import flag, new_run, run_update
 
 # Each event and the fields it carries (all of them, each time).
 EVENTS: dict[str, tuple[str, ...]] = {
@@ -247,4 +247,4 @@ def unfinished_run(records: list[dict[str, Any]]) -> dict[str, Any] | None:
     last = records[-1]
     return {"run_id": run["run_id"], "started": run["started"], "phase": run["phase"],
             "in_progress": run["in_progress"], "lock": run["lock"],
-            "note": "its last record was %s at %s" % (last["event"], time.strftime(TIME_FORMAT, time.gmtime(_time(last))))}
+            "note": "its last record was %s at %s" % (last["event"], utc_stamp(_time(last)))}

@@ -11,7 +11,6 @@ from ansible_collections.sre.etcd_kernel.plugins.action.run_record import (
     ActionModule,
     append_record,
     earlier_unfinished_runs,
-    new_run_id,
 )
 
 RUN_ID = re.compile(r"^\d{8}T\d{6}Z-[a-z0-9]{12}$")
@@ -209,12 +208,6 @@ def test_a_record_the_fold_refuses_is_not_kept_so_the_run_can_still_finish(tmp_p
 
 
 # The run id and the journal file ---------------------------------------------------
-
-def test_a_run_id_is_its_utc_start_and_a_random_tail():
-    run_id = new_run_id(1795910400.9)
-    assert RUN_ID.match(run_id) and run_id.startswith("20261129T000000Z-")
-    assert len(set(new_run_id(1795910400) for _ in range(20))) == 20
-
 
 def test_append_record_appends_one_sorted_line_and_returns_every_record(tmp_path):
     path = str(tmp_path / "r1.jsonl")
