@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: run_id
-author: Control-plane SRE team
+author: Control-plane SRE team (!UNKNOWN)
 short_description: A new run id and its moment, for a run that keeps no journal
 description:
   - Makes a new run id, the UTC moment and a random tail (V(20261203T101749Z-k3v9q0x2m1ab)),
