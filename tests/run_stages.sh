@@ -6,9 +6,9 @@
 # timings, the scenarios' watches; about a third of a core on average). The stages that
 # need no lab (unit, lint, then the flow tier) are CPU-bound and share nothing with it
 # (the flow tier's hosts are namespaces of this machine on loopback, the lab is
-# containers on its own bridge); they run beside it at a lower CPU priority, with their
-# temporary files on a tmpfs (tests/run_aside.sh), so that they never slow the lab's
-# etcd. Their output is kept and printed once both paths have ended, so the log reads
+# containers on its own bridge); they run beside it in a CPU control group that weighs
+# little, with their temporary files on a tmpfs (tests/run_aside.sh), so that they never
+# slow the lab's etcd. Their output is kept and printed once both paths have ended, so the log reads
 # one stage at a time. A CI log is read from its end: when a stage fails, the tasks that
 # failed are printed again last (task name and Ansible's message, cut to a screenful).
 set -uo pipefail
@@ -42,7 +42,6 @@ failed_tasks() {  # failed_tasks LOG: each failed task in LOG (not the ignored o
 
 aside_stages() {  # unit, lint, the flow tier: each runs even if the one before it failed
   local status=0
-  renice -n 10 -p "$BASHPID" >/dev/null
   stage test-unit || status=1
   stage lint || status=1
   stage test-flow || status=1
@@ -57,7 +56,8 @@ started=$(date +%s)
 mkdir -p .cache
 aside_log=.cache/test-aside.log
 lab_log=.cache/test-lab.log
-aside_stages > "$aside_log" 2>&1 &
+export -f stage aside_stages
+bash tests/run_aside.sh bash -c aside_stages > "$aside_log" 2>&1 &
 aside=$!
 lab_stages 2>&1 | tee "$lab_log"
 lab_status=${PIPESTATUS[0]}

@@ -66,3 +66,24 @@ def test_monitor_summary_counts_downtime_quorum_and_leader_changes():
     assert summary["downtime_s"] == {"a": 1.5, "b": 0.5, "c": 0.0}
     assert summary["seconds_without_quorum"] == 0.5
     assert summary["leader_changes"] == 1 and summary["max_down"] == 2
+
+
+class FakeClient:
+    def __init__(self, answer):
+        self.answer, self.asked = answer, 0
+
+    def status(self, url):
+        self.asked += 1
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+def test_a_member_that_misses_the_quick_probe_is_out_only_if_it_misses_the_second_look_too():
+    slow, patient = FakeClient(load.EtcdHTTPError("timed out")), FakeClient({"leader": 2})
+    assert load.probe_member((slow, patient), "https://m1:2379") == {"answered": True, "leader": "%016x" % 2}
+    out, still_out = FakeClient(load.EtcdHTTPError("refused")), FakeClient(load.EtcdHTTPError("refused"))
+    assert load.probe_member((out, still_out), "https://m1:2379") == {"answered": False, "leader": None}
+    quick, unasked = FakeClient({"leader": 0}), FakeClient({"leader": 2})
+    assert load.probe_member((quick, unasked), "https://m1:2379") == {"answered": True, "leader": None}
+    assert unasked.asked == 0
