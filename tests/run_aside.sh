@@ -24,6 +24,10 @@ if [ -n "${RUN_ASIDE:-}" ]; then
 fi
 export RUN_ASIDE=1
 
+# An earlier run's group that something it left running kept (see leave_cpu_group) goes
+# now, if it is empty by now: rmdir takes only an empty group.
+rmdir /sys/fs/cgroup/cpu/etcd-kernel-test-aside-* /sys/fs/cgroup/etcd-kernel-test-aside-* 2>/dev/null
+
 cpu_group=""
 if [ "$(id -u)" = 0 ] && [ -w /sys/fs/cgroup/cpu/cgroup.procs ]; then  # cgroup v1, as on this machine
   cpu_group=/sys/fs/cgroup/cpu/etcd-kernel-test-aside-$$
@@ -36,8 +40,14 @@ fi
 leave_cpu_group() {
   [ -n "$cpu_group" ] || return 0
   echo $$ > "$(dirname "$cpu_group")/cgroup.procs"
-  # Whatever the command left running keeps the group; it goes with the last of them.
-  rmdir "$cpu_group" 2>/dev/null || true
+  # A group something the command left running is still in cannot go: wait a little for
+  # it to end, else the group stays behind (empty once it ends, as does the group of a
+  # run killed outright) until the next run takes it away.
+  for _ in $(seq 1 20); do
+    rmdir "$cpu_group" 2>/dev/null && return 0
+    sleep 0.5
+  done
+  return 0
 }
 trap leave_cpu_group EXIT
 

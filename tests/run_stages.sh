@@ -8,9 +8,10 @@
 # (the flow tier's hosts are namespaces of this machine on loopback, the lab is
 # containers on its own bridge); they run beside it in a CPU control group that weighs
 # little, with their temporary files on a tmpfs (tests/run_aside.sh), so that they never
-# slow the lab's etcd. Their output is kept and printed once both paths have ended, so the log reads
-# one stage at a time. A CI log is read from its end: when a stage fails, the tasks that
-# failed are printed again last (task name and Ansible's message, cut to a screenful).
+# slow the lab's etcd. Their output is kept and printed once both paths have ended, so
+# the log reads one stage at a time. A CI log is read from its end: when a stage fails,
+# the tasks that failed are printed again last (task name and Ansible's message, cut to a
+# screenful).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
