@@ -77,7 +77,8 @@ def test_a_killed_run_frees_its_lock_by_ttl_and_a_rerun_resumes(affected_lab):
         run = subprocess.Popen(["ansible-playbook", "remediate.yml"],
                                cwd=REPO_ROOT, env=ansible_env(), stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
-        wait_for(lambda: cluster.boot_id_of(affected_lab, target) not in (None, before), 120,
+        # Each look is a docker exec, which costs the machine: twice a second is soon enough.
+        wait_for(lambda: cluster.boot_id_of(affected_lab, target) not in (None, before), 120, interval=0.5,
                  what="the first reboot")
         os.killpg(run.pid, signal.SIGKILL)  # the controller dies mid-host
         run.wait()
@@ -113,6 +114,9 @@ def test_two_runs_started_together_one_stops_with_a_clear_message(affected_lab):
 # The safety holes: the gate after the install, the lock kept and never retaken, the
 # resume of a member left out on its fixed kernel, a boot into the wrong kernel.
 
+RUN_TIMEOUT_S = 600  # run_playbook's own bound
+
+
 def test_a_member_frozen_during_the_install_stops_the_run_before_the_reboot(affected_lab):
     target = first_follower(affected_lab)  # the plan's first host
     # The other follower: a frozen leader would make the others elect a new one, and the
@@ -121,16 +125,22 @@ def test_a_member_frozen_during_the_install_stops_the_run_before_the_reboot(affe
     victim = next(h for h in affected_lab.hosts if h != target and states[h]["leader"] != states[h]["id"])
     faults.inject(affected_lab, target, "slow_install", seconds=20)
 
+    frozen = threading.Event()
+
     def freeze_another_member_mid_install():
+        # The install starts after preflight, the snapshot and the handoff, whose pace is the
+        # machine's: watch for it as long as the run may last, not for a guess at how soon.
         wait_for(lambda: exec_in(affected_lab.master(target), "pgrep", "-f", "postinst", check=False).returncode == 0,
-                 120, what="the fixed kernel's postinst on %s" % target)
+                 RUN_TIMEOUT_S, interval=1, what="the fixed kernel's postinst on %s" % target)
         faults.inject(affected_lab, victim, "member_frozen")
+        frozen.set()
 
     saboteur = threading.Thread(target=freeze_another_member_mid_install, daemon=True)
     with Scenario(affected_lab) as scenario:
         saboteur.start()
-        result = run_playbook("remediate.yml", "-e", "etcd_kernel_gate_wait_s=5")
+        result = run_playbook("remediate.yml", "-e", "etcd_kernel_gate_wait_s=5", timeout=RUN_TIMEOUT_S)
         saboteur.join(timeout=10)
+    assert frozen.is_set(), "the saboteur never saw %s's postinst, so it froze nothing: %s" % (target, result.stdout[-3000:])
     report = latest_report()
     assert result.returncode != 0 and report["result"] == "stopped", result.stdout[-3000:]
     assert report["stopped_at"] == target, report
@@ -222,7 +232,7 @@ def test_an_unattended_upgrade_under_way_is_waited_for_before_any_disruption(aff
     faults.inject(affected_lab, target, "unattended_upgrade_running", seconds=600)
 
     def end_the_upgrade_once_the_kit_waits():
-        wait_for(lambda: apt_timers_state(affected_lab, target) == "inactive,inactive", 300,
+        wait_for(lambda: apt_timers_state(affected_lab, target) == "inactive,inactive", 300, interval=1,
                  what="the kit to stop the apt timers on " + target)
         time.sleep(5)
         faults.clear(affected_lab, target, "unattended_upgrade_running")
