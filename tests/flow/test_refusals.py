@@ -168,26 +168,42 @@ def test_a_run_outside_the_maintenance_window_stops_before_touching_any_host(flo
     assert "nothing was touched" in words
 
 
+# Each phase reports every problem it finds at once, so one run per phase checks how each
+# of its settings reaches its check (the checks themselves are unit-tested).
 @pytest.mark.reads_only
-@pytest.mark.parametrize("variable, message", [
-    ("etcd_kernel_gate_wait_s=soon", "argument 'etcd_kernel_gate_wait_s' is of type"),
-    ("etcd_deployment_type=podman", "value of etcd_kernel_layout must be one of: , docker, host, kubeadm"),
-    # The flow hosts run kubespray's host layout: a claim of another is checked against the host.
-    ("etcd_deployment_type=docker", "the inventory says etcd runs in the docker layout (etcd_deployment_type), but "
-                                    "the host runs it in the host layout"),
-    ("etcd_kernel_force_cluster_size=maybe", "etcd_kernel_force_cluster_size"),
-    ("etcd_kernel_reboot_timeout_s=[1]", "argument 'etcd_kernel_reboot_timeout_s' is of type"),
-    # Shorter than one host may go between two refreshes: another run could take the lock meanwhile.
-    ("etcd_kernel_lock_ttl=300", "Raise etcd_kernel_lock_ttl to at least"),
-    # Two runs with different keys would not exclude each other.
-    ("etcd_kernel_lock_key=/elsewhere", "the run lock's key is the kit's own, the same for every run"),
-    ("etcd_kernel_snapshot_keep=many", "argument 'etcd_kernel_snapshot_keep' is of type"),
-    ("etcd_kernel_request_timeout_s=nan", "etcd_kernel_request_timeout_s must be a number of seconds above 0"),
-    # A hook that is not there would fail after the install; preflight says so first.
-    ("etcd_kernel_pre_disruption_tasks=hooks/drain.yml", "These hooks are not task files given by absolute path"),
-    ("etcd_kernel_post_recovery_tasks=/nonexistent/uncordon.yml", "/nonexistent/uncordon.yml"),
-    # A snapshot folder a boot empties would lose the snapshot with its host's reboot.
-    ("etcd_kernel_snapshot_dir=/tmp/snapshots", "/tmp"),
+@pytest.mark.parametrize("settings, messages", [
+    pytest.param({"etcd_kernel_force_cluster_size": "maybe"}, ["etcd_kernel_force_cluster_size"],
+                 id="start-argument-spec"),  # alone: the first spec that fails ends the run
+    pytest.param(
+        {"etcd_kernel_gate_wait_s": "soon", "etcd_kernel_reboot_timeout_s": [1], "etcd_kernel_snapshot_keep": "many",
+         "etcd_deployment_type": "podman"},
+        ["argument 'etcd_kernel_gate_wait_s' is of type", "argument 'etcd_kernel_reboot_timeout_s' is of type",
+         "argument 'etcd_kernel_snapshot_keep' is of type", "value of etcd_kernel_layout must be one of: , docker, host, kubeadm"],
+        id="preflight-argument-spec"),
+    # start, on the controller (a lock key of the run's own: two runs with different keys
+    # would not exclude each other)
+    pytest.param(
+        {"etcd_kernel_request_timeout_s": "nan", "etcd_kernel_lock_key": "/elsewhere"},
+        ["etcd_kernel_request_timeout_s must be a number of seconds above 0",
+         "the run lock's key is the kit's own, the same for every run"],
+        id="start"),
+    # preflight, the etcd hosts' own settings: a TTL shorter than one host may go between two
+    # refreshes (another run could take the lock meanwhile), hooks that are not there (they
+    # would fail after the install)
+    pytest.param(
+        {"etcd_kernel_lock_ttl": 300, "etcd_kernel_pre_disruption_tasks": "hooks/drain.yml",
+         "etcd_kernel_post_recovery_tasks": "/nonexistent/uncordon.yml"},
+        ["Raise etcd_kernel_lock_ttl to at least", "These hooks are not task files given by absolute path",
+         "/nonexistent/uncordon.yml"],
+        id="preflight-settings"),
+    # preflight, the host's snapshot folder: one a boot empties would lose the snapshot with
+    # its host's reboot
+    pytest.param({"etcd_kernel_snapshot_dir": "/tmp/snapshots"}, ["/tmp/snapshots"], id="snapshot-folder"),
+    pytest.param(  # preflight, the host: the flow hosts run kubespray's host layout, a claim of another is checked
+        {"etcd_deployment_type": "docker"},
+        ["the inventory says etcd runs in the docker layout (etcd_deployment_type), but the host runs it in the host layout"],
+        id="layout-claim"),
 ])
-def test_malformed_kit_variables_are_refused_before_anything_runs(flow, playbook, variable, message):
-    assert message in refused(flow, playbook, "-e", variable)
+def test_malformed_kit_variables_are_refused_before_anything_runs(flow, playbook, settings, messages):
+    words = refused(flow, playbook, "-e", json.dumps(settings))
+    assert [message for message in messages if message not in words] == [], words[-3000:]
