@@ -7,6 +7,7 @@ import base64
 import http.client
 import json
 import ssl
+import threading
 from urllib.parse import urlsplit
 
 
@@ -27,17 +28,50 @@ def unb64(text):
     return base64.b64decode(text).decode()
 
 
+# How a kept connection that the member closed while it sat idle fails on its next call.
+CLOSED_WHILE_IDLE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, ssl.SSLEOFError,
+                     ssl.SSLZeroReturnError)
+
+
+class _ClosedWhileIdle(Exception):
+    """A kept connection the member had closed while it sat idle."""
+
+
 class Client:
-    def __init__(self, tls, timeout=1.0):
+    """keep_alive: each thread keeps its connection to each member open between calls, as
+    the API server keeps its connections to etcd (the writer and the monitor call many
+    times a second: a TLS handshake per call would cost etcd more than the calls do)."""
+
+    def __init__(self, tls, timeout=1.0, keep_alive=False):
         self.timeout = timeout
+        self.keep_alive = keep_alive
         self.context = ssl.create_default_context(cafile=tls["ca"])
         self.context.load_cert_chain(tls["cert"], tls["key"])
+        self._local = threading.local()
+
+    def _kept(self):
+        """This thread's open connections, by (host, port)."""
+        if not hasattr(self._local, "connections"):
+            self._local.connections = {}
+        return self._local.connections
 
     def call(self, url, path, body=None):
         """POST body (or GET when body is None) to url+path; the decoded JSON answer."""
         parts = urlsplit(url)
+        address = (parts.hostname, parts.port)
+        kept = self._kept().pop(address, None)
+        if kept is not None:
+            # A connection the member closed while it sat idle fails at once, which says
+            # nothing about the member: the call goes again on a new one, as urllib3 does.
+            try:
+                return self._exchange(kept, address, url, path, body, reused=True)
+            except _ClosedWhileIdle:
+                pass
         connection = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=self.timeout,
                                                  context=self.context)
+        return self._exchange(connection, address, url, path, body, reused=False)
+
+    def _exchange(self, connection, address, url, path, body, reused):
         try:
             if body is None:
                 connection.request("GET", path)
@@ -47,9 +81,14 @@ class Client:
             response = connection.getresponse()
             payload = response.read()
         except (OSError, http.client.HTTPException) as error:
+            connection.close()
+            if reused and isinstance(error, CLOSED_WHILE_IDLE):
+                raise _ClosedWhileIdle() from error
             raise EtcdHTTPError("%s%s: %s" % (url, path, error or type(error).__name__),
                                 connection_failed=True) from error
-        finally:
+        if self.keep_alive and not response.will_close:
+            self._kept()[address] = connection
+        else:
             connection.close()
         if response.status != 200:
             raise EtcdHTTPError("%s%s: HTTP %d %s" % (url, path, response.status, payload[:200]))

@@ -112,7 +112,7 @@ class EndpointRotation:
 
 def run_writer(endpoints, tls, rate, duration, out, timeout=1.0, deadline=5.0):
     """timeout: per attempt; deadline: per write, across failovers."""
-    client = Client(tls, timeout=timeout)
+    client = Client(tls, timeout=timeout, keep_alive=True)
     run_id = uuid.uuid4().hex[:8]
     prefix = "%s%s/" % (PREFIX, run_id)
     results = []          # (seq, ok, latency_s, error, failovers, started_s)
@@ -214,7 +214,7 @@ def probe_member(clients, url):
 
 def run_monitor(members, tls, interval, duration, out, timeout=0.5):
     """members: {name: client URL}."""
-    clients = (Client(tls, timeout=timeout), Client(tls, timeout=SECOND_LOOK_TIMEOUT_S))
+    clients = (Client(tls, timeout=timeout, keep_alive=True), Client(tls, timeout=SECOND_LOOK_TIMEOUT_S))
     stopper = Stopper(duration)
     samples = []
     began = time.monotonic()
