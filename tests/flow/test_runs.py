@@ -11,6 +11,7 @@ import threading
 import time
 
 from lab import kernels
+from lab.hooks import hook_files
 
 RUNNING = kernels.release(kernels.BOOT_ABI)
 FIXED = kernels.release(max(kernels.FIXED_ABIS))
@@ -19,33 +20,10 @@ FIXED = kernels.release(max(kernels.FIXED_ABIS))
 WIDER_RANGE = json.dumps({"etcd_kernel_affected_ranges": [
     {"upstream": "5.4.0", "from_abi": 132, "fixed_abi": 136, "reference": "INC-1 (test)"}]})
 
-HOOK = """\
-- name: Read the boot id
-  ansible.builtin.slurp:
-    src: /var/lib/lab/boot_id
-  register: hook_boot
-
-- name: Record the hook on the controller
-  ansible.builtin.lineinfile:
-    path: {log}
-    line: "{phase} {{{{ inventory_hostname }}}} {{{{ hook_boot.content | b64decode | trim }}}}"
-    create: true
-    mode: "0600"
-  delegate_to: localhost
-"""
-
 
 def hooks(tmp_path, failing=False):
-    """-e for hooks that log their phase, host and boot id (a failing pre_disruption hook
-    that cordoned the node first, as a drain refused by a PodDisruptionBudget, with failing)."""
-    log = tmp_path / "hooks.log"
-    (tmp_path / "pre.yml").write_text(HOOK.format(log=log, phase="pre_disruption") + (
-        "\n- name: Cordon\n  ansible.builtin.set_fact:\n    etcd_kernel_cordoned: \"{{ inventory_hostname }}\"\n"
-        "\n- name: Drain\n  ansible.builtin.fail:\n    msg: drain refused by a PodDisruptionBudget\n"
-        if failing else ""))
-    (tmp_path / "post.yml").write_text(HOOK.format(log=log, phase="post_recovery"))
-    return log, ["-e", json.dumps({"etcd_kernel_pre_disruption_tasks": str(tmp_path / "pre.yml"),
-                                   "etcd_kernel_post_recovery_tasks": str(tmp_path / "post.yml")})]
+    """-e for hooks that log their phase, host and boot id (lab/hooks.py)."""
+    return hook_files(tmp_path, failing=failing, apt_state=False)
 
 
 def wait_for(predicate, timeout, what):

@@ -10,6 +10,7 @@ from lab import cluster, witness
 from lab.config import REPO_ROOT
 from lab.docker import exec_in
 from lab.etcd_http import Client, EtcdHTTPError
+from lab.hooks import hook_files
 
 
 def wait_for(predicate, timeout, interval=0.2, what="condition"):
@@ -151,45 +152,9 @@ class Scenario:
                     assert monitor["seconds_without_quorum"] == 0, (name, monitor)
 
 
-# What a hook logs: its phase, host and boot id, and the state of the apt timers and of
-# unattended-upgrade's service there (the kit keeps them stopped while it works).
-HOOK = """\
-- name: Read the boot id
-  ansible.builtin.slurp:
-    src: /var/lib/lab/boot_id
-  register: hook_boot
-
-- name: Read the state of the apt timers and of unattended-upgrade's service
-  ansible.builtin.command: systemctl is-active apt-daily.timer apt-daily-upgrade.timer apt-daily-upgrade.service
-  register: hook_apt
-  changed_when: false
-  failed_when: false
-
-- name: Record the hook on the controller
-  ansible.builtin.lineinfile:
-    path: {log}
-    line: "{phase} {{{{ inventory_hostname }}}} {{{{ hook_boot.content | b64decode | trim }}}} apt={{{{ hook_apt.stdout_lines | join(',') }}}}"
-    create: true
-    mode: "0600"
-  delegate_to: localhost
-  become: false
-"""
-APT_PAUSED = "apt=inactive,inactive,inactive"
-
-
 def hooks(tmp_path, failing=False):
-    """-e for pre_disruption and post_recovery hooks that log their phase, host, boot id and
-    apt state (a failing pre_disruption hook, as a drain refused by a PodDisruptionBudget,
-    with failing)."""
-    log = tmp_path / "hooks.log"
-    # The failing hook has cordoned the node first, and says so as examples/hooks/drain.yml does.
-    (tmp_path / "pre.yml").write_text(HOOK.format(log=log, phase="pre_disruption") + (
-        "\n- name: Cordon\n  ansible.builtin.set_fact:\n    etcd_kernel_cordoned: \"{{ inventory_hostname }}\"\n"
-        "\n- name: Drain\n  ansible.builtin.fail:\n    msg: drain refused by a PodDisruptionBudget\n"
-        if failing else ""))
-    (tmp_path / "post.yml").write_text(HOOK.format(log=log, phase="post_recovery"))
-    return log, ["-e", json.dumps({"etcd_kernel_pre_disruption_tasks": str(tmp_path / "pre.yml"),
-                                   "etcd_kernel_post_recovery_tasks": str(tmp_path / "post.yml")})]
+    """-e for hooks that log their phase, host, boot id and apt state (lab/hooks.py)."""
+    return hook_files(tmp_path, failing=failing)
 
 
 def apt_timers_state(lab, host):

@@ -17,9 +17,9 @@ import pytest
 
 from lab import cluster, faults
 from lab.config import REPO_ROOT
-
 from lab.docker import exec_in
-from lab_helpers import (APT_PAUSED, Scenario, ansible_env, apt_timers_state, expire_lock, hooks, latest_report,
+from lab.hooks import APT_PAUSED
+from lab_helpers import (Scenario, ansible_env, apt_timers_state, expire_lock, hooks, latest_report,
                          run_playbook, wait_for)
 
 pytestmark = pytest.mark.lab

@@ -8,8 +8,9 @@ import pytest
 
 from lab import docker
 from lab.config import REPO_ROOT
+from lab.hooks import APT_PAUSED
 
-from lab_helpers import APT_PAUSED, Scenario, apt_timers_state, hooks, latest_report, run_playbook
+from lab_helpers import Scenario, apt_timers_state, hooks, latest_report, run_playbook
 
 pytestmark = pytest.mark.lab
 
