@@ -77,10 +77,7 @@ class PlaybookRun:
 def ansible_env():
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO_ROOT, "ansible.cfg"),
                ANSIBLE_CONNECTION_PLUGINS=CONNECTION_PLUGINS,
-               ANSIBLE_HOME=os.environ.get("ANSIBLE_HOME", os.path.join(REPO_ROOT, ".ansible")),
-               # Each module in one command, as the lab's SSH connection runs them (ansible.cfg),
-               # rather than a copy, a chmod, a run and a removal.
-               ANSIBLE_PIPELINING="true")
+               ANSIBLE_HOME=os.environ.get("ANSIBLE_HOME", os.path.join(REPO_ROOT, ".ansible")))
     env["PATH"] = os.path.join(REPO_ROOT, ".venv", "bin") + os.pathsep + env["PATH"]
     return env
 
