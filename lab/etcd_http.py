@@ -28,13 +28,13 @@ def unb64(text):
     return base64.b64decode(text).decode()
 
 
-# How a kept connection that the member closed while it sat idle fails on its next call.
+# How a kept connection that the member closed fails on its next call.
 CLOSED_WHILE_IDLE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, ssl.SSLEOFError,
                      ssl.SSLZeroReturnError)
 
 
 class _ClosedWhileIdle(Exception):
-    """A kept connection the member had closed while it sat idle."""
+    """A kept connection the member had closed."""
 
 
 class Client:
@@ -49,6 +49,12 @@ class Client:
         self.context.load_cert_chain(tls["cert"], tls["key"])
         self._local = threading.local()
 
+    def close(self):
+        """Close this thread's kept connections."""
+        for connection in self._kept().values():
+            connection.close()
+        self._kept().clear()
+
     def _kept(self):
         """This thread's open connections, by (host, port)."""
         if not hasattr(self._local, "connections"):
@@ -61,8 +67,11 @@ class Client:
         address = (parts.hostname, parts.port)
         kept = self._kept().pop(address, None)
         if kept is not None:
-            # A connection the member closed while it sat idle fails at once, which says
-            # nothing about the member: the call goes again on a new one, as urllib3 does.
+            # A kept connection that fails at once was closed, by a member that dropped it
+            # while it sat idle or by one that went down: the call goes again on a new
+            # connection, which tells the two apart. (Sending a call twice is harmless
+            # here: the writer's put writes the same key and value again.) A call that
+            # times out is not sent again: the member is up and answers nothing.
             try:
                 return self._exchange(kept, address, url, path, body, reused=True)
             except _ClosedWhileIdle:

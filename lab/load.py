@@ -164,6 +164,7 @@ def run_writer(endpoints, tls, rate, duration, out, timeout=1.0, deadline=5.0):
     rotation.stop()
     acked = sorted(r[0] for r in results if r[1])
     present = _read_back(client, endpoints, prefix)
+    client.close()  # the read-back's; the pool's threads have ended, and their connections with them
     lost = [s for s in acked if "%s%09d" % (prefix, s) not in present]
     latencies = [r[2] for r in results if r[1]]
     errors = {}

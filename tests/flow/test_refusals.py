@@ -11,14 +11,16 @@ from lab import kernels
 FIXED = kernels.release(max(kernels.FIXED_ABIS))
 
 
-def refused(flow, playbook, *args, inventory=None):
-    """Run remediate.yml, which must refuse: nothing touched, and a report of its own."""
+def refused(flow, playbook, *args, inventory=None, stopped_at=None):
+    """Run remediate.yml, which must refuse (at stopped_at, the phase, when given): nothing
+    touched, and a report of its own."""
     before = flow.state()
     run = playbook("remediate.yml", *args, inventory=inventory)
     assert run.returncode != 0, run.tail()
     assert flow.state() == before
     report = run.report()
     assert report["result"] == "refused" and report["lock"] in ("not_taken", "released"), report
+    assert stopped_at in (None, report["stopped_at"]), report
     return run.words
 
 
@@ -168,42 +170,45 @@ def test_a_run_outside_the_maintenance_window_stops_before_touching_any_host(flo
     assert "nothing was touched" in words
 
 
-# Each phase reports every problem it finds at once, so one run per phase checks how each
-# of its settings reaches its check (the checks themselves are unit-tested).
+# Each check names every problem it finds, and the run stops at the first check that
+# refuses: one run per check hands it all its bad settings (the checks themselves are
+# unit-tested). Start checks its argument spec, then the controller's settings; preflight
+# its argument spec, the etcd hosts' settings, the snapshot folder, then each host.
 @pytest.mark.reads_only
-@pytest.mark.parametrize("settings, messages", [
-    pytest.param({"etcd_kernel_force_cluster_size": "maybe"}, ["etcd_kernel_force_cluster_size"],
-                 id="start-argument-spec"),  # alone: the first spec that fails ends the run
+@pytest.mark.parametrize("settings, stopped_at, messages", [
+    pytest.param({"etcd_kernel_force_cluster_size": "maybe"}, "start",
+                 ["argument 'etcd_kernel_force_cluster_size' is of type"], id="start-argument-spec"),
     pytest.param(
         {"etcd_kernel_gate_wait_s": "soon", "etcd_kernel_reboot_timeout_s": [1], "etcd_kernel_snapshot_keep": "many",
-         "etcd_deployment_type": "podman"},
+         "etcd_deployment_type": "podman"}, "preflight",
         ["argument 'etcd_kernel_gate_wait_s' is of type", "argument 'etcd_kernel_reboot_timeout_s' is of type",
          "argument 'etcd_kernel_snapshot_keep' is of type", "value of etcd_kernel_layout must be one of: , docker, host, kubeadm"],
         id="preflight-argument-spec"),
-    # start, on the controller (a lock key of the run's own: two runs with different keys
-    # would not exclude each other)
+    # A lock key of the run's own: two runs with different keys would not exclude each other.
     pytest.param(
-        {"etcd_kernel_request_timeout_s": "nan", "etcd_kernel_lock_key": "/elsewhere"},
+        {"etcd_kernel_request_timeout_s": "nan", "etcd_kernel_lock_key": "/elsewhere"}, "start",
         ["etcd_kernel_request_timeout_s must be a number of seconds above 0",
          "the run lock's key is the kit's own, the same for every run"],
-        id="start"),
-    # preflight, the etcd hosts' own settings: a TTL shorter than one host may go between two
-    # refreshes (another run could take the lock meanwhile), hooks that are not there (they
-    # would fail after the install)
+        id="start-settings"),
+    # A TTL shorter than one host may go between two refreshes (another run could take the
+    # lock meanwhile); hooks that are not there (they would fail after the install).
     pytest.param(
         {"etcd_kernel_lock_ttl": 300, "etcd_kernel_pre_disruption_tasks": "hooks/drain.yml",
-         "etcd_kernel_post_recovery_tasks": "/nonexistent/uncordon.yml"},
-        ["Raise etcd_kernel_lock_ttl to at least", "These hooks are not task files given by absolute path",
+         "etcd_kernel_post_recovery_tasks": "/nonexistent/uncordon.yml"}, "preflight",
+        ["Raise etcd_kernel_lock_ttl to at least",
+         "These hooks are not task files given by absolute path on the controller: hooks/drain.yml, "
          "/nonexistent/uncordon.yml"],
         id="preflight-settings"),
-    # preflight, the host's snapshot folder: one a boot empties would lose the snapshot with
-    # its host's reboot
-    pytest.param({"etcd_kernel_snapshot_dir": "/tmp/snapshots"}, ["/tmp/snapshots"], id="snapshot-folder"),
-    pytest.param(  # preflight, the host: the flow hosts run kubespray's host layout, a claim of another is checked
-        {"etcd_deployment_type": "docker"},
+    # A snapshot folder a boot empties would lose the snapshot with its host's reboot.
+    pytest.param({"etcd_kernel_snapshot_dir": "/tmp/snapshots"}, "preflight",
+                 ["etcd_kernel_snapshot_dir /tmp/snapshots is under /tmp, which the host empties at every boot"],
+                 id="snapshot-folder"),
+    # The flow hosts run kubespray's host layout: a claim of another is checked against the host.
+    pytest.param(
+        {"etcd_deployment_type": "docker"}, "preflight",
         ["the inventory says etcd runs in the docker layout (etcd_deployment_type), but the host runs it in the host layout"],
         id="layout-claim"),
 ])
-def test_malformed_kit_variables_are_refused_before_anything_runs(flow, playbook, settings, messages):
-    words = refused(flow, playbook, "-e", json.dumps(settings))
+def test_malformed_kit_variables_are_refused_before_anything_runs(flow, playbook, settings, stopped_at, messages):
+    words = refused(flow, playbook, "-e", json.dumps(settings), stopped_at=stopped_at)
     assert [message for message in messages if message not in words] == [], words[-3000:]

@@ -129,7 +129,8 @@ def test_a_member_frozen_during_the_install_stops_the_run_before_the_reboot(affe
         # machine's: watch for it as long as the run lasts (once a second: each look is a
         # docker exec), not for a guess at how soon, and never after the run.
         while not run_over.wait(1):
-            if exec_in(affected_lab.master(target), "pgrep", "-f", "postinst", check=False).returncode == 0:
+            installing = exec_in(affected_lab.master(target), "pgrep", "-f", "postinst", check=False).returncode == 0
+            if installing and not run_over.is_set():
                 faults.inject(affected_lab, victim, "member_frozen")
                 frozen.set()
                 return
@@ -142,6 +143,7 @@ def test_a_member_frozen_during_the_install_stops_the_run_before_the_reboot(affe
         finally:
             run_over.set()
             saboteur.join(timeout=10)
+    assert not saboteur.is_alive()
     assert frozen.is_set(), "the saboteur never saw %s's postinst, so it froze nothing: %s" % (target, result.stdout[-3000:])
     report = latest_report()
     assert result.returncode != 0 and report["result"] == "stopped", result.stdout[-3000:]

@@ -30,6 +30,9 @@ class StatusServer(ThreadingHTTPServer):
         self.accepted.append(connection)
         return connection, address
 
+    def handle_error(self, request, client_address):
+        pass  # a client that gave up (a call that timed out) leaves its handler writing into a closed connection
+
     def drop_connections(self):
         """Close every connection now, as a server closes the ones that sat idle."""
         for connection in self.accepted:
@@ -109,6 +112,29 @@ def test_a_connection_the_server_dropped_while_idle_costs_a_new_connection_not_a
     server.drop_connections()
     time.sleep(0.1)
     assert client.status(server.url)["leader"] == "2"
+    assert len(server.accepted) == 2
+
+
+def test_a_kept_connection_to_a_member_that_went_down_fails_the_call(tls, serve):
+    server = serve()
+    client = Client(tls["client"], keep_alive=True)
+    client.status(server.url)
+    server.shutdown()
+    server.server_close()
+    server.drop_connections()  # the member went down: its connections and its port are gone
+    with pytest.raises(EtcdHTTPError) as failure:
+        client.status(server.url)
+    assert failure.value.connection_failed
+
+
+def test_each_thread_keeps_connections_of_its_own(tls, serve):
+    server = serve()
+    client = Client(tls["client"], keep_alive=True)
+    threads = [threading.Thread(target=lambda: [client.status(server.url) for _ in range(3)]) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     assert len(server.accepted) == 2
 
 
