@@ -28,12 +28,13 @@ def unb64(text):
     return base64.b64decode(text).decode()
 
 
-# How a kept connection that the member closed fails on its next call.
-CLOSED_WHILE_IDLE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, ssl.SSLEOFError,
+# How a kept connection fails on its next call when the member closed it (while it sat
+# idle, or by going down).
+CLOSED_KEPT = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, ssl.SSLEOFError,
                      ssl.SSLZeroReturnError)
 
 
-class _ClosedWhileIdle(Exception):
+class _KeptConnectionClosed(Exception):
     """A kept connection the member had closed."""
 
 
@@ -74,7 +75,7 @@ class Client:
             # times out is not sent again: the member is up and answers nothing.
             try:
                 return self._exchange(kept, address, url, path, body, reused=True)
-            except _ClosedWhileIdle:
+            except _KeptConnectionClosed:
                 pass
         connection = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=self.timeout,
                                                  context=self.context)
@@ -91,8 +92,8 @@ class Client:
             payload = response.read()
         except (OSError, http.client.HTTPException) as error:
             connection.close()
-            if reused and isinstance(error, CLOSED_WHILE_IDLE):
-                raise _ClosedWhileIdle() from error
+            if reused and isinstance(error, CLOSED_KEPT):
+                raise _KeptConnectionClosed() from error
             raise EtcdHTTPError("%s%s: %s" % (url, path, error or type(error).__name__),
                                 connection_failed=True) from error
         if self.keep_alive and not response.will_close:

@@ -2,6 +2,7 @@
 idle costs a new connection, never a failed call. Against a real HTTPS server on loopback
 with the lab's certificates (client certificates required, as etcd's are)."""
 import json
+import select
 import socket
 import ssl
 import threading
@@ -90,6 +91,22 @@ def serve(tls):
         server.server_close()
 
 
+@pytest.fixture
+def kept(tls, serve):
+    """A server and a keep-alive client that has called it once: one connection kept."""
+    server = serve()
+    client = Client(tls["client"], keep_alive=True)
+    client.status(server.url)
+    return server, client
+
+
+def wait_until_closed_by_server(client, server):
+    """Until the server's close has reached the client's kept connection (it reads as
+    readable then: the end of the stream)."""
+    connection = client._kept()[("127.0.0.1", server.server_address[1])]
+    assert select.select([connection.sock], [], [], 5.0)[0], "the server's close never reached the client"
+
+
 def test_a_keep_alive_client_calls_many_times_on_one_connection(tls, serve):
     server = serve()
     client = Client(tls["client"], keep_alive=True)
@@ -105,20 +122,16 @@ def test_a_client_without_keep_alive_connects_for_each_call(tls, serve):
     assert len(server.accepted) == 3
 
 
-def test_a_connection_the_server_dropped_while_idle_costs_a_new_connection_not_a_failed_call(tls, serve):
-    server = serve()
-    client = Client(tls["client"], keep_alive=True)
-    client.status(server.url)
+def test_a_connection_the_server_dropped_while_idle_costs_a_new_connection_not_a_failed_call(kept):
+    server, client = kept
     server.drop_connections()
-    time.sleep(0.1)
+    wait_until_closed_by_server(client, server)
     assert client.status(server.url)["leader"] == "2"
     assert len(server.accepted) == 2
 
 
-def test_a_kept_connection_to_a_member_that_went_down_fails_the_call(tls, serve):
-    server = serve()
-    client = Client(tls["client"], keep_alive=True)
-    client.status(server.url)
+def test_a_kept_connection_to_a_member_that_went_down_fails_the_call(kept):
+    server, client = kept
     server.shutdown()
     server.server_close()
     server.drop_connections()  # the member went down: its connections and its port are gone
