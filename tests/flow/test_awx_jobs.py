@@ -1,9 +1,10 @@
-"""The kit through ansible-runner as AWX runs a job.
+"""The kit through ansible-runner as AWX runs a job, on the flow hosts.
 
 AWX copies the project into the job's own private data dir and sets the collections
 path for every job to folders of its own (requirements_collections, ~/.ansible/...),
 which beats ansible.cfg's collections_path. Each entry playbook must still find the
-collection, and the set_stats summary is the job's artifact.
+collection, and the set_stats summary is the job's artifact. Nothing here needs sshd or a
+real reboot: how AWX finds the kit and reads its outcome is the same on every transport.
 """
 import json
 import os
@@ -12,11 +13,9 @@ import shutil
 import ansible_runner
 import pytest
 
+from flow_hosts import CONNECTION_PLUGINS
 from lab.config import REPO_ROOT
-
-from lab_helpers import boot_ids, hooks, kernels
-
-pytestmark = pytest.mark.lab
+from lab.hooks import hook_files
 
 # What the project's checkout does not carry (the controller's own state and tools).
 NOT_IN_THE_PROJECT = shutil.ignore_patterns(".git", ".venv", ".lab", ".ansible", ".cache", ".pytest_cache",
@@ -24,8 +23,8 @@ NOT_IN_THE_PROJECT = shutil.ignore_patterns(".git", ".venv", ".lab", ".ansible",
 
 
 @pytest.fixture
-def awx_job(tmp_path, monkeypatch):
-    """run(playbook, *args, **runner_options): one AWX-like job; returns the Runner."""
+def awx_job(flow, tmp_path, monkeypatch):
+    """run(playbook, cmdline, extravars): one AWX-like job on the flow inventory; its Runner."""
     private_data_dir = tmp_path / "job"
     project = private_data_dir / "project"
     shutil.copytree(REPO_ROOT, project, symlinks=True, ignore=NOT_IN_THE_PROJECT)
@@ -33,21 +32,25 @@ def awx_job(tmp_path, monkeypatch):
     awx_collections = [str(private_data_dir / "requirements_collections"), str(tmp_path / "home-collections")]
     for folder in awx_collections:
         os.makedirs(folder)
-    # The execution environment has ansible-playbook on PATH.
+    # The execution environment has ansible-playbook on PATH; the project's ansible.cfg is
+    # the one AWX's job reads (it runs in the project's folder).
     monkeypatch.setenv("PATH", os.path.join(REPO_ROOT, ".venv", "bin") + os.pathsep + os.environ["PATH"])
     monkeypatch.delenv("ANSIBLE_CONFIG", raising=False)
+    monkeypatch.setenv("ANSIBLE_HOME", os.environ.get("ANSIBLE_HOME", os.path.join(REPO_ROOT, ".ansible")))
 
     def run(playbook, cmdline="", extravars=None):
         return ansible_runner.run(
             private_data_dir=str(private_data_dir),
             project_dir=str(project),
             playbook=playbook,
-            inventory=str(project / "inventory" / "lab"),
+            inventory=flow.inventory,
             cmdline=cmdline or None,
             extravars=extravars or {},
-            # AWX sets the plural name; newer ansible-core reads the singular one.
+            # AWX sets the plural name; newer ansible-core reads the singular one. The flow
+            # hosts' connection is the test's, not the project's.
             envvars={"ANSIBLE_COLLECTIONS_PATHS": os.pathsep.join(awx_collections),
-                     "ANSIBLE_COLLECTIONS_PATH": os.pathsep.join(awx_collections)},
+                     "ANSIBLE_COLLECTIONS_PATH": os.pathsep.join(awx_collections),
+                     "ANSIBLE_CONNECTION_PLUGINS": CONNECTION_PLUGINS},
             quiet=True,
         )
     return run
@@ -62,34 +65,37 @@ def output(runner):
     return runner.stdout.read()[-3000:]
 
 
-def test_detect_and_mitigate_run_as_awx_runs_them(clean_lab, awx_job):
+def test_detect_and_mitigate_run_as_awx_runs_them(flow, awx_job):
+    before = flow.state()
     for playbook in ("playbooks/detect.yml", "playbooks/mitigate.yml"):
         runner = awx_job(playbook)
         assert runner.status == "successful" and runner.rc == 0, (playbook, output(runner))
+    # Nothing was stuck: mitigate restarted nothing, and neither job changed a host.
+    assert flow.state() == before
 
 
-def test_a_check_job_reports_the_plan_as_artifact_data_and_changes_nothing(affected_lab, awx_job):
-    before = boot_ids(affected_lab)
+def test_a_check_job_reports_the_plan_as_artifact_data_and_changes_nothing(flow, awx_job):
+    before = flow.state()
     runner = awx_job("playbooks/remediate.yml", cmdline="--check")  # AWX's "check" job type
     assert runner.status == "successful", output(runner)
     assert runner.stats["changed"] == {}, runner.stats
-    assert boot_ids(affected_lab) == before
-    assert set(kernels(affected_lab).values()) == {"5.4.0-132-generic"}
+    assert flow.state() == before and flow.rebooted() == []
     summary = artifact(runner)
     assert summary["result"] == "planned" and summary["stopped_at"] is None
     assert [host["status"] for host in summary["hosts"]] == ["planned"] * 3
     assert summary["summary"] == "planned: 3 planned"
 
 
-def test_a_remediation_job_reports_remediated(affected_lab, awx_job):
+def test_a_remediation_job_reports_remediated(flow, awx_job):
     runner = awx_job("playbooks/remediate.yml", cmdline="--limit master2")
     assert runner.status == "successful", output(runner)
     summary = artifact(runner)
     assert summary["result"] == "remediated" and summary["limit"] == "master2"
     assert [(h["host"], h["status"]) for h in summary["hosts"]] == [("master2", "remediated")]
+    assert flow.rebooted() == ["master2"]
 
 
-def test_a_refused_job_fails_and_says_why(affected_lab, awx_job):
+def test_a_refused_job_fails_and_says_why(flow, awx_job):
     # As a survey answer would set it: a window that is closed now.
     runner = awx_job("playbooks/remediate.yml", extravars={
         "etcd_kernel_maintenance_start": "02:00", "etcd_kernel_maintenance_end": "03:00",
@@ -98,13 +104,15 @@ def test_a_refused_job_fails_and_says_why(affected_lab, awx_job):
     summary = artifact(runner)
     assert summary["result"] == "refused" and summary["stopped_at"] == "start"
     assert "maintenance window" in summary["reason"]
+    assert flow.rebooted() == []
 
 
-def test_a_stopped_job_fails_and_names_the_host(affected_lab, awx_job, tmp_path):
+def test_a_stopped_job_fails_and_names_the_host(flow, awx_job, tmp_path):
     # A drain that a PodDisruptionBudget refuses, in the operator's pre_disruption hook.
-    _log, extra = hooks(tmp_path, failing=True)
+    _log, extra = hook_files(tmp_path, failing=True, apt_state=False)
     runner = awx_job("playbooks/remediate.yml", cmdline="--limit master2", extravars=json.loads(extra[1]))
     assert runner.status == "failed", output(runner)
     summary = artifact(runner)
     assert summary["result"] == "stopped" and summary["stopped_at"] == "master2"
     assert "drain refused by a PodDisruptionBudget" in summary["reason"]
+    assert flow.rebooted() == []
