@@ -31,7 +31,7 @@ def unb64(text):
 # How a kept connection fails on its next call when the member closed it (while it sat
 # idle, or by going down).
 CLOSED_KEPT = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, ssl.SSLEOFError,
-                     ssl.SSLZeroReturnError)
+               ssl.SSLZeroReturnError)
 
 
 class _KeptConnectionClosed(Exception):
