@@ -5,17 +5,24 @@ path for every job to folders of its own (requirements_collections, ~/.ansible/.
 which beats ansible.cfg's collections_path. Each entry playbook must still find the
 collection, and the set_stats summary is the job's artifact. Nothing here needs sshd or a
 real reboot: how AWX finds the kit and reads its outcome is the same on every transport.
+The --limit runs with the operator's hooks (one that drains, one that refuses the drain)
+are these jobs too: one run shows both the behaviour and its artifact.
 """
 import json
 import os
+import pathlib
 import shutil
 
 import ansible_runner
 import pytest
 
 from flow_hosts import CONNECTION_PLUGINS
+from lab import kernels
 from lab.config import REPO_ROOT
 from lab.hooks import hook_files
+
+RUNNING = kernels.release(kernels.BOOT_ABI)
+FIXED = kernels.release(max(kernels.FIXED_ABIS))
 
 # What the project's checkout does not carry (the controller's own state and tools).
 NOT_IN_THE_PROJECT = shutil.ignore_patterns(".git", ".venv", ".lab", ".ansible", ".cache", ".pytest_cache",
@@ -65,6 +72,11 @@ def output(runner):
     return runner.stdout.read()[-3000:]
 
 
+def report_of(flow):
+    """The run's full report, as the job wrote it on the controller (the artifact is its summary)."""
+    return json.loads((pathlib.Path(flow.reports_dir) / "latest.json").read_text())
+
+
 def test_detect_and_mitigate_run_as_awx_runs_them(flow, awx_job):
     before = flow.state()
     for playbook in ("playbooks/detect.yml", "playbooks/mitigate.yml"):
@@ -86,13 +98,19 @@ def test_a_check_job_reports_the_plan_as_artifact_data_and_changes_nothing(flow,
     assert summary["summary"] == "planned: 3 planned"
 
 
-def test_a_remediation_job_reports_remediated(flow, awx_job):
-    runner = awx_job("playbooks/remediate.yml", cmdline="--limit master2")
+def test_a_remediation_job_remediates_only_the_limit_and_runs_its_hooks_around_the_reboot(flow, awx_job, tmp_path):
+    log, extra = hook_files(tmp_path, apt_state=False)
+    before = flow.host("master2").read("/var/lib/lab/boot_id").strip()
+    runner = awx_job("playbooks/remediate.yml", cmdline="--limit master2", extravars=json.loads(extra[1]))
     assert runner.status == "successful", output(runner)
     summary = artifact(runner)
     assert summary["result"] == "remediated" and summary["limit"] == "master2"
     assert [(h["host"], h["status"]) for h in summary["hosts"]] == [("master2", "remediated")]
+    assert [step["host"] for step in report_of(flow)["plan"]] == ["master2"]
+    after = flow.host("master2").read("/var/lib/lab/boot_id").strip()
+    assert log.read_text().splitlines() == ["pre_disruption master2 %s" % before, "post_recovery master2 %s" % after]
     assert flow.rebooted() == ["master2"]
+    assert flow.kernels() == {"master1": RUNNING, "master2": FIXED, "master3": RUNNING}
 
 
 def test_a_refused_job_fails_and_says_why(flow, awx_job):
@@ -107,12 +125,20 @@ def test_a_refused_job_fails_and_says_why(flow, awx_job):
     assert flow.rebooted() == []
 
 
-def test_a_stopped_job_fails_and_names_the_host(flow, awx_job, tmp_path):
+def test_a_stopped_job_fails_names_the_host_and_the_node_its_hook_left_cordoned(flow, awx_job, tmp_path):
     # A drain that a PodDisruptionBudget refuses, in the operator's pre_disruption hook.
-    _log, extra = hook_files(tmp_path, failing=True, apt_state=False)
+    log, extra = hook_files(tmp_path, failing=True, apt_state=False)
+    boot_id = flow.host("master2").read("/var/lib/lab/boot_id").strip()
     runner = awx_job("playbooks/remediate.yml", cmdline="--limit master2", extravars=json.loads(extra[1]))
     assert runner.status == "failed", output(runner)
     summary = artifact(runner)
     assert summary["result"] == "stopped" and summary["stopped_at"] == "master2"
     assert "drain refused by a PodDisruptionBudget" in summary["reason"]
-    assert flow.rebooted() == []
+    report = report_of(flow)
+    assert flow.rebooted() == [] and report["lock"] == "released"
+    # The node the hook cordoned is named, for whoever reads the report.
+    master2 = next(host for host in report["hosts"] if host["host"] == "master2")
+    assert master2["left_cordoned"] == "master2"
+    markdown = (pathlib.Path(flow.reports_dir) / (report["run_id"] + ".md")).read_text()
+    assert "**master2 is still cordoned** by the pre_disruption hook on master2" in markdown
+    assert log.read_text().splitlines() == ["pre_disruption master2 %s" % boot_id]

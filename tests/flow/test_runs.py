@@ -11,7 +11,6 @@ import threading
 import time
 
 from lab import kernels
-from lab.hooks import hook_files
 
 RUNNING = kernels.release(kernels.BOOT_ABI)
 FIXED = kernels.release(max(kernels.FIXED_ABIS))
@@ -19,11 +18,6 @@ FIXED = kernels.release(max(kernels.FIXED_ABIS))
 # Covers 5.4.0-135, which the built-in range calls fixed; 136 is outside it.
 WIDER_RANGE = json.dumps({"etcd_kernel_affected_ranges": [
     {"upstream": "5.4.0", "from_abi": 132, "fixed_abi": 136, "reference": "INC-1 (test)"}]})
-
-
-def hooks(tmp_path, failing=False):
-    """-e for hooks that log their phase, host and boot id (lab/hooks.py)."""
-    return hook_files(tmp_path, failing=failing, apt_state=False)
 
 
 def wait_for(predicate, timeout, what):
@@ -174,36 +168,6 @@ def test_a_controller_killed_mid_run_leaves_a_journal_the_next_run_reports(flow,
     assert report["unfinished_runs"][0]["note"].startswith("its last record was ")
     # A check run that finished does not close the list: the next real run's report still names it.
     assert playbook("remediate.yml", "--check").report()["unfinished_runs"] == report["unfinished_runs"]
-
-
-def test_a_failing_pre_disruption_hook_stops_the_run_before_any_disruption(flow, playbook, tmp_path):
-    log, extra = hooks(tmp_path, failing=True)
-    boot_id = flow.host("master2").read("/var/lib/lab/boot_id").strip()
-    run = playbook("remediate.yml", "--limit", "master2", *extra)
-    report = run.report()
-    assert run.returncode != 0 and report["result"] == "stopped", run.tail()
-    assert report["stopped_at"] == "master2" and "drain refused by a PodDisruptionBudget" in report["reason"]
-    assert flow.rebooted() == [] and report["lock"] == "released"
-    # The node the hook cordoned is named, for whoever reads the report.
-    master2 = next(host for host in report["hosts"] if host["host"] == "master2")
-    assert master2["left_cordoned"] == "master2"
-    markdown = (flow_reports(flow) / (report["run_id"] + ".md")).read_text()
-    assert "**master2 is still cordoned** by the pre_disruption hook on master2" in markdown
-    assert log.read_text().splitlines() == ["pre_disruption master2 %s" % boot_id]
-
-
-def test_limit_remediates_only_the_named_host_and_runs_its_hooks_around_the_reboot(flow, playbook, tmp_path):
-    log, extra = hooks(tmp_path)
-    before = flow.host("master2").read("/var/lib/lab/boot_id").strip()
-    run = playbook("remediate.yml", "--limit", "master2", *extra)
-    report = run.report()
-    assert run.returncode == 0, run.tail()
-    after = flow.host("master2").read("/var/lib/lab/boot_id").strip()
-    assert log.read_text().splitlines() == ["pre_disruption master2 %s" % before, "post_recovery master2 %s" % after]
-    assert report["result"] == "remediated" and report["limit"] == "master2"
-    assert [step["host"] for step in report["plan"]] == ["master2"] == [h["host"] for h in report["hosts"]]
-    assert flow.rebooted() == ["master2"]
-    assert flow.kernels() == {"master1": RUNNING, "master2": FIXED, "master3": RUNNING}
 
 
 def test_limit_still_refuses_when_another_member_is_down(flow, playbook):
