@@ -228,12 +228,17 @@ def test_a_dpkg_lock_held_past_the_wait_stops_the_run_before_any_reboot(affected
     scenario.assert_invariants()
 
 
-def test_an_unattended_upgrade_under_way_is_waited_for_before_any_disruption(affected_lab, tmp_path):
+def test_limit_waits_for_an_unattended_upgrade_then_remediates_only_that_host_under_load(affected_lab, tmp_path):
     target = first_follower(affected_lab)
     log, extra = hooks(tmp_path)
     # The upgrade runs until the test ends it, 5 s after the kit stopped the timers and began
     # to wait for it: however long the run takes to get there, it has to wait.
     faults.inject(affected_lab, target, "unattended_upgrade_running", seconds=600)
+    # The snapshot goes to a folder the kit did not create (/var/backups, with other tools'
+    # snapshot-*.db in it, which an older kit pruned): the kit works in its own folder inside.
+    # (Not /tmp: Ubuntu empties it at every boot, systemd-tmpfiles' "D /tmp".)
+    others = ["/var/backups/snapshot-%d.db" % number for number in range(4)]
+    exec_in(affected_lab.master(target), "sh", "-c", "for f in %s; do echo another tool > $f; done" % " ".join(others))
 
     def end_the_upgrade_once_the_kit_waits():
         wait_for(lambda: apt_timers_state(affected_lab, target) == "inactive,inactive", 300, interval=1,
@@ -245,23 +250,35 @@ def test_an_unattended_upgrade_under_way_is_waited_for_before_any_disruption(aff
     upgrade_ender.start()
     try:
         with Scenario(affected_lab) as scenario:
-            result = run_playbook("remediate.yml", "--limit", target, *extra)
+            result = run_playbook("remediate.yml", "--limit", target, "-e", "etcd_kernel_snapshot_dir=/var/backups",
+                                  *extra)
     finally:
         upgrade_ender.join(timeout=1)
         faults.clear(affected_lab, target, "unattended_upgrade_running")
     report = latest_report()
     assert result.returncode == 0, result.stdout[-3000:]
-    assert report["result"] == "remediated"
-    # The kit stopped the timers, waited for the upgrade, and started them again after the run.
+    assert report["result"] == "remediated" and report["limit"] == target
+    assert [step["host"] for step in report["plan"]] == [target] == [h["host"] for h in report["hosts"]]
+    assert scenario.rebooted() == [target]
+    assert scenario.kernels_after == {host: "5.4.0-136-generic" if host == target else "5.4.0-132-generic"
+                                      for host in affected_lab.hosts}
+    assert report["snapshot"] == "%s:/var/backups/sre.etcd_kernel-snapshots/snapshot-%s.db" % (target, report["run_id"])
+    assert exec_in(affected_lab.master(target), "stat", "-c", "%a", "/var/backups", "/var/backups/sre.etcd_kernel-snapshots",
+                   *others).stdout.split() == ["755", "700"] + ["644"] * len(others)
+    # The report files are named after the run (two runs finishing in the same second keep both).
+    assert all(os.path.isfile(os.path.join(REPO_ROOT, "reports", report["run_id"] + suffix)) for suffix in (".json", ".md"))
+    # The kit paused the timers of the host it worked on only, waited for the upgrade, and
+    # started them again after the run.
     [paused] = report["apt_timers"]
-    assert paused["host"] == target and paused["resumed"] and paused["waited_s"] >= 5, paused
-    assert apt_timers_state(affected_lab, target) == "active,active"
-    # Before the disruption the upgrade had ended and the timers were stopped, and after
-    # the reboot the kit stopped them again.
+    assert paused["host"] == target and paused["paused"] == ["apt-daily.timer", "apt-daily-upgrade.timer"], paused
+    assert paused["resumed"] and paused["waited_s"] >= 5, paused
+    assert [apt_timers_state(affected_lab, host) for host in affected_lab.hosts] == ["active,active"] * 3
+    # The hooks ran on the target only: before its reboot, once the upgrade had ended and
+    # with the timers stopped, and after it on the new boot, where the boot had started the
+    # timers and the kit stopped them again.
     assert log.read_text().splitlines() == [
         "pre_disruption %s %s %s" % (target, scenario.boots_before[target], APT_PAUSED),
         "post_recovery %s %s %s" % (target, scenario.boots_after[target], APT_PAUSED)]
-    assert scenario.rebooted() == [target]
     scenario.assert_invariants()
 
 
