@@ -94,12 +94,13 @@ def wait_until(collect, check, timeout, interval=POLL_INTERVAL_S, clock=time.mon
     reaches timeout goes on while progress was seen in the last PROGRESS_WINDOW_S,
     up to progress_timeout seconds more: a member visibly coming back is not given up on.
     Returns {"health", "ready", "reasons", "waited_s", "kept_waiting_s"} from the last
-    look; kept_waiting_s is how far past timeout the wait went.
+    look; kept_waiting_s is how far past timeout the wait went for a member's progress
+    (0 when none was seen: a last look that answered late on a busy machine is no catching up).
     """
     _check_seconds("wait_timeout", timeout)
     _check_seconds("progress_timeout", progress_timeout)
     started = clock()
-    previous, progressed_at = None, None
+    previous, progressed_at, extended = None, None, False
     while True:
         health = collect()
         ready, reasons = check(health)
@@ -110,9 +111,10 @@ def wait_until(collect, check, timeout, interval=POLL_INTERVAL_S, clock=time.mon
         limit = timeout
         if progressed_at is not None and waited - progressed_at <= PROGRESS_WINDOW_S:
             limit = timeout + progress_timeout
+            extended = True
         if ready or waited + interval > limit:
             return {"health": health, "ready": ready, "reasons": reasons, "waited_s": round(waited, 2),
-                    "kept_waiting_s": round(max(0.0, waited - timeout), 2)}
+                    "kept_waiting_s": round(max(0.0, waited - timeout), 2) if extended else 0.0}
         sleep(interval)
 
 

@@ -146,6 +146,20 @@ def test_a_stuck_or_still_member_gets_no_extra_time(look):
     assert not result["ready"] and result["waited_s"] <= 5 and result["kept_waiting_s"] == 0
 
 
+def test_a_last_look_that_answers_late_is_not_called_catching_up():
+    # A busy machine: each look takes 0.7 s, so the last one ends past the timeout.
+    clock = FakeClock()
+
+    def slow_look():
+        clock.now += 0.7
+        return make_health(ETCD2_DOWN)
+    result = wait_for_etcd2(clock, slow_look, timeout=1, progress_timeout=300)
+    assert not result["ready"] and result["waited_s"] > 1 and result["kept_waiting_s"] == 0
+    message = timeout_message("member_healthy", "etcd2", result["waited_s"], 1, result["reasons"],
+                              result["kept_waiting_s"])
+    assert "catching up" not in message and "(wait_timeout 1s): " in message
+
+
 def test_progress_is_an_answering_member_applying_more():
     progress = member_progress("etcd2")
     before = make_health({"etcd1": "leader", "etcd2": {"applied_index": 10}, "etcd3": "follower"})
