@@ -66,8 +66,11 @@ lint: setup ## ansible-lint (production profile, no skip list), ansible-test san
 test-unit: setup ## Unit tests (no docker)
 	@bash tests/run_aside.sh $(PYTHON) -m pytest tests/unit -q
 
+# Two workers (pytest-xdist): a flow test mostly waits on its own cluster (boots, etcd's
+# timings, Ansible's polls), so two side by side keep both cores busy; each test has its
+# own cluster and each worker its own loopback block.
 test-flow: setup ## The flow tier: the real playbooks against local host aliases and a local etcd cluster (no docker)
-	@bash tests/run_aside.sh $(PYTHON) -m pytest tests/flow -q --durations=10
+	@bash tests/run_aside.sh $(PYTHON) -m pytest tests/flow -q -n 2 --durations=10
 
 test-integration: lab-up ## Integration tests against the lab
 	@$(PYTHON) -m pytest tests/integration -q --durations=25

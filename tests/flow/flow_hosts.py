@@ -26,6 +26,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -75,10 +76,18 @@ class FlowError(Exception):
 
 
 def loopback_block():
-    """A /24 of loopback addresses of this run's own (127.A.B.0), so two checkouts' flow
-    tiers on one machine do not meet."""
+    """A /24 of loopback addresses of this run's own (127.A.B.0), so that the flow tier's
+    workers, and two checkouts' flow tiers on one machine, do not meet: a block whose first
+    peer port is taken is some other cluster's."""
     rng = random.Random(os.getpid() ^ time.monotonic_ns())
-    return "127.%d.%d" % (rng.randint(2, 254), rng.randint(0, 255))
+    while True:
+        block = "127.%d.%d" % (rng.randint(2, 254), rng.randint(0, 255))
+        with socket.socket() as probe:
+            try:
+                probe.bind((block + ".1", 2380))
+            except OSError:
+                continue
+        return block
 
 
 class FlowHost:
