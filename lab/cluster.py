@@ -42,20 +42,20 @@ def _prepare_files(config):
     if not os.path.exists(config.client_tls["cert"]):
         certs.make_client_cert(ca_dir, config.path("pki", "client"))
     known_hosts = []
-    for host in config.hosts:
+    for host in config.nodes:
         host_key = os.path.join(ssh_dir, host + "_host_ed25519_key")
         _ssh_key(host_key, host)
         with open(host_key + ".pub") as handle:
             key_type, key = handle.read().split()[:2]
         known_hosts.append("%s %s %s" % (config.ip(host), key_type, key))
-        if not os.path.exists(os.path.join(config.host_pki(host), "member-%s.pem" % host)):
+        if not config.is_worker(host) and not os.path.exists(os.path.join(config.host_pki(host), "member-%s.pem" % host)):
             certs.make_host_certs(ca_dir, config.host_pki(host), host, config.ip(host))
         os.makedirs(os.path.join(config.faults_dir(host), "events"), exist_ok=True)
         os.makedirs(config.boot_state_dir(host), exist_ok=True)
     with open(os.path.join(ssh_dir, "known_hosts"), "w") as handle:
         handle.write("\n".join(known_hosts) + "\n")
     debs = kernels.build_pool(config.path("mirror", "pool"))
-    for host in config.hosts:
+    for host in config.nodes:
         kernels.write_host_repo(config.path("mirror"), host, debs,
                                 hide_fixed=faults.is_active(config, host, "kernel_missing"),
                                 hide_extra=faults.is_active(config, host, "modules_extra_missing"))
@@ -236,6 +236,11 @@ def _write_node_files(config, host, tag):
             0o755)
 
 
+def _write_worker_files(config, host):
+    """The boot's settings, as the worker sees them at /etc/default/lab."""
+    _write(config, host, "lab", "LAB_BOOT_DELAY=%g\n" % config.boot_delay)
+
+
 def _write(config, host, name, content, mode=0o644):
     write_file(os.path.join(config.node_dir(host), name), content, mode)
 
@@ -256,7 +261,7 @@ def _labels(role):
 
 def _container_names(config):
     # Masters first: a running master's etcd.service would recreate its etcd container.
-    return [config.master(h) for h in config.hosts] + \
+    return [config.master(h) for h in config.nodes] + \
         [config.etcd_container(h) for h in config.hosts] + \
         [config.events_container(h) for h in config.hosts] + [config.mirror]
 
@@ -394,6 +399,57 @@ def _ensure_master(config, host, tag):
         "-e", "container=docker",
         *[arg for source, target, mode in mounts for arg in ("-v", "%s:%s:%s" % (source, target, mode))],
         tag])
+
+
+def _ensure_worker(config, host, tag):
+    """A worker: the same machine as a master (systemd as PID 1, sshd, the sudo user, the
+    kernel packages, the apt timers, the restart policy as its power button) with
+    containerd as its runtime and no etcd."""
+    ssh_dir = config.path("ssh")
+    host_key = os.path.join(ssh_dir, host + "_host_ed25519_key")
+    if inspect(config.master(host)) is None:
+        shutil.rmtree(config.boot_state_dir(host), ignore_errors=True)
+        os.makedirs(config.boot_state_dir(host))
+    mounts = [
+        ("/sys/fs/cgroup", "/sys/fs/cgroup", "ro"),
+        (NODE_SCRIPTS, "/lab/bin", "ro"),
+        (config.faults_dir(host), "/lab/faults", "ro"),
+        (config.boot_state_dir(host), "/var/lib/lab", "rw"),
+        (os.path.join(config.node_dir(host), "lab"), "/etc/default/lab", "ro"),
+        # Masked from the first boot: the image carries Debian's etcd-server for the masters.
+        ("/dev/null", "/etc/systemd/system/etcd.service", "ro"),
+        (os.path.join(ssh_dir, "id_ed25519.pub"), "/home/%s/.ssh/authorized_keys" % SSH_USER, "ro"),
+        (host_key, "/etc/ssh/ssh_host_ed25519_key", "ro"),
+        (host_key + ".pub", "/etc/ssh/ssh_host_ed25519_key.pub", "ro"),
+    ]
+    return _ensure_running(config.master(host), [
+        "--hostname", host, "--network", config.network, "--ip", config.ip(host),
+        "--restart", "always", *_labels("worker"),
+        "--tmpfs", "/run", "--tmpfs", "/run/lock", "--stop-signal", "SIGRTMIN+3",
+        "--cap-add", "NET_ADMIN",  # as a master's: the boot without the NIC's driver
+        "-e", "container=docker",
+        *[arg for source, target, mode in mounts for arg in ("-v", "%s:%s:%s" % (source, target, mode))],
+        tag])
+
+
+def containerd_answers(config, host, timeout=5.0):
+    """Whether the worker's containerd answers its API (`ctr version`) within timeout:
+    the bug's symptom on a worker is a runtime whose socket accepts and that answers nothing."""
+    if not is_running(config.master(host)):
+        return False
+    result = exec_in(config.master(host), "timeout", "%g" % timeout, "ctr", "version", check=False,
+                     timeout=timeout + 10)
+    return result.returncode == 0
+
+
+def wait_containerd(config, host, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if containerd_answers(config, host):
+            return
+        time.sleep(0.5)
+    raise LabError("containerd on %s did not answer within %.0fs; see 'docker exec %s journalctl -u containerd'"
+                   % (host, timeout, config.master(host)))
 
 
 def connect_second_network(config, host):
@@ -540,7 +596,7 @@ def up(log=print):
     _check_collisions(config)
     _remove_lab_objects(config, owners=("stale",))
     config.save()
-    for host in config.hosts:
+    for host in config.nodes:
         faults.remove_markers(config, host)  # up means a clean lab: no fault survives it
     debs = _prepare_files(config)
     tag = image.ensure_image(debs, config.etcd_version, log=log)
@@ -548,22 +604,29 @@ def up(log=print):
     _ensure_mirror(config, tag)
     for host in config.hosts:
         _write_node_files(config, host, tag)
+    for host in config.worker_hosts:
+        _write_worker_files(config, host)
     created = [host for host in config.hosts if _ensure_master(config, host, tag)]
-    _on_each(config.hosts, lambda host: wait_booted(config, host))
-    _on_each(created, lambda host: _configure_apt(config, host))
+    created_workers = [host for host in config.worker_hosts if _ensure_worker(config, host, tag)]
+    _on_each(config.nodes, lambda host: wait_booted(config, host))
+    _on_each(created + created_workers, lambda host: _configure_apt(config, host))
     if config.events:
         # Enabled once, as kubespray enables it: the master's own /etc keeps it across reboots.
         _on_each(created, lambda host: exec_in(config.master(host), "systemctl", "enable", "--now", "--quiet",
                                                "etcd-events.service", timeout=60))
+    # The same for a worker's runtime.
+    _on_each(created_workers, lambda host: exec_in(config.master(host), "systemctl", "enable", "--now", "--quiet",
+                                                   "containerd.service", timeout=60))
+    adopted = [host for host in config.nodes if host not in created + created_workers]
+    _on_each(adopted, lambda host: (faults.thaw(config, host), faults.reset_apt_timers(config, host)))
     if not created:
-        _on_each(config.hosts, lambda host: (faults.thaw(config, host),
-                                             faults.reset_apt_timers(config, host)))
         _revive_unreachable_members(config)
+    _on_each(config.worker_hosts, lambda host: wait_containerd(config, host))
     wait_cluster_healthy(config)
     faults.disarm_all_alarms(config)
     write_inventory(config)
     took = time.monotonic() - started
-    log("lab up in %.1fs: %s (%s)" % (took, ", ".join(config.hosts), config.subnet))
+    log("lab up in %.1fs: %s (%s)" % (took, ", ".join(config.nodes), config.subnet))
     return config
 
 
@@ -584,27 +647,40 @@ def status():
     hosts = {}
     for host in config.hosts:
         running = is_running(config.master(host))
-
-        def ask(*command):
-            return exec_in(config.master(host), *command, check=False).stdout.strip() if running else None
-
         hosts[host] = {
             "ip": config.ip(host),
-            "master": ask("systemctl", "is-system-running") or "stopped",
-            "etcd_service": ask("systemctl", "is-active", "etcd"),
-            "kernel": ask("cat", "/var/lib/lab/osrelease"),
+            "master": _ask(config, host, running, "systemctl", "is-system-running") or "stopped",
+            "etcd_service": _ask(config, host, running, "systemctl", "is-active", "etcd"),
+            "kernel": _ask(config, host, running, "cat", "/var/lib/lab/osrelease"),
             "boot_id": boot_id_of(config, host),
             "member": config.member(host),
             "member_up": states[host]["up"],
             "is_leader": states[host]["up"] and states[host]["leader"] == states[host]["id"],
             "faults": faults.active(config, host),
         }
-    # Healthy means every cluster the lab runs (kubespray's events one too, with LAB_EVENTS=1).
+    workers = {}
+    for host in config.worker_hosts:
+        running = is_running(config.master(host))
+        workers[host] = {
+            "ip": config.ip(host),
+            "machine": _ask(config, host, running, "systemctl", "is-system-running") or "stopped",
+            "containerd_service": _ask(config, host, running, "systemctl", "is-active", "containerd"),
+            "containerd_answers": containerd_answers(config, host, timeout=2.0),
+            "kernel": _ask(config, host, running, "cat", "/var/lib/lab/osrelease"),
+            "boot_id": boot_id_of(config, host),
+            "faults": faults.active(config, host),
+        }
+    # Healthy means every cluster the lab runs (kubespray's events one too, with LAB_EVENTS=1)
+    # and every worker's containerd answering.
     clusters_healthy = {cluster: cluster_is_healthy(states if cluster == "main" else member_states(config, cluster=cluster))
                         for cluster in config.clusters()}
+    healthy = all(clusters_healthy.values()) and all(w["containerd_answers"] for w in workers.values())
     return {"subnet": config.subnet, "layout": config.layout, "etcd_version": config.etcd_version,
-            "healthy": all(clusters_healthy.values()), "clusters_healthy": clusters_healthy,
-            "hosts": hosts}
+            "healthy": healthy, "clusters_healthy": clusters_healthy, "hosts": hosts, "workers": workers}
+
+
+def _ask(config, host, running, *command):
+    return exec_in(config.master(host), *command, check=False).stdout.strip() if running else None
 
 
 def ssh_connection_vars(config):
@@ -637,7 +713,7 @@ def write_inventory(config):
         lines += ["    # kubespray's second etcd cluster, for the API server's events (LAB_EVENTS=1).",
                   "    etcd_events_cluster_enabled: true"]
     lines += ["  hosts:"]
-    for host in config.hosts:
+    for host in config.nodes:
         # etcd_member_name is left to the kit, which derives etcd<index> as kubespray does.
         lines += ["    %s:" % host,
                   "      ansible_host: %s" % config.ip(host),
@@ -646,8 +722,9 @@ def write_inventory(config):
     lines += ["        %s:" % host for host in config.hosts]
     lines += ["    kube_control_plane:", "      hosts:"]
     lines += ["        %s:" % host for host in config.hosts]
-    lines += ["    kube_node:", "      hosts: {}", "    k8s_cluster:", "      children:",
-              "        kube_control_plane:", "        kube_node:"]
+    lines += ["    kube_node:", "      hosts:" + ("" if config.worker_hosts else " {}")]
+    lines += ["        %s:" % host for host in config.worker_hosts]
+    lines += ["    k8s_cluster:", "      children:", "        kube_control_plane:", "        kube_node:"]
     os.makedirs(os.path.dirname(INVENTORY_FILE), exist_ok=True)
     with open(INVENTORY_FILE, "w") as handle:
         handle.write("\n".join(lines) + "\n")
@@ -673,6 +750,13 @@ def print_status(report):
             host, info["ip"], info["master"], info["etcd_service"] or "-", info["kernel"] or "-",
             "up" if info["member_up"] else "DOWN", "yes" if info["is_leader"] else "",
             ",".join(info["faults"]) or "-"))
+    if report["workers"]:
+        print("%-8s %-14s %-9s %-12s %-20s %-11s %s" % (
+            "worker", "ip", "systemd", "containerd", "kernel", "ctr version", "faults"))
+    for host, info in report["workers"].items():
+        print("%-8s %-14s %-9s %-12s %-20s %-11s %s" % (
+            host, info["ip"], info["machine"], info["containerd_service"] or "-", info["kernel"] or "-",
+            "answers" if info["containerd_answers"] else "NO ANSWER", ",".join(info["faults"]) or "-"))
 
 
 def status_json():

@@ -14,6 +14,9 @@ a user's own containers or networks:
   LAB_EVENTS      1 runs kubespray's etcd-events cluster beside the main one on every master
                   (etcd_events_cluster_enabled: etcd-events.service, members <member>-events,
                   peer port 2382, client port 2383 as from kubespray v2.18); default 0
+  LAB_WORKERS     how many workers (kubespray's kube_node: worker1..N) run beside the
+                  masters, each a node like them with Debian's containerd as its container
+                  runtime and no etcd; default 2, at most 40
 `lab up` records the settings in .lab/config.json; later commands read them from
 there, so a changed environment cannot confuse a running lab.
 """
@@ -33,6 +36,10 @@ ID_LABEL = "etcdlab.id"
 LAB_ID_FILE = os.path.join(STATE_DIR, "lab-id")
 LAYOUTS = ("docker", "host")
 ETCD_VERSIONS = ("3.4", "3.5")
+MAX_WORKERS = 40
+# Addresses on the lab bridge: the mirror at .10, master<n> at .1<n>, worker<n> at .(20+n).
+MASTER_OFFSET = 10
+WORKER_OFFSET = 20
 
 
 class LabError(Exception):
@@ -76,6 +83,7 @@ class LabConfig:
     layout: str = "docker"
     etcd_version: str = "3.4"
     events: bool = False
+    workers: int = 2
 
     @classmethod
     def from_environment(cls):
@@ -85,9 +93,11 @@ class LabConfig:
                          boot_delay=float(os.environ.get("LAB_BOOT_DELAY", cls.boot_delay)),
                          layout=os.environ.get("LAB_LAYOUT", cls.layout),
                          etcd_version=os.environ.get("LAB_ETCD", cls.etcd_version),
-                         events=os.environ.get("LAB_EVENTS", "0") == "1")
+                         events=os.environ.get("LAB_EVENTS", "0") == "1",
+                         workers=int(os.environ.get("LAB_WORKERS", cls.workers)))
         except ValueError as error:
-            raise LabError("LAB_BOOT_DELAY must be a number of seconds: %s" % error) from error
+            raise LabError("LAB_BOOT_DELAY must be a number of seconds and LAB_WORKERS a whole number: %s"
+                           % error) from error
         config.validate()
         return config
 
@@ -122,6 +132,8 @@ class LabConfig:
             raise LabError("LAB_LAYOUT=%r: use one of %s" % (self.layout, ", ".join(LAYOUTS)))
         if self.etcd_version not in ETCD_VERSIONS:
             raise LabError("LAB_ETCD=%r: use one of %s" % (self.etcd_version, ", ".join(ETCD_VERSIONS)))
+        if not 0 <= self.workers <= MAX_WORKERS:
+            raise LabError("LAB_WORKERS=%r: give a number of workers from 0 to %d" % (self.workers, MAX_WORKERS))
 
     # Names -------------------------------------------------------------------
     @property
@@ -149,9 +161,25 @@ class LabConfig:
 
     @property
     def hosts(self):
+        """The masters (each an etcd member)."""
         return ["master%d" % i for i in range(1, MASTER_COUNT + 1)]
 
+    @property
+    def worker_hosts(self):
+        """The workers (kubespray's kube_node): no etcd, containerd as their runtime."""
+        return ["worker%d" % i for i in range(1, self.workers + 1)]
+
+    @property
+    def nodes(self):
+        """Every machine of the lab's cluster: the masters, then the workers."""
+        return self.hosts + self.worker_hosts
+
+    @staticmethod
+    def is_worker(host):
+        return host.startswith("worker")
+
     def master(self, host):
+        """The container of a node (a master's or a worker's: the machine itself)."""
         return self.prefix + host
 
     def member(self, host):
@@ -206,7 +234,9 @@ class LabConfig:
         return self._address(10)
 
     def ip(self, host):
-        return self._address(10 + int(host[len("master"):]))
+        if self.is_worker(host):
+            return self._address(WORKER_OFFSET + int(host[len("worker"):]))
+        return self._address(MASTER_OFFSET + int(host[len("master"):]))
 
     def client_url(self, host):
         return "https://%s:2379" % self.ip(host)

@@ -34,7 +34,14 @@ FAULTS = {
                    "comes back on it whatever is installed",
     "flapping": "the epoll symptom: etcd freezes for --freeze s (default 4) every "
                 "--period s (default 20) while its master runs an affected kernel",
+    "containerd_frozen": "a worker's containerd is SIGSTOPped now: its socket accepts connections and "
+                         "nothing answers, as the bug hangs it",
 }
+# What only a master has (an etcd member), and what only a worker has (containerd); the
+# other faults are the machine's (its boot, its apt, its mirror) and fit either.
+MASTER_FAULTS = {"stuck_after_boot", "never_recovers", "member_stopped", "member_frozen", "events_member_frozen",
+                 "events_stuck_after_boot", "nospace_alarm", "flapping"}
+WORKER_FAULTS = {"containerd_frozen"}
 
 
 DPKG_LOCK_HOLDER = ("import fcntl, time  # lab-dpkg-lock-holder\n"
@@ -59,12 +66,16 @@ def _marker(config, host, fault):
 
 
 def check(config, host, fault, allow_all=False):
-    if host not in config.hosts:
-        raise LabError("unknown host %r; the lab's hosts are %s" % (host, ", ".join(config.hosts)))
+    if host not in config.nodes:
+        raise LabError("unknown host %r; the lab's hosts are %s" % (host, ", ".join(config.nodes)))
     if fault == "all" and allow_all:
         return
     if fault not in FAULTS:
         raise LabError("unknown fault %r; known faults:\n%s" % (fault, describe()))
+    if config.is_worker(host) and fault in MASTER_FAULTS:
+        raise LabError("%s is a worker: %r is a fault of a master's etcd" % (host, fault))
+    if not config.is_worker(host) and fault in WORKER_FAULTS:
+        raise LabError("%s is a master: %r is a fault of a worker's containerd" % (host, fault))
 
 
 def describe():
@@ -103,6 +114,8 @@ def inject(config, host, fault, seconds=20, period=20, freeze=4):
         _signal_etcd(config, host, "STOP", "main")
     elif fault == "events_member_frozen":
         _signal_etcd(config, host, "STOP", "events")
+    elif fault == "containerd_frozen":
+        exec_in(config.master(host), "pkill", "-STOP", "-x", "containerd")
     elif fault in ("kernel_missing", "modules_extra_missing"):
         _rewrite_mirror(config, host)
     elif fault == "dpkg_lock_held":
@@ -127,7 +140,7 @@ def clear(config, host, fault):
             os.remove(_marker(config, host, name))
         if name == "member_stopped" and is_running(config.master(host)):
             _systemctl(config, host, "start")
-        elif name in ("member_frozen", "events_member_frozen"):
+        elif name in ("member_frozen", "events_member_frozen", "containerd_frozen"):
             thaw(config, host)
         elif name == "nospace_alarm":
             _set_alarm(config, host, active=False)
@@ -157,6 +170,11 @@ def reset_apt_timers(config, host):
 
 
 def thaw(config, host):
+    """Let what a freeze stopped run again: a worker's containerd, a master's members."""
+    if config.is_worker(host):
+        if is_running(config.master(host)):
+            exec_in(config.master(host), "pkill", "-CONT", "-x", "containerd", check=False)
+        return
     for cluster in config.clusters():
         _signal_etcd(config, host, "CONT", cluster, check=False)
 

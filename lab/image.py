@@ -11,7 +11,10 @@ new image and an unchanged one is reused (cached between runs).
 
 A master is an Ubuntu control-plane node as kubespray leaves it: ssh as the normal
 user `ubuntu` with passwordless sudo (root login off), etcd under `etcd.service`
-(the unit itself is mounted per lab, as the layout wants it). The lab's own unit,
+(the unit itself is mounted per lab, as the layout wants it). A worker is the same
+machine with Debian's containerd as its container runtime (containerd.service, which
+`lab up` enables on the workers alone, as kubespray's container-engine role enables
+it) and no etcd. The lab's own unit,
 lab-boot.service, is the simulated part of the boot: it picks the kernel and the
 boot id before anything else starts.
 """
@@ -29,7 +32,7 @@ from lab.docker import image_exists
 SUITE = "bookworm"
 DEBIAN_MIRROR = os.environ.get("LAB_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 PACKAGES = ["systemd", "systemd-sysv", "dbus", "sudo", "openssh-server", "python3", "python3-apt",
-            "etcd-server", "etcd-client", "procps", "iproute2", "curl", "unattended-upgrades"]
+            "etcd-server", "etcd-client", "procps", "iproute2", "curl", "unattended-upgrades", "containerd"]
 # Where each etcd version comes from: bookworm's own packages, or trixie's (etcd-server
 # carries etcdutl from 3.5 on), downloaded and installed over them.
 ETCD_SUITES = {"3.4": None, "3.5": "trixie"}
@@ -178,6 +181,9 @@ def _customise(rootfs, boot_kernel_debs):
         if os.path.lexists(link):
             os.remove(link)  # Debian's etcd-server enables its own etcd.service
         os.symlink("/etc/systemd/system/" + unit, link)
+    # Debian's containerd enables itself; only a worker's lab up enables it (its /etc keeps that).
+    run_command(["chroot", rootfs, "systemctl", "disable", "--quiet", "containerd.service"],
+                "disabling containerd in the image")
     for unit in MASKED_UNITS:
         link = os.path.join(systemd, unit)
         if os.path.lexists(link):

@@ -309,7 +309,9 @@ def test_ansible_connects_as_the_normal_user_with_no_flags(clean_lab):
     result = subprocess.run(["ansible", "-m", "ansible.builtin.command", "-a", "id -un", "all"], cwd=REPO_ROOT,
                             env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("CHANGED") == 3 and result.stdout.count("\nubuntu") == 3, result.stdout
+    nodes = len(clean_lab.nodes)  # the masters and the workers
+    assert clean_lab.worker_hosts and nodes > 3
+    assert result.stdout.count("CHANGED") == nodes and result.stdout.count("\nubuntu") == nodes, result.stdout
 
 
 def test_unknown_fault_or_host_is_refused_and_changes_nothing(clean_lab):
@@ -318,7 +320,11 @@ def test_unknown_fault_or_host_is_refused_and_changes_nothing(clean_lab):
     result = run_lab("fault", "master1", "gremlins")
     assert result.returncode == 2 and "unknown fault 'gremlins'" in result.stderr
     assert "stuck_after_boot" in result.stderr
-    assert all(not faults.active(clean_lab, host) for host in clean_lab.hosts)
+    result = run_lab("fault", "worker1", "member_frozen")
+    assert result.returncode == 2 and "worker1 is a worker" in result.stderr
+    result = run_lab("fault", "master1", "containerd_frozen")
+    assert result.returncode == 2 and "master1 is a master" in result.stderr
+    assert all(not faults.active(clean_lab, host) for host in clean_lab.nodes)
 
 
 def test_names_or_subnet_taken_by_others_are_refused(clean_lab):
@@ -332,3 +338,59 @@ def test_names_or_subnet_taken_by_others_are_refused(clean_lab):
     finally:
         docker("rm", "-f", "clash-etcdlab-mirror")
     assert inspect("clash-etcdlab", "network") is None
+
+
+# Workers (kubespray's kube_node) ---------------------------------------------------
+
+def ctr_version_over_ssh(lab, host):
+    """`sudo ctr version` on host over ssh as the normal user, bounded as a probe must be."""
+    ssh = ["ssh", "-i", lab.path("ssh", "id_ed25519"), "-o", "BatchMode=yes",
+           "-o", "UserKnownHostsFile=" + lab.path("ssh", "known_hosts"), "ubuntu@" + lab.ip(host)]
+    return subprocess.run(ssh + ["sudo -n timeout 5 ctr version"], capture_output=True, text=True, timeout=60)
+
+
+def test_workers_run_containerd_as_their_runtime_and_no_etcd(clean_lab):
+    assert clean_lab.worker_hosts == ["worker1", "worker2"]
+    for host in clean_lab.worker_hosts:
+        worker = clean_lab.master(host)
+        assert exec_in(worker, "systemctl", "is-system-running", check=False).stdout.strip() == "running"
+        assert exec_in(worker, "systemctl", "is-active", "containerd").stdout.strip() == "active"
+        assert exec_in(worker, "systemctl", "is-enabled", "etcd", check=False).stdout.strip() == "masked"
+        assert exec_in(worker, "pgrep", "-x", "etcd", check=False).returncode != 0
+        answer = ctr_version_over_ssh(clean_lab, host)
+        assert answer.returncode == 0 and "Server:" in answer.stdout, answer.stdout + answer.stderr
+        assert apt_offers(clean_lab, host, "linux-image-5.4.0-135-generic")
+    # No master runs containerd: the docker layout's etcd runs in the lab's engine.
+    assert exec_in(clean_lab.master("master1"), "systemctl", "is-enabled", "containerd",
+                   check=False).stdout.strip() == "disabled"
+
+
+def test_containerd_frozen_accepts_connections_but_answers_nothing_until_cleared(clean_lab):
+    faults.inject(clean_lab, "worker1", "containerd_frozen")
+    assert not cluster.containerd_answers(clean_lab, "worker1", timeout=3)
+    # The socket still accepts: the kernel queues the connection the stopped daemon never serves.
+    connect = ("import socket; s = socket.socket(socket.AF_UNIX); s.settimeout(2);"
+               " s.connect('/run/containerd/containerd.sock'); print('accepted')")
+    assert exec_in(clean_lab.master("worker1"), "python3", "-c", connect).stdout.strip() == "accepted"
+    assert ctr_version_over_ssh(clean_lab, "worker1").returncode != 0
+    assert cluster.containerd_answers(clean_lab, "worker2")
+    assert cluster.status()["healthy"] is False
+    faults.clear(clean_lab, "worker1", "containerd_frozen")
+    assert cluster.containerd_answers(clean_lab, "worker1")
+    assert cluster.status()["healthy"] is True
+
+
+def test_a_worker_boots_its_installed_kernel_and_its_runtime_comes_back(clean_lab):
+    worker = clean_lab.master("worker2")
+    exec_in(worker, "apt-get", "install", "-y", "-qq", "linux-image-5.4.0-135-generic",
+            "linux-modules-extra-5.4.0-135-generic")
+    before = cluster.boot_id_of(clean_lab, "worker2")
+    try:
+        assert cluster.reboot(clean_lab, "worker2") != before
+        assert exec_in(worker, "cat", "/var/lib/lab/osrelease").stdout.strip() == "5.4.0-135-generic"
+        cluster.wait_containerd(clean_lab, "worker2", timeout=30)
+    finally:
+        # Back on the affected kernel for the tests that follow.
+        exec_in(worker, "apt-get", "purge", "-y", "-qq", "linux-image-5.4.0-135-generic")
+        cluster.reboot(clean_lab, "worker2")
+    assert exec_in(worker, "cat", "/var/lib/lab/osrelease").stdout.strip() == "5.4.0-132-generic"

@@ -17,6 +17,9 @@ def test_commands_need_the_lab_up(monkeypatch, tmp_path, capsys):
     ("master4", "slow_boot", "unknown host 'master4'"),
     ("master1", "meteor", "unknown fault 'meteor'"),
     ("master1", "all", "unknown fault 'all'"),
+    ("worker3", "slow_boot", "unknown host 'worker3'"),
+    ("worker1", "stuck_after_boot", "worker1 is a worker"),
+    ("master2", "containerd_frozen", "master2 is a master"),
 ])
 def test_fault_names_and_hosts_are_checked(host, fault, message):
     with pytest.raises(LabError, match=message):
@@ -31,6 +34,9 @@ def test_fault_names_and_hosts_are_checked(host, fault, message):
     ("LAB_BOOT_DELAY", "soon", "number of seconds"),
     ("LAB_ETCD", "3.6", "use one of 3.4, 3.5"),
     ("LAB_LAYOUT", "kubeadm", "use one of docker, host"),
+    ("LAB_WORKERS", "many", "a whole number"),
+    ("LAB_WORKERS", "41", "from 0 to 40"),
+    ("LAB_WORKERS", "-1", "from 0 to 40"),
 ])
 def test_settings_are_validated(monkeypatch, variable, value, message):
     monkeypatch.setenv(variable, value)
@@ -42,6 +48,16 @@ def test_addresses_follow_the_subnet():
     config = LabConfig(prefix="x-", subnet="10.77.3.0/24")
     assert config.ip("master2") == "10.77.3.12" and config.mirror_ip == "10.77.3.10"
     assert config.etcd_container("master2") == "x-etcd2" and config.member("master3") == "etcd3"
+
+
+def test_workers_are_kube_node_hosts_beside_the_masters():
+    config = LabConfig(prefix="x-", subnet="10.77.3.0/24", workers=20)
+    assert config.worker_hosts[0] == "worker1" and config.worker_hosts[-1] == "worker20"
+    assert config.nodes == config.hosts + config.worker_hosts
+    assert config.ip("worker1") == "10.77.3.21" and config.ip("worker20") == "10.77.3.40"
+    assert config.master("worker3") == "x-worker3" and config.is_worker("worker3") and not config.is_worker("master1")
+    assert LabConfig().worker_hosts == ["worker1", "worker2"] and LabConfig(workers=0).nodes == LabConfig().hosts
+    assert len({config.ip(host) for host in config.nodes} | {config.mirror_ip}) == len(config.nodes) + 1
 
 
 def test_the_events_cluster_and_the_second_network_are_kubesprays_and_the_labs_own():
