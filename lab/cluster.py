@@ -614,14 +614,16 @@ def up(log=print):
         # Enabled once, as kubespray enables it: the master's own /etc keeps it across reboots.
         _on_each(created, lambda host: exec_in(config.master(host), "systemctl", "enable", "--now", "--quiet",
                                                "etcd-events.service", timeout=60))
-    # The same for a worker's runtime.
-    _on_each(created_workers, lambda host: exec_in(config.master(host), "systemctl", "enable", "--now", "--quiet",
-                                                   "containerd.service", timeout=60))
     adopted = [host for host in config.nodes if host not in created + created_workers]
     _on_each(adopted, lambda host: (faults.thaw(config, host), faults.reset_apt_timers(config, host)))
     if not created:
         _revive_unreachable_members(config)
-    _on_each(config.worker_hosts, lambda host: wait_containerd(config, host))
+    # A worker's runtime: enabled on a new worker as kubespray's container-engine role does
+    # (its /etc keeps it across reboots), started again where something stopped it.
+    _on_each(config.worker_hosts, lambda host: (
+        exec_in(config.master(host), "systemctl", *(["enable", "--now"] if host in created_workers else ["start"]),
+                "--quiet", "containerd.service", timeout=60),
+        wait_containerd(config, host)))
     wait_cluster_healthy(config)
     faults.disarm_all_alarms(config)
     write_inventory(config)
