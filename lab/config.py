@@ -37,7 +37,7 @@ LAB_ID_FILE = os.path.join(STATE_DIR, "lab-id")
 LAYOUTS = ("docker", "host")
 ETCD_VERSIONS = ("3.4", "3.5")
 MAX_WORKERS = 40
-# Addresses on the lab bridge: the mirror at .10, master<n> at .1<n>, worker<n> at .(20+n).
+# Addresses on the lab bridge: the mirror at .10, master<n> at .(10+n), worker<n> at .(20+n).
 MASTER_OFFSET = 10
 WORKER_OFFSET = 20
 
@@ -75,6 +75,13 @@ def lab_id():
         return handle.read().strip()
 
 
+def _whole_number(variable, default):
+    value = os.environ.get(variable, str(default))
+    if not value.isdigit():
+        raise LabError("%s=%r: give a whole number" % (variable, value))
+    return int(value)
+
+
 @dataclass(frozen=True)
 class LabConfig:
     prefix: str = ""
@@ -94,10 +101,9 @@ class LabConfig:
                          layout=os.environ.get("LAB_LAYOUT", cls.layout),
                          etcd_version=os.environ.get("LAB_ETCD", cls.etcd_version),
                          events=os.environ.get("LAB_EVENTS", "0") == "1",
-                         workers=int(os.environ.get("LAB_WORKERS", cls.workers)))
+                         workers=_whole_number("LAB_WORKERS", cls.workers))
         except ValueError as error:
-            raise LabError("LAB_BOOT_DELAY must be a number of seconds and LAB_WORKERS a whole number: %s"
-                           % error) from error
+            raise LabError("LAB_BOOT_DELAY must be a number of seconds: %s" % error) from error
         config.validate()
         return config
 

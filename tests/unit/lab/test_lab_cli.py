@@ -36,7 +36,7 @@ def test_fault_names_and_hosts_are_checked(host, fault, message):
     ("LAB_LAYOUT", "kubeadm", "use one of docker, host"),
     ("LAB_WORKERS", "many", "a whole number"),
     ("LAB_WORKERS", "41", "from 0 to 40"),
-    ("LAB_WORKERS", "-1", "from 0 to 40"),
+    ("LAB_WORKERS", "-1", "a whole number"),
 ])
 def test_settings_are_validated(monkeypatch, variable, value, message):
     monkeypatch.setenv(variable, value)
