@@ -350,7 +350,7 @@ def ctr_version_over_ssh(lab, host):
 
 
 def test_workers_run_containerd_as_their_runtime_and_no_etcd(clean_lab):
-    assert clean_lab.worker_hosts == ["worker1", "worker2"]
+    assert clean_lab.worker_hosts, "the lab runs workers unless LAB_WORKERS=0"
     for host in clean_lab.worker_hosts:
         worker = clean_lab.master(host)
         assert exec_in(worker, "systemctl", "is-system-running", check=False).stdout.strip() == "running"
