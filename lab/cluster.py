@@ -648,30 +648,12 @@ def status():
     states = member_states(config)
     hosts = {}
     for host in config.hosts:
-        running = is_running(config.master(host))
-        hosts[host] = {
-            "ip": config.ip(host),
-            "master": _ask(config, host, running, "systemctl", "is-system-running") or "stopped",
-            "etcd_service": _ask(config, host, running, "systemctl", "is-active", "etcd"),
-            "kernel": _ask(config, host, running, "cat", "/var/lib/lab/osrelease"),
-            "boot_id": boot_id_of(config, host),
-            "member": config.member(host),
-            "member_up": states[host]["up"],
-            "is_leader": states[host]["up"] and states[host]["leader"] == states[host]["id"],
-            "faults": faults.active(config, host),
-        }
-    workers = {}
-    for host in config.worker_hosts:
-        running = is_running(config.master(host))
-        workers[host] = {
-            "ip": config.ip(host),
-            "machine": _ask(config, host, running, "systemctl", "is-system-running") or "stopped",
-            "containerd_service": _ask(config, host, running, "systemctl", "is-active", "containerd"),
-            "containerd_answers": containerd_answers(config, host, timeout=2.0),
-            "kernel": _ask(config, host, running, "cat", "/var/lib/lab/osrelease"),
-            "boot_id": boot_id_of(config, host),
-            "faults": faults.active(config, host),
-        }
+        hosts[host] = dict(_node_status(config, host, "etcd"),
+                           member=config.member(host), member_up=states[host]["up"],
+                           is_leader=states[host]["up"] and states[host]["leader"] == states[host]["id"])
+    workers = {host: dict(_node_status(config, host, "containerd"),
+                          containerd_answers=containerd_answers(config, host, timeout=2.0))
+               for host in config.worker_hosts}
     # Healthy means every cluster the lab runs (kubespray's events one too, with LAB_EVENTS=1)
     # and every worker's containerd answering.
     clusters_healthy = {cluster: cluster_is_healthy(states if cluster == "main" else member_states(config, cluster=cluster))
@@ -681,8 +663,17 @@ def status():
             "healthy": healthy, "clusters_healthy": clusters_healthy, "hosts": hosts, "workers": workers}
 
 
-def _ask(config, host, running, *command):
-    return exec_in(config.master(host), *command, check=False).stdout.strip() if running else None
+def _node_status(config, host, unit):
+    """What any node shows: its address, systemd's state, the state of its unit (etcd on a
+    master, containerd on a worker), the kernel it booted, its boot id and its faults."""
+    running = is_running(config.master(host))
+
+    def ask(*command):
+        return exec_in(config.master(host), *command, check=False).stdout.strip() if running else None
+
+    return {"ip": config.ip(host), "systemd": ask("systemctl", "is-system-running") or "stopped",
+            unit + "_service": ask("systemctl", "is-active", unit), "kernel": ask("cat", "/var/lib/lab/osrelease"),
+            "boot_id": boot_id_of(config, host), "faults": faults.active(config, host)}
 
 
 def ssh_connection_vars(config):
@@ -749,7 +740,7 @@ def print_status(report):
         "host", "ip", "systemd", "etcd.service", "kernel", "member", "leader", "faults"))
     for host, info in report["hosts"].items():
         print("%-8s %-14s %-9s %-12s %-20s %-6s %-7s %s" % (
-            host, info["ip"], info["master"], info["etcd_service"] or "-", info["kernel"] or "-",
+            host, info["ip"], info["systemd"], info["etcd_service"] or "-", info["kernel"] or "-",
             "up" if info["member_up"] else "DOWN", "yes" if info["is_leader"] else "",
             ",".join(info["faults"]) or "-"))
     if report["workers"]:
@@ -757,7 +748,7 @@ def print_status(report):
             "worker", "ip", "systemd", "containerd", "kernel", "ctr version", "faults"))
     for host, info in report["workers"].items():
         print("%-8s %-14s %-9s %-12s %-20s %-11s %s" % (
-            host, info["ip"], info["machine"], info["containerd_service"] or "-", info["kernel"] or "-",
+            host, info["ip"], info["systemd"], info["containerd_service"] or "-", info["kernel"] or "-",
             "answers" if info["containerd_answers"] else "NO ANSWER", ",".join(info["faults"]) or "-"))
 
 
