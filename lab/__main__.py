@@ -23,6 +23,7 @@ def main(argv=None):
                        help="slow_boot: boot time; slow_install, unattended_upgrade_running: the time added")
     fault.add_argument("--period", type=int, default=20, help="flapping: seconds between freezes")
     fault.add_argument("--freeze", type=int, default=4, help="flapping: seconds frozen")
+    fault.add_argument("--count", type=int, default=3, help="runtime_timeouts: how many timeouts containerd logs")
     clear = commands.add_parser("clear", help="clear one fault of a host, or all")
     clear.add_argument("host")
     clear.add_argument("fault", nargs="?", default="all")
@@ -86,7 +87,7 @@ def main(argv=None):
         elif args.command == "fault":
             config = cluster.current_config()
             faults.inject(config, args.host, args.fault, seconds=args.seconds,
-                          period=args.period, freeze=args.freeze)
+                          period=args.period, freeze=args.freeze, count=args.count)
             print("%s: %s injected (%s)" % (args.host, args.fault, faults.FAULTS[args.fault]))
         elif args.command == "clear":
             config = cluster.current_config()

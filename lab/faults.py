@@ -6,6 +6,7 @@ entry script see it and `lab status` can list it. Faults that act at once (stop,
 freeze, alarm, mirror) also do and undo their action here.
 """
 import os
+import time
 
 from lab import kernels
 from lab.config import LabError
@@ -36,12 +37,30 @@ FAULTS = {
                 "--period s (default 20) while its master runs an affected kernel",
     "containerd_frozen": "a worker's containerd is SIGSTOPped now: its socket accepts connections and "
                          "nothing answers, as the bug hangs it",
+    "containerd_stuck_after_boot": "after each boot (and each start) a worker's containerd comes up frozen, its "
+                                   "unit active and nothing answering, until the fault is cleared",
+    "runtime_timeouts": "a worker's containerd logs --count (default 3) runtime timeouts now (a client's deadline "
+                        "running out, in containerd's words); clearing the fault empties its journal",
 }
 # What only a master has (an etcd member), and what only a worker has (containerd); the
 # other faults are the machine's (its boot, its apt, its mirror) and fit either.
 MASTER_FAULTS = {"stuck_after_boot", "never_recovers", "member_stopped", "member_frozen", "events_member_frozen",
                  "events_stuck_after_boot", "nospace_alarm", "flapping"}
-WORKER_FAULTS = {"containerd_frozen"}
+WORKER_FAULTS = {"containerd_frozen", "containerd_stuck_after_boot", "runtime_timeouts"}
+
+# What containerd logs when the bug hangs it under a client (a CRI call, a shim's exit
+# event): the client's deadline runs out. Written from inside containerd.service's own
+# cgroup (both hierarchies of a hybrid host), so the journal files it under the unit,
+# as it files containerd's own lines.
+RUNTIME_TIMEOUT_LINE = ('time="%s" level=error msg="failed to handle container TaskExit event '
+                        '&TaskExit{ContainerID:lab%d}" error="failed to stop container: context deadline exceeded: '
+                        'unknown"')
+_LOG_AS_CONTAINERD = (
+    'unit="$(grep \'^0::\' /proc/$(pidof containerd)/cgroup | cut -d: -f3)"; '
+    'for tree in unified systemd; do echo $$ > "/sys/fs/cgroup/$tree$unit/cgroup.procs"; done; '
+    # The shell writes each line itself (builtins) and stays a moment: journald reads
+    # the writing process's cgroup when the line arrives, and a process gone by then has none.
+    'exec systemd-cat -t containerd -p err sh -c \'while IFS= read -r line; do printf "%s\\n" "$line"; done; sleep 1\'')
 
 
 DPKG_LOCK_HOLDER = ("import fcntl, time  # lab-dpkg-lock-holder\n"
@@ -94,7 +113,7 @@ def active(config, host):
                   + [name for name in EVENTS_MARKERS if os.path.exists(_marker(config, host, name))])
 
 
-def inject(config, host, fault, seconds=20, period=20, freeze=4):
+def inject(config, host, fault, seconds=20, period=20, freeze=4, count=3):
     check(config, host, fault)
     content = {"slow_boot": "%g" % seconds, "slow_install": "%g" % seconds, "unattended_upgrade_running": "%g" % seconds,
                "flapping": "%d %d" % (period, freeze)}.get(fault, "")
@@ -116,6 +135,10 @@ def inject(config, host, fault, seconds=20, period=20, freeze=4):
         _signal_etcd(config, host, "STOP", "events")
     elif fault == "containerd_frozen":
         exec_in(config.master(host), "pkill", "-STOP", "-x", "containerd")
+    elif fault == "runtime_timeouts":
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        lines = "".join(RUNTIME_TIMEOUT_LINE % (now, number) + "\n" for number in range(count))
+        docker("exec", "-i", config.master(host), "sh", "-c", _LOG_AS_CONTAINERD, input=lines)
     elif fault in ("kernel_missing", "modules_extra_missing"):
         _rewrite_mirror(config, host)
     elif fault == "dpkg_lock_held":
@@ -140,8 +163,10 @@ def clear(config, host, fault):
             os.remove(_marker(config, host, name))
         if name == "member_stopped" and is_running(config.master(host)):
             _systemctl(config, host, "start")
-        elif name in ("member_frozen", "events_member_frozen", "containerd_frozen"):
+        elif name in ("member_frozen", "events_member_frozen", "containerd_frozen", "containerd_stuck_after_boot"):
             thaw(config, host)
+        elif name == "runtime_timeouts" and is_running(config.master(host)):
+            exec_in(config.master(host), "sh", "-c", "journalctl --rotate --quiet && journalctl --vacuum-time=1s --quiet")
         elif name == "nospace_alarm":
             _set_alarm(config, host, active=False)
         elif name in ("kernel_missing", "modules_extra_missing"):

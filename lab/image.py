@@ -72,6 +72,13 @@ StandardOutput=journal+console
 [Install]
 WantedBy=sysinit.target
 """
+# A worker's boot-time runtime fault (lab/faults.py, containerd_stuck_after_boot): while
+# its marker is there, containerd is frozen right after each start, as the bug leaves it
+# (the unit active, its socket accepting, nothing answering).
+CONTAINERD_FAULTS_DROP_IN = """\
+[Service]
+ExecStartPost=/bin/sh -c 'if [ -e /lab/faults/containerd_stuck_after_boot ]; then kill -STOP $MAINPID; fi'
+"""
 # The lab's engine socket is mounted at /lab/docker.sock (a mount under /run would sit
 # beneath the /run tmpfs); the docker CLI finds it where it looks, /var/run/docker.sock.
 TMPFILES = "L+ /run/docker.sock - - - - /lab/docker.sock\n"
@@ -96,6 +103,7 @@ def image_tag(etcd_version="3.4"):
     if ETCD_SUITES[etcd_version] is not None:
         recipe.update(b"etcd from %s\0" % ETCD_SUITES[etcd_version].encode())
     for part in (SUITE, " ".join(PACKAGES), SSHD_CONFIG, SUDOERS, AUTO_UPGRADES, LAB_BOOT_UNIT, TMPFILES,
+                 CONTAINERD_FAULTS_DROP_IN,
                  " ".join(MASKED_UNITS), " ".join(kernels.release_packages(kernels.BOOT_ABI)),
                  kernels.POSTINST, kernels.POSTRM, kernels.NIC_DRIVER):
         recipe.update(part.encode() + b"\0")
@@ -173,6 +181,8 @@ def _customise(rootfs, boot_kernel_debs):
     write_file(os.path.join(rootfs, "etc/apt/apt.conf.d/20auto-upgrades"), AUTO_UPGRADES)
     write_file(os.path.join(rootfs, "etc/systemd/system/lab-boot.service"), LAB_BOOT_UNIT)
     write_file(os.path.join(rootfs, "etc/tmpfiles.d/lab-docker.conf"), TMPFILES)
+    write_file(os.path.join(rootfs, "etc/systemd/system/containerd.service.d/lab-faults.conf"),
+               CONTAINERD_FAULTS_DROP_IN)
     systemd = os.path.join(rootfs, "etc/systemd/system")
     for target, unit in (("sysinit.target.wants", "lab-boot.service"),
                          ("multi-user.target.wants", "etcd.service")):

@@ -3,13 +3,15 @@
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
 """A host as detect saw it: the inventory's claims checked against what the host runs
 (plugin_utils.etcd_host_claims), and the host's entry in the detection report
-(plugin_utils.detect_report). Each filter's documentation is in the adjacent <filter_name>.yml file."""
+(plugin_utils.detect_report), and a node's entry where it runs no etcd member. Each filter's documentation is in the adjacent <filter_name>.yml file."""
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.detect_report import detected_host as build_detected_host
+from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.detect_report import detected_node as build_detected_node
+from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.detect_report import detection_report as build_report
 from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.etcd_host_claims import host_claim_problems
 
 
@@ -29,8 +31,25 @@ def detected_host(node, **read):
         raise AnsibleFilterError("detected_host: %s" % error) from error
 
 
+def detected_node(node, **read):
+    """The detection report's entry for a node outside the etcd group."""
+    try:
+        return build_detected_node(node=node, **read)
+    except (KeyError, TypeError, AttributeError, ValueError) as error:
+        raise AnsibleFilterError("detected_node: %s" % error) from error
+
+
+def detection_report(parts):
+    """The detection report from what every host of the play detected."""
+    try:
+        return build_report(**parts)
+    except (KeyError, TypeError, AttributeError, ValueError) as error:
+        raise AnsibleFilterError("detection_report: %s" % error) from error
+
+
 class FilterModule(object):
     """What runs on a host, against what the inventory says."""
 
     def filters(self):
-        return {"detected_host": detected_host, "etcd_host_problems": etcd_host_problems}
+        return {"detected_host": detected_host, "detected_node": detected_node, "detection_report": detection_report,
+                "etcd_host_problems": etcd_host_problems}

@@ -129,10 +129,15 @@ def first_ipv4(addr_text):
 
 
 def _unit_path(read, service):
+    """The unit file systemd runs the service from, in systemd's order, or None. A masked
+    unit (a link to /dev/null, or an empty file) hides every unit of its name behind it,
+    as systemd reads it: the host runs no such service (a worker with the etcd package
+    installed and its unit masked, say)."""
     for folder in UNIT_DIRS:
         path = "%s/%s.service" % (folder, service)
-        if read(path) is not None:
-            return path
+        text = read(path)
+        if text is not None:
+            return path if text.strip() else None
     return None
 
 

@@ -73,3 +73,16 @@ def host_claim_problems(host: str, claims: dict[str, Any], node: dict[str, Any],
                            "there advertises %s (%s). Set access_ip (or ip) for %s to the address etcd advertises."
                 % (claims["endpoint"], ", ".join(advertised), node["name_source"].split(" ")[0], host))
     return problems
+
+
+def node_claim_problems(host: str, etcd_group: str, node: dict[str, Any]) -> list[dict[str, str]]:
+    """[{check, message}] for a node the inventory keeps out of the etcd group that runs an
+    etcd member all the same (node: the etcd_node result): rebooting it as a worker would
+    take that member out without the gates that keep quorum."""
+    if not node.get("layout"):
+        return []
+    member = node.get("member_name") or "an unnamed member"
+    return [{"check": "etcd_group", "message": (
+        "%s: the inventory does not put it in the etcd group %r, but it runs the etcd member %s (%s, %s layout). "
+        "Add it to %s (kubespray's etcd) so that its member is gated like the others, or remove the member. %s"
+        % (host, etcd_group, member, ", ".join(node.get("files") or []), node["layout"], etcd_group, _FIX))}]

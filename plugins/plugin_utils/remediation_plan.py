@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: Control-plane SRE team
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
-"""The remediation plan: which hosts to fix, in which order, from which kernel to which."""
+"""The remediation plan: which hosts to fix, in which order, from which kernel to which;
+and, after the etcd members, the plan for every other node: which batch each goes in."""
 
 from __future__ import annotations
 
@@ -147,3 +148,51 @@ def snapshot_host(host_reports: list[dict[str, Any]]) -> str | None:
     healthy = [report for report in host_reports if (report.get("member_state") or {}).get("healthy")]
     followers_first = sorted(healthy, key=lambda report: bool(report["member_state"].get("is_leader")))
     return followers_first[0]["host"] if followers_first else None
+
+
+def batch_size(serial: Any, total: int) -> int:
+    """How many nodes go out together, from serial as kubespray and Ansible's play keyword
+    take it: a whole number of nodes (1 or more), or a percentage of the nodes ("20%",
+    kubespray's choice for its workers) rounded down, and never less than one node."""
+    text = str(serial).strip()
+    if isinstance(serial, bool) or not text:
+        raise ValueError("etcd_kernel_worker_serial must be a whole number of nodes (1 or more) or a percentage "
+                         "of them (1%% to 100%%), got %r" % (serial,))
+    percent = text.endswith("%")
+    digits = text[:-1].strip() if percent else text
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 6:
+        raise ValueError("etcd_kernel_worker_serial must be a whole number of nodes (1 or more) or a percentage "
+                         "of them (1%% to 100%%), got %r" % (serial,))
+    number = int(digits)
+    if percent:
+        if not 1 <= number <= 100:
+            raise ValueError("etcd_kernel_worker_serial as a percentage must be from 1%% to 100%%, got %r" % (serial,))
+        return max(1, total * number // 100)
+    if number < 1:
+        raise ValueError("etcd_kernel_worker_serial must be at least 1 node, got %r" % (serial,))
+    return number
+
+
+def node_plan(node_reports: list[dict[str, Any]], serial: Any = 1) -> list[dict[str, Any]]:
+    """The other nodes' plan (they run no etcd member), for after the etcd members: every
+    node on an affected kernel, a control-plane node alone in its batch (one at a time,
+    as the masters go), then the workers in batches of batch_size(serial, workers), in
+    the report's order. A node whose kernel the kit cannot judge is never planned. Each
+    step is {"order", "batch", "host", "role", "from", "to"}; "to" is None when no fixed
+    kernel is offered."""
+    for report in node_reports:
+        if not isinstance(report, dict) or not {"host", "role", "kernel", "affected", "target"} <= set(report):
+            raise ValueError("each node report needs host, role, kernel, affected and target, got %r" % (report,))
+    affected = [report for report in node_reports
+                if report["affected"] and report.get("status") != UNKNOWN_STATUS]
+    control_plane = [report for report in affected if report["role"] == "control_plane"]
+    workers = [report for report in affected if report["role"] != "control_plane"]
+    size = batch_size(serial, len(workers))
+    steps = []
+    worker_batches = [workers[start:start + size] for start in range(0, len(workers), size)]
+    batches = [[report] for report in control_plane] + worker_batches
+    for batch, members in enumerate(batches, start=1):
+        for report in members:
+            steps.append({"order": len(steps) + 1, "batch": batch, "host": report["host"], "role": report["role"],
+                          "from": report["kernel"], "to": report["target"]})
+    return steps

@@ -25,10 +25,10 @@ def clean_lab(lab):
 
 @pytest.fixture
 def affected_lab(lab):
-    """A healthy lab with no faults and every master on the affected kernel: a fresh lab
-    when a run fixed one, since only a new master boots the affected kernel again."""
+    """A healthy lab with no faults and every node on the affected kernel: a fresh lab
+    when a run fixed one, since only a new node boots the affected kernel again."""
     booted = {exec_in(lab.master(h), "cat", "/var/lib/lab/osrelease", check=False).stdout.strip()
-              for h in lab.hosts}
+              for h in lab.nodes}
     if booted != {kernels.release(kernels.BOOT_ABI)}:
         cluster.down(log=lambda *_: None)
     cluster.up(log=lambda *_: None)

@@ -143,3 +143,44 @@ def test_detect_lists_three_affected_masters_and_changes_nothing(affected_lab, m
     assert [step["host"] for step in report["plan"]][-1] == [
         h["host"] for h in report["hosts"] if h["member_state"]["is_leader"]][0]
     assert all(step["to"] == "5.4.0-136-generic" for step in report["plan"])
+
+
+def test_detect_covers_the_workers_and_calls_a_hung_or_timing_out_runtime_symptomatic(affected_lab):
+    lab = affected_lab
+    assert len(lab.worker_hosts) >= 2, "the lab runs two workers unless LAB_WORKERS says otherwise"
+    hung, timing_out = lab.worker_hosts[:2]
+    faults.inject(lab, hung, "containerd_frozen")
+    faults.inject(lab, timing_out, "runtime_timeouts", count=3)
+    try:
+        result = run_playbook("playbooks/detect.yml", "-e", "etcd_kernel_runtime_timeout_s=2",
+                              "-e", "etcd_kernel_worker_serial=50%")
+    finally:
+        faults.clear(lab, hung, "containerd_frozen")
+        faults.clear(lab, timing_out, "runtime_timeouts")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert all(totals["changed"] == 0 for totals in recap(result.stdout).values())
+    with open(os.path.join(REPO_ROOT, "reports", "latest-detect.json")) as handle:
+        report = json.load(handle)
+    assert [h["host"] for h in report["hosts"]] == lab.hosts
+    nodes = dict((node["host"], node) for node in report["nodes"])
+    assert sorted(nodes) == sorted(lab.worker_hosts)
+    for host, node in nodes.items():
+        assert (node["role"], node["member"], node["status"], node["target"]) == (
+            "worker", None, "affected", "5.4.0-136-generic"), node
+        assert node["runtime"]["present"] and node["runtime"]["active"] == "active"
+        # A worker's masked etcd unit (the package is the masters') runs no member: no claim to refuse.
+        assert node["claim_problems"] == [] and node["observed"]["etcd_layout"] is None, node
+    assert nodes[hung]["runtime"]["answering"] is False and nodes[hung]["symptoms"]["symptomatic"]
+    assert nodes[hung]["runtime"]["answer_s"] == 2
+    assert nodes[timing_out]["runtime"]["answering"] is True
+    assert nodes[timing_out]["runtime"]["journal"]["timeouts"] == 3
+    assert nodes[timing_out]["symptoms"]["reasons"] == ["runtime timeouts in the journal: 3"]
+    for host in lab.worker_hosts[2:]:
+        assert nodes[host]["symptoms"] == {"symptomatic": False, "reasons": []}
+    # The masters' containerd is installed, not their runtime: nothing to judge there.
+    assert all(host["runtime"]["present"] is False for host in report["hosts"])
+    # The etcd members' plan is theirs alone; the workers come after them, half at a time.
+    assert sorted(step["host"] for step in report["plan"]) == sorted(lab.hosts)
+    half = max(1, len(lab.worker_hosts) // 2)
+    assert [(step["batch"], step["host"]) for step in report["node_plan"]] == [
+        (index // half + 1, host) for index, host in enumerate(lab.worker_hosts)]

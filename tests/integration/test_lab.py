@@ -380,6 +380,31 @@ def test_containerd_frozen_accepts_connections_but_answers_nothing_until_cleared
     assert cluster.status()["healthy"] is True
 
 
+def test_containerd_stuck_after_boot_comes_up_active_and_frozen_until_cleared(clean_lab):
+    faults.inject(clean_lab, "worker1", "containerd_stuck_after_boot")
+    try:
+        cluster.reboot(clean_lab, "worker1")
+        worker = clean_lab.master("worker1")
+        assert exec_in(worker, "systemctl", "is-active", "containerd", check=False).stdout.strip() == "active"
+        assert not cluster.containerd_answers(clean_lab, "worker1", timeout=3)
+    finally:
+        faults.clear(clean_lab, "worker1", "containerd_stuck_after_boot")
+    assert cluster.containerd_answers(clean_lab, "worker1")
+
+
+def test_runtime_timeouts_land_in_containerds_own_journal_until_cleared(clean_lab):
+    worker = clean_lab.master("worker2")
+    unit_journal = ["journalctl", "--unit", "containerd.service", "--output", "cat", "--no-pager"]
+    faults.inject(clean_lab, "worker2", "runtime_timeouts", count=2)
+    try:
+        logged = exec_in(worker, *unit_journal).stdout
+        assert logged.count("context deadline exceeded") == 2, logged[-2000:]
+        assert cluster.containerd_answers(clean_lab, "worker2"), "the timeouts are logged, the runtime still answers"
+    finally:
+        faults.clear(clean_lab, "worker2", "runtime_timeouts")
+    assert "context deadline exceeded" not in exec_in(worker, *unit_journal).stdout
+
+
 def test_a_worker_boots_its_installed_kernel_and_its_runtime_comes_back(clean_lab):
     worker = clean_lab.master("worker2")
     exec_in(worker, "apt-get", "install", "-y", "-qq", "linux-image-5.4.0-135-generic",

@@ -13,10 +13,11 @@ TEMPLATES = os.path.join(ROOT, "roles", "etcd_kernel", "templates")
 
 HOST = {"host": "master1", "member": "etcd1", "kernel": "5.4.0-132-generic", "status": "affected",
         "fixed_available": "5.4.0-136-generic", "member_state": {"healthy": True, "is_leader": False},
-        "symptoms": {"symptomatic": False, "reasons": []}, "boot_warnings": [],
+        "symptoms": {"symptomatic": False, "reasons": []}, "boot_warnings": [], "runtime": None,
         "claim_problems": [{"check": "member_name", "message": "master1: the inventory gives it the member etcd2, "
                                                                "but the host runs etcd1. Nothing was changed."}]}
-DETECT = {"generated": "2026-12-01T00:00:00Z", "group": "etcd", "plan": [], "unknown": [], "hosts": [HOST],
+DETECT = {"generated": "2026-12-01T00:00:00Z", "group": "etcd", "plan": [], "unknown": [], "hosts": [HOST], "nodes": [],
+          "node_plan": [], "worker_serial": "1",
           "cluster": {"healthy_count": 3, "member_count": 3, "quorum": True, "leader_name": "etcd3", "in_sync": True,
                       "alarms": []}}
 
@@ -70,6 +71,40 @@ def test_the_detect_report_shows_each_hosts_etcd_events_member(tmp_path):
 def test_a_host_without_etcd_events_gets_no_events_table(tmp_path):
     markdown = render(tmp_path, "detect.md.j2", dict(DETECT, hosts=[dict(HOST, claim_problems=[], events=None)]))
     assert "etcd-events" not in markdown
+
+
+RUNTIME = {"present": True, "active": "active", "kubelet": None, "answering": True, "answer_s": 0.02,
+           "version": "1.6.20~ds1", "error": "", "journal": {"lines": 40, "timeouts": 0, "examples": [], "error": ""},
+           "symptomatic": False, "reasons": []}
+
+
+def test_the_detect_report_shows_every_other_node_with_its_runtime(tmp_path):
+    hung = dict(RUNTIME, answering=False, version=None, error="no answer within 10s on /run/containerd/containerd.sock",
+                journal=dict(RUNTIME["journal"], timeouts=2), symptomatic=True,
+                reasons=["containerd did not answer `ctr version` within 10s", "runtime timeouts in the journal: 2"])
+    nodes = [dict(host="worker1", role="worker", kernel="5.4.0-132-generic", status="affected",
+                  fixed_available="5.4.0-136-generic", runtime=hung, symptoms={"symptomatic": True, "reasons": hung["reasons"]}),
+             dict(host="worker2", role="worker", kernel="5.4.0-136-generic", status="fixed", fixed_available=None,
+                  runtime=RUNTIME, symptoms={"symptomatic": False, "reasons": []})]
+    master = dict(HOST, claim_problems=[], runtime=dict(RUNTIME, present=False))
+    node_plan = [{"order": 1, "batch": 1, "host": "worker1", "role": "worker", "from": "5.4.0-132-generic",
+                  "to": "5.4.0-136-generic"}]
+    markdown = render(tmp_path, "detect.md.j2", dict(DETECT, hosts=[master], nodes=nodes, node_plan=node_plan,
+                                                     worker_serial="20%"))
+    assert "In batches of 20% (`etcd_kernel_worker_serial`)" in markdown
+    assert "| 1 | 1 | worker1 | worker | 5.4.0-132-generic | 5.4.0-136-generic |" in markdown
+    assert "for group `etcd` and 2 other nodes." in markdown
+    assert ("| worker1 | worker | 5.4.0-132-generic | affected | 5.4.0-136-generic | NO ANSWER: no answer within 10s on "
+            "/run/containerd/containerd.sock, 2 timeouts in its journal | yes: containerd did not answer `ctr version` "
+            "within 10s; runtime timeouts in the journal: 2 |") in markdown
+    assert "| worker2 | worker | 5.4.0-136-generic | fixed | none | answers (1.6.20~ds1, 0.02 s) | no |" in markdown
+    assert "leader changes) | none |" in markdown
+
+
+def test_a_detection_without_other_nodes_or_a_cluster_says_so(tmp_path):
+    markdown = render(tmp_path, "detect.md.j2", dict(DETECT, hosts=[], cluster=None))
+    assert "Cluster: not read (no etcd host in this detection)." in markdown
+    assert "other nodes" not in markdown and "after the etcd members" not in markdown
 
 
 def test_the_remediation_report_names_an_earlier_run_that_never_finished(tmp_path):

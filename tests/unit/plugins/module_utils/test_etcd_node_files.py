@@ -147,6 +147,16 @@ def test_a_unit_from_the_package_is_found_under_lib():
     assert observed["layout"] == "host" and observed["files"][0] == "/lib/systemd/system/etcd.service"
 
 
+def test_a_masked_unit_hides_the_packages_unit_and_the_host_runs_no_member():
+    # systemctl mask links /etc/systemd/system/etcd.service to /dev/null, which reads empty.
+    observed = observe_member(reader({"/etc/systemd/system/etcd.service": "",
+                                      "/lib/systemd/system/etcd.service": KUBESPRAY_HOST_UNIT,
+                                      KUBESPRAY_ENV_FILE: KUBESPRAY_ENV}))
+    assert observed["layout"] is None and observed["member_name"] is None
+    assert "runs no etcd member" in observed["problems"][0]
+    assert observe_events_member(reader({"/etc/systemd/system/etcd-events.service": "\n"})) is None
+
+
 def test_kubeadm_names_the_member_after_the_node_in_its_manifest():
     observed = observe_member(reader({KUBEADM_MANIFEST: KUBEADM_ETCD_MANIFEST}))
     assert observed["layout"] == "kubeadm" and observed["member_name"] == "cp-1"

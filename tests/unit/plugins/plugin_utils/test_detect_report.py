@@ -1,5 +1,11 @@
 """One host's entry in the detection report (plugin_utils/detect_report.py)."""
-from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.detect_report import detected_host
+import pytest
+
+from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.detect_report import (
+    detected_host,
+    detected_node,
+    detection_report,
+)
 from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_run import HOST_IDENTITY
 
 NODE = {"layout": "host", "member_name": "etcd1", "name_source": "/etc/etcd.env (ETCD_NAME)", "container": None,
@@ -82,3 +88,100 @@ def test_the_members_own_counters_are_read_from_the_cluster_wide_read():
     counters = {"members": [dict(member, metrics={"has_leader": member["name"] != "etcd1"}) for member in MEMBERS]}
     assert entry(counters=counters)["symptoms"]["has_leader"] is False
     assert entry()["symptoms"]["has_leader"] is None
+
+
+RUNTIME = {"changed": False, "present": True, "active": "active", "kubelet": None, "answering": True, "answer_s": 0.02,
+           "version": "1.6.20~ds1", "error": "", "journal": {"lines": 40, "timeouts": 0, "examples": [], "error": ""},
+           "symptomatic": False, "reasons": []}
+HUNG = dict(RUNTIME, answering=False, answer_s=10.0, version=None, error="no answer within 10s",
+            symptomatic=True, reasons=["containerd did not answer `ctr version` within 10s"])
+CLUSTER_HEALTH = dict(HEALTH, cluster={"healthy": True, "member_count": 3, "alarms": [], "quorum": True}, members=[
+    dict(member, id="0%d" % n, is_leader=n == 1, leader_id="01", errors=[], raft_index=100, applied_index=100)
+    for n, member in
+    enumerate(MEMBERS, 1)])
+
+
+WORKER_FILES = {"layout": None, "member_name": None, "name_source": None, "container": None, "files": [],
+                "default_ipv4": "10.0.0.21", "problems": ["neither an etcd unit nor a kubeadm manifest is on the host"]}
+
+
+def node(**changes):
+    read = dict(host="worker1", role="worker", etcd_group="etcd", node=WORKER_FILES, kernel=KERNEL, runtime=RUNTIME)
+    read.update(changes)
+    return detected_node(**read)
+
+
+def test_a_node_without_etcd_has_the_same_identity_keys_and_verdict_and_its_runtime():
+    worker = node()
+    assert tuple(worker)[:len(HOST_IDENTITY)] == HOST_IDENTITY
+    assert (worker["member"], worker["layout"], worker["client_url"], worker["role"]) == (None, None, None, "worker")
+    assert (worker["kernel"], worker["status"], worker["target"]) == ("5.4.0-132-generic", "affected", "5.4.0-136-generic")
+    assert worker["runtime"]["version"] == "1.6.20~ds1" and "changed" not in worker["runtime"]
+    assert worker["symptoms"] == {"symptomatic": False, "reasons": []}
+    assert worker["claim_problems"] == [] and worker["observed"]["default_ipv4"] == "10.0.0.21"
+
+
+def test_a_node_outside_the_etcd_group_that_runs_a_member_is_a_claim_problem():
+    worker = node(node=dict(NODE, files=["/etc/systemd/system/etcd.service", "/etc/etcd.env"]))
+    assert [problem["check"] for problem in worker["claim_problems"]] == ["etcd_group"]
+    message = worker["claim_problems"][0]["message"]
+    assert message.startswith("worker1: the inventory does not put it in the etcd group 'etcd', but it runs the etcd "
+                              "member etcd1 (/etc/systemd/system/etcd.service, /etc/etcd.env, host layout).")
+    assert message.endswith("Nothing was changed.")
+    assert worker["observed"]["etcd_member_name"] == "etcd1" and worker["observed"]["etcd_layout"] == "host"
+
+
+def test_a_hung_runtime_is_the_nodes_symptom():
+    assert node(runtime=HUNG)["symptoms"] == {"symptomatic": True, "reasons": HUNG["reasons"]}
+
+
+def test_a_node_role_or_runtime_result_the_kit_does_not_know_is_refused():
+    with pytest.raises(ValueError, match="role"):
+        node(role="etcd")
+    with pytest.raises(ValueError, match="runtime_status"):
+        node(runtime={"present": True})
+
+
+def test_an_etcd_hosts_runtime_is_kept_apart_from_its_members_symptoms():
+    master = entry(runtime=HUNG)
+    assert master["runtime"]["answering"] is False and master["symptoms"]["symptomatic"] is False
+    assert entry()["runtime"] is None
+
+
+def report(detected, health, events=None, **changes):
+    parts = dict(run={"id": "20261206T210000Z-abcd", "started": "2026-12-06T21:00:00Z"}, group="etcd", limit=None,
+                 detected=detected, health=health, events_health=events or [None] * len(detected), max_index_gap=1000)
+    parts.update(changes)
+    return detection_report(**parts)
+
+
+def test_the_report_keeps_etcd_hosts_and_other_nodes_apart_and_plans_the_etcd_hosts():
+    masters = [entry(host="master%d" % n, member="etcd%d" % n,
+                     claims=dict(CLAIMS, member_name="etcd%d" % n), health=CLUSTER_HEALTH) for n in (1, 2, 3)]
+    workers = [node(host="worker1"), node(host="worker2", runtime=HUNG, kernel=dict(KERNEL, status="unknown"))]
+    # A node's health is not read, an events cluster not run: neither is the cluster's view.
+    made = report(masters + workers, [CLUSTER_HEALTH] * 3 + [None, None],
+                  events=[{"skipped": True}] * 3 + [None, None])
+    assert [host["host"] for host in made["hosts"]] == ["master1", "master2", "master3"]
+    assert [host["host"] for host in made["nodes"]] == ["worker1", "worker2"]
+    assert made["cluster"] == CLUSTER_HEALTH["cluster"] and made["members"] == CLUSTER_HEALTH["members"]
+    assert sorted(step["host"] for step in made["plan"]) == ["master1", "master2", "master3"]
+    assert [host["host"] for host in made["unknown"]] == ["worker2"]
+    assert [(step["batch"], step["host"]) for step in made["node_plan"]] == [(1, "worker1")]
+    assert made["worker_serial"] == "1"
+    assert (made["kind"], made["run_id"], made["generated"]) == ("detect", "20261206T210000Z-abcd", "2026-12-06T21:00:00Z")
+
+
+def test_a_detection_of_nodes_alone_has_no_cluster_and_no_plan():
+    made = report([node()], [None])
+    assert made["cluster"] is None and made["members"] == [] and made["plan"] == [] and made["hosts"] == []
+
+
+def test_a_batch_setting_that_is_no_count_or_percentage_is_refused_even_with_no_worker_to_do():
+    with pytest.raises(ValueError, match="etcd_kernel_worker_serial"):
+        report([], [], worker_serial="two")
+
+
+def test_the_report_refuses_lists_that_do_not_line_up():
+    with pytest.raises(ValueError, match="one item per host"):
+        report([node()], [])

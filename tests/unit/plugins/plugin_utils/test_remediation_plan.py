@@ -4,6 +4,8 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.sre.etcd_kernel.plugins.filter.remediation import FilterModule
 from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_plan import (
+    batch_size,
+    node_plan,
     remediation_plan,
     snapshot_host,
     unknown_hosts,
@@ -255,3 +257,42 @@ def test_no_healthy_member_at_hand_means_no_snapshot_host():
     # A member detect could not find in etcd's membership has no state.
     assert snapshot_host([member_seen("master1", healthy=False), {"host": "master2", "member_state": {}}]) is None
     assert snapshot_host([]) is None
+
+
+def worker(host, role="worker", affected=True, status="affected", target="5.4.0-136-generic"):
+    return {"host": host, "member": None, "role": role, "kernel": "5.4.0-132-generic", "affected": affected,
+            "status": status, "target": target}
+
+
+@pytest.mark.parametrize("serial, total, size", [
+    (1, 10, 1), ("2", 10, 2), (" 3 ", 10, 3), (25, 10, 25),
+    ("25%", 10, 2), ("20%", 20, 4), ("20%", 4, 1), ("100%", 7, 7), ("1%", 3, 1), ("50 %", 5, 2)])
+def test_a_batch_is_a_count_or_a_percentage_rounded_down_and_never_empty(serial, total, size):
+    assert batch_size(serial, total) == size
+
+
+@pytest.mark.parametrize("serial", [0, "0", -1, "-2", "0%", "101%", "x", "", None, True, "2.5", "1e3", "%", "１"])
+def test_a_batch_setting_that_is_no_count_or_percentage_is_refused_with_its_value(serial):
+    with pytest.raises(ValueError, match="etcd_kernel_worker_serial"):
+        batch_size(serial, 10)
+
+
+def test_the_nodes_go_in_batches_control_plane_alone_first_and_only_affected_judged_nodes():
+    reports = [worker("worker1"), worker("cp1", role="control_plane"), worker("worker2"), worker("worker3"),
+               worker("worker4", affected=False, status="fixed"), worker("worker5", status="unknown"),
+               worker("worker6", target=None)]
+    plan = node_plan(reports, "2")
+    assert [(step["batch"], step["host"]) for step in plan] == [
+        (1, "cp1"), (2, "worker1"), (2, "worker2"), (3, "worker3"), (3, "worker6")]
+    assert [step["order"] for step in plan] == [1, 2, 3, 4, 5]
+    assert plan[-1]["to"] is None
+    assert plan[0] == {"order": 1, "batch": 1, "host": "cp1", "role": "control_plane", "from": "5.4.0-132-generic",
+                       "to": "5.4.0-136-generic"}
+
+
+def test_a_percentage_is_of_the_workers_to_do_and_no_node_means_no_plan():
+    plan = node_plan([worker("worker%d" % n) for n in range(1, 11)], "25%")
+    assert [len([s for s in plan if s["batch"] == batch]) for batch in (1, 2, 3, 4, 5)] == [2, 2, 2, 2, 2]
+    assert node_plan([], "25%") == []
+    with pytest.raises(ValueError, match="needs host, role"):
+        node_plan([{"host": "worker1"}])
