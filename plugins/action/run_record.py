@@ -12,6 +12,7 @@ controller's fact every phase reads). The finished record also returns the repor
 
 from __future__ import annotations
 
+import fcntl
 import glob
 import json
 import os
@@ -58,22 +59,25 @@ def earlier_unfinished_runs(folder: str) -> list[dict]:
 def append_record(path: str, record: dict) -> list[dict]:
     """Append one record to the journal at path, flushed to disk; return all its records.
     A record the run cannot take (the fold refuses it) is not written: one bad record must
-    not stop the rescue's and finish's records that follow it."""
+    not stop the rescue's and finish's records that follow it. The journal is locked from
+    its read to the append: a batch of nodes records side by side, and each record is
+    judged against every record before it."""
     line = json.dumps(record, sort_keys=True, default=str) + "\n"
+    handle = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, FILE_MODE)
     try:
-        with open(path, encoding="utf-8") as stream:
-            records = parse_journal(stream.read())
-    except FileNotFoundError:
-        records = []
-    fold_run(records + [json.loads(line)])
-    handle = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
-    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        records = parse_journal(_read_all(handle))
+        fold_run(records + [json.loads(line)])
         os.write(handle, line.encode("utf-8"))
         os.fsync(handle)
+        return parse_journal(_read_all(handle))
     finally:
-        os.close(handle)
-    with open(path, encoding="utf-8") as stream:
-        return parse_journal(stream.read())
+        os.close(handle)  # and with it the lock
+
+
+def _read_all(handle: int) -> str:
+    size = os.fstat(handle).st_size
+    return os.pread(handle, size, 0).decode("utf-8") if size else ""
 
 
 class ActionModule(ActionBase):

@@ -23,11 +23,22 @@ from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.etcd_layout import
     events_client_urls,
 )
 from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.maintenance_window import check_window
-from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_plan import remediation_plan, snapshot_host, unknown_hosts
+from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_plan import (
+    node_plan,
+    remediation_plan,
+    snapshot_host,
+    unknown_hosts,
+)
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.report_time import TIME_FORMAT
-from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_run import lock_releaser, step_blocker
+from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_run import (
+    lock_releaser,
+    node_step_blocker,
+    step_blocker,
+)
 from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.phase_checks import (
     member_problems,
+    node_preflight_problems,
+    node_recovery_problems,
     plan_problems,
     preflight_host_problems,
     preflight_setting_problems,
@@ -139,6 +150,9 @@ class FilterModule(object):
             "failure_lines": failure_lines,
             "maintenance_window": maintenance_window_filter,
             "member_problems": _filter("member_problems", member_problems),
+            "node_plan": _filter("node_plan", node_plan),
+            "node_preflight_problems": _filter("node_preflight_problems", node_preflight_problems),
+            "node_recovery_problems": _filter("node_recovery_problems", node_recovery_problems),
             "plan_problems": _filter("plan_problems", plan_problems),
             "preflight_host_problems": _filter("preflight_host_problems", preflight_host_problems),
             "preflight_setting_problems": _filter("preflight_setting_problems", preflight_setting_problems),
@@ -146,6 +160,7 @@ class FilterModule(object):
             # [{host, member, kernel, reason}] for the hosts whose kernel the kit cannot judge.
             "remediation_unknown": _filter("remediation_unknown", unknown_hosts),
             "run_lock_releaser": _filter("run_lock_releaser", lock_releaser),
+            "run_node_step_blocker": _filter("run_node_step_blocker", node_step_blocker),
             "run_step_blocker": _filter("run_step_blocker", step_blocker),
             "snapshot_host": _filter("snapshot_host", snapshot_host),
             "snapshot_problems": _filter("snapshot_problems", snapshot_problems),

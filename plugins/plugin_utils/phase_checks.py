@@ -437,3 +437,35 @@ def member_problems(facts: dict[str, Any]) -> list[dict[str, str]]:
         if message:
             return [{"check": check, "message": message}]
     return []
+
+
+def node_preflight_problems(detected: dict[str, Any]) -> list[dict[str, str]]:
+    """preflight's checks of a node outside the etcd group, after detect read it (its
+    detected_node entry): an etcd member it runs all the same, first and alone, then the
+    fixed kernel apt offers it, as for an etcd host."""
+    claims = detected.get("claim_problems") or []
+    if claims:
+        return [{"check": problem.get("check", "claims"), "message": problem["message"]} for problem in claims]
+    return _kernel_problems(detected["host"], detected)
+
+
+def node_recovery_problems(facts: dict[str, Any]) -> list[dict[str, str]]:
+    """A node after its reboot: what it ran before must run again. facts: host, before and
+    after (runtime_status's results before the disruption and after the reboot; after is
+    the last of its polls). containerd where it was the node's runtime must answer, and
+    the kubelet where the node has one must be active."""
+    host, before, after = facts["host"], facts["before"], facts["after"]
+    if _unreachable(after):
+        return [{"check": "runtime", "message": "%s became unreachable after its reboot: %s"
+                 % (host, after.get("msg") or "")}]
+    problems = []
+    if before.get("present") and not after.get("answering"):
+        problems.append({"check": "runtime", "message": (
+            "%s came back on its fixed kernel, but its containerd does not answer (%s): the node cannot run or stop a "
+            "container. See journalctl -u containerd there; restart containerd (systemctl restart containerd) or the "
+            "node, then run the kit again: it resumes with this node." % (host, after.get("error") or "no answer"))})
+    if before.get("kubelet") is not None and after.get("kubelet") != "active":
+        problems.append({"check": "kubelet", "message": (
+            "%s came back on its fixed kernel, but kubelet.service is %s: the node is not serving. See journalctl -u "
+            "kubelet there, then run the kit again: it resumes with this node." % (host, after.get("kubelet") or "gone"))})
+    return problems

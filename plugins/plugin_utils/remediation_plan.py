@@ -178,8 +178,8 @@ def node_plan(node_reports: list[dict[str, Any]], serial: Any = 1) -> list[dict[
     node on an affected kernel, a control-plane node alone in its batch (one at a time,
     as the masters go), then the workers in batches of batch_size(serial, workers), in
     the report's order. A node whose kernel the kit cannot judge is never planned. Each
-    step is {"order", "batch", "host", "role", "from", "to"}; "to" is None when no fixed
-    kernel is offered."""
+    step is {"order", "batch", "host", "role", "action" ("upgrade", as an etcd host's step
+    that reboots), "from", "to"}; "to" is None when no fixed kernel is offered."""
     for report in node_reports:
         if not isinstance(report, dict) or not {"host", "role", "kernel", "affected", "target"} <= set(report):
             raise ValueError("each node report needs host, role, kernel, affected and target, got %r" % (report,))
@@ -194,5 +194,5 @@ def node_plan(node_reports: list[dict[str, Any]], serial: Any = 1) -> list[dict[
     for batch, members in enumerate(batches, start=1):
         for report in members:
             steps.append({"order": len(steps) + 1, "batch": batch, "host": report["host"], "role": report["role"],
-                          "from": report["kernel"], "to": report["target"]})
+                          "action": "upgrade", "from": report["kernel"], "to": report["target"]})
     return steps

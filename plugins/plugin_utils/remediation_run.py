@@ -10,8 +10,9 @@ report from it once, with run_report(). The result is decided here and nowhere e
   refused        stopped before any member was disrupted (start or preflight said no)
   stopped        stopped during the rollout, at a host, or a planned host has no
                  read-back result (it became unreachable, or the run was interrupted)
-  remediated     every planned host was read back on a fixed kernel with its member healthy
-  nothing_to_do  no host in the plan
+  remediated     every planned host was read back on a fixed kernel with its member healthy,
+                 and every planned node after them on a fixed kernel with its runtime answering
+  nothing_to_do  no host and no node in the plans
   planned        check mode with work to do
 """
 
@@ -34,11 +35,12 @@ LOCK_STATES = ("not_taken", "held", "released", "lapsed", "held_by_other", "not_
 LOCK_TTL_MARGIN_S = 60
 
 _RUN_FIELDS = ("run_id", "started", "check_mode", "limit", "phase", "stop", "plan", "unknown",
-               "detected", "snapshot", "lock", "in_progress", "hosts", "apt_timers", "window", "unfinished")
+               "detected", "snapshot", "lock", "in_progress", "hosts", "apt_timers", "window", "unfinished",
+               "node_plan", "node_detected", "nodes", "nodes_in_progress")
 # What run_update() accepts: every field but hosts (changed through host=...), apt_timers
 # (through apt_paused=... and apt_resumed=...) and run_id.
 _UPDATABLE = ("phase", "stop", "plan", "unknown", "detected", "snapshot", "lock", "in_progress", "host",
-              "apt_paused", "apt_resumed", "window")
+              "apt_paused", "apt_resumed", "window", "node_plan", "node_detected", "node_started", "node")
 _WINDOW_KEYS = ("days", "start", "end", "judged_at", "override", "inside", "reason")
 
 # The keys a host's entry has in both reports, the detect report's and a run's, with the
@@ -53,6 +55,12 @@ _FLAG_KEYS = ("leader_transferred", "fallback_used", "verified")
 _HOST_KEYS = ("host", "member", "kernel_before", "kernel_after", "status", "verified") + \
     ("leader_transferred", "fallback_used", "downtime_s", "reboot_at", "healthy_at", "kept_waiting_s") + \
     ("left_cordoned",)
+# A node's result (the nodes after the etcd members): its batch, its kernels, its runtime
+# as read back after the reboot ({answering, version, answer_s, kubelet}, None where the
+# node has no runtime), and how long it was out (from its reboot to its runtime answering).
+NODE_STATUSES = ("remediated", "already_fixed", "failed")
+_NODE_KEYS = ("host", "role", "batch", "kernel_before", "kernel_after", "status", "verified", "runtime",
+              "downtime_s", "reboot_at", "back_at", "left_cordoned")
 
 
 def lock_ttl_needed(reboot_timeout_s: float, recover_wait_s: float, gate_wait_s: float, install_timeout_s: float,
@@ -108,6 +116,12 @@ def new_run(run_id: str, started: str, check_mode: bool | str = False, limit: st
         "window": None,
         # Earlier runs whose journal has no end (see run_journal.unfinished_run).
         "unfinished": [],
+        # The nodes after the etcd members: their plan (remediation_plan.node_plan), what
+        # each detected, their results, and the nodes whose step is under way (a batch).
+        "node_plan": [],
+        "node_detected": [],
+        "nodes": {},
+        "nodes_in_progress": [],
     }
 
 
@@ -150,6 +164,23 @@ def typed_host_entry(entry: dict[str, Any]) -> dict[str, Any]:
     return typed
 
 
+def typed_node_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """A node's result with its numbers as numbers and its flags as booleans."""
+    if not isinstance(entry, dict) or not entry.get("host"):
+        raise ValueError("a node result needs at least its host, got %r" % (entry,))
+    unknown = sorted(set(entry) - set(_NODE_KEYS))
+    if unknown:
+        raise ValueError("a node result has unknown keys %s; known: %s" % (", ".join(unknown), ", ".join(_NODE_KEYS)))
+    typed = dict((key, None) for key in _NODE_KEYS)
+    typed.update(entry)
+    if typed["status"] not in NODE_STATUSES:
+        raise ValueError("node status must be one of %s, got %r" % (", ".join(NODE_STATUSES), typed["status"]))
+    for key in ("downtime_s", "reboot_at", "back_at"):
+        typed[key] = _number(typed[key], key)
+    typed["verified"] = flag(typed["verified"])
+    return typed
+
+
 def _check_stop(stop: Any, phase: str) -> dict[str, str]:
     if not isinstance(stop, dict) or sorted(stop) != ["at", "reason"] or not stop["at"] or not stop["reason"]:
         raise ValueError("stop must be {'at': <host or phase>, 'reason': <text>}, got %r" % (stop,))
@@ -168,6 +199,8 @@ def run_update(run: dict[str, Any], **changes: Any) -> dict[str, Any]:
     apt_paused: {host: the apt_timers module's result there}: the timers it stopped (paused;
         hosts with none are left out) and how long it waited for a running upgrade (waited_s).
     apt_resumed: the hosts whose paused timers were started again.
+    node_plan, node_detected: lists. node_started: a node whose step begins (a batch has
+    several under way). node: one node's result (see typed_node_entry); it ends its step.
     """
     _check_run(run)
     unknown = sorted(set(changes) - set(_UPDATABLE))
@@ -213,7 +246,16 @@ def run_update(run: dict[str, Any], **changes: Any) -> dict[str, Any]:
             if not isinstance(value, dict) or sorted(value) != sorted(_WINDOW_KEYS):
                 raise ValueError("window must be {%s}, got %r" % (", ".join(_WINDOW_KEYS), value))
             updated["window"] = dict(value, override=flag(value["override"]), inside=flag(value["inside"]))
-        elif key in ("plan", "unknown", "detected"):
+        elif key == "node_started":
+            if value not in [step["host"] for step in updated["node_plan"]]:
+                raise ValueError("%r is not in the run's node plan" % (value,))
+            if value not in updated["nodes_in_progress"]:
+                updated["nodes_in_progress"].append(value)
+        elif key == "node":
+            entry = typed_node_entry(value)
+            updated["nodes"][entry["host"]] = entry
+            updated["nodes_in_progress"] = [host for host in updated["nodes_in_progress"] if host != entry["host"]]
+        elif key in ("plan", "unknown", "detected", "node_plan", "node_detected"):
             if not isinstance(value, (list, tuple)):
                 raise ValueError("%s must be a list, got %r" % (key, value))
             updated[key] = list(value)
@@ -268,6 +310,42 @@ def step_blocker(run: dict[str, Any], host: str) -> str | None:
     return None
 
 
+def _unfinished_node(run: dict[str, Any], before_batch: int | None = None) -> str | None:
+    """The first planned node (of the batches before before_batch, or of all) without a
+    read-back result, or None."""
+    for step in run["node_plan"]:
+        if before_batch is not None and step["batch"] >= before_batch:
+            break
+        entry = run["nodes"].get(step["host"])
+        if entry is None or entry["status"] == "failed" or not entry["verified"]:
+            return step["host"]
+    return None
+
+
+def node_step_blocker(run: dict[str, Any], host: str) -> str | None:
+    """Why a node's step must not start, or None: the worker phase's resume guard. A node
+    goes only after every etcd member of the plan was read back, while nothing has stopped
+    the run, and once every node of the batches before its own was read back (its own
+    batch's nodes go side by side)."""
+    _check_run(run)
+    if run["check_mode"]:
+        return "check mode plans only"
+    if run["stop"] is not None:
+        return "the run stopped at %s" % run["stop"]["at"]
+    if run["in_progress"] is not None:
+        return "the step of %s has not ended" % run["in_progress"]
+    member = _unfinished_host(run)
+    if member is not None:
+        return "%s, an etcd member planned before the other nodes, has no read-back result" % member
+    steps = dict((step["host"], step) for step in run["node_plan"])
+    if host not in steps:
+        return "%s is not in the node plan" % host
+    earlier = _unfinished_node(run, before_batch=steps[host]["batch"])
+    if earlier is not None:
+        return "%s, in a batch before that of %s, has no read-back result" % (earlier, host)
+    return None
+
+
 def lock_releaser(run: dict[str, Any], hosts: list[str]) -> str | None:
     """The host finish releases the run's lock from, or None when the run holds none: any of
     the play's etcd hosts (hosts, the controller among them or not) will do, but not the one
@@ -286,11 +364,13 @@ def decide_result(run: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
     stop = run["stop"]
     if stop is not None:
         return ("refused" if stop["phase"] in ("start", "preflight") else "stopped"), stop
-    if not run["plan"]:
+    if not run["plan"] and not run["node_plan"]:
         return "nothing_to_do", None
     if run["check_mode"]:
         return "planned", None
     unfinished = run["in_progress"] or _unfinished_host(run)
+    if unfinished is None:
+        unfinished = (run["nodes_in_progress"] or [None])[0] or _unfinished_node(run)
     if unfinished is not None:
         return "stopped", {"at": unfinished, "reason": (
             "%s has no read-back result: it became unreachable or the run was interrupted during "
@@ -314,6 +394,29 @@ def _entry_for(run: dict[str, Any], detected: dict[str, Any], planned: dict[str,
     return entry
 
 
+def _node_entry_for(run: dict[str, Any], detected: dict[str, Any], planned: dict[str, dict[str, Any]]
+                    ) -> dict[str, Any]:
+    name = detected["host"]
+    # A refused run disrupted nothing: its nodes keep their verdict, as its hosts do.
+    refused = run["stop"] is not None and run["stop"]["phase"] in ("start", "preflight")
+    step = None if refused else planned.get(name)
+    if name in run["nodes"]:
+        entry = dict(run["nodes"][name])
+    else:
+        entry = dict((key, None) for key in _NODE_KEYS)
+        entry.update({"host": name, "role": detected.get("role"), "kernel_before": detected.get("kernel"),
+                      "verified": False})
+        if step is not None:
+            entry["status"] = "planned" if run["check_mode"] else "not_started"
+        else:
+            entry["status"] = {"fixed": "already_fixed"}.get(detected.get("status"), detected.get("status"))
+            entry["kernel_after"] = detected.get("kernel")
+    entry.update((key, detected.get(key)) for key in HOST_IDENTITY)
+    entry["batch"] = step["batch"] if step else None
+    entry["order"] = step["order"] if step else None
+    return entry
+
+
 def run_report(run: dict[str, Any], finished: str) -> dict[str, Any]:
     """The run's report: result, where and why it stopped, the plan, one entry per host."""
     _check_run(run)
@@ -329,6 +432,9 @@ def run_report(run: dict[str, Any], finished: str) -> dict[str, Any]:
         hosts.append(entry)
     # Plan order first (the order the run works in), then the hosts it had nothing to do on.
     hosts.sort(key=lambda entry: (entry["order"] is None, entry["order"] or 0, entry["host"]))
+    node_steps = dict((step["host"], step) for step in run["node_plan"])
+    nodes = [_node_entry_for(run, detected, node_steps) for detected in run["node_detected"]]
+    nodes.sort(key=lambda entry: (entry["order"] is None, entry["order"] or 0, entry["host"]))
     report = {
         "result": result,
         "run_id": run["run_id"],
@@ -355,6 +461,9 @@ def run_report(run: dict[str, Any], finished: str) -> dict[str, Any]:
         # may still be held until its lease lapses, and a member may have been left out.
         "unfinished_runs": list(run["unfinished"]),
         "hosts": hosts,
+        # The nodes after the etcd members, in plan order (batch by batch), then the others.
+        "node_plan": list(run["node_plan"]),
+        "nodes": nodes,
     }
     report["summary"] = summary_line(report)
     return report
@@ -377,6 +486,11 @@ def summary_line(report: dict[str, Any]) -> str:
         counts[host["status"]] = counts.get(host["status"], 0) + 1
     parts = ", ".join("%d %s" % (count, status) for status, count in sorted(counts.items()))
     text = "%s: %s" % (report["result"], parts or "no host checked")
+    node_counts = {}
+    for node in report.get("nodes") or []:
+        node_counts[node["status"]] = node_counts.get(node["status"], 0) + 1
+    if node_counts:
+        text += "; other nodes: " + ", ".join("%d %s" % (count, status) for status, count in sorted(node_counts.items()))
     if report["limit"]:
         text += " (limited to %s)" % report["limit"]
     if report["stopped_at"]:

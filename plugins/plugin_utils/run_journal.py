@@ -53,6 +53,16 @@ EVENTS: dict[str, tuple[str, ...]] = {
     # The step's end, read back: kernel_before as the step read it, rebooted whether it
     # needed the reboot (an affected kernel), left_cordoned what the operator's hooks left.
     "host_done": ("host", "kernel_before", "rebooted", "left_cordoned"),
+    # The nodes after the etcd members (outside the etcd group): their plan, batch by
+    # batch, and what each detected.
+    "nodes_planned": ("plan", "detected"),
+    # One node's step; a batch's nodes go side by side. runtime: what the node's container
+    # runtime answered after the reboot ({answering, version, answer_s, kubelet}), None
+    # where the node has none.
+    "node_started": ("host",),
+    "node_rebooting": ("host",),
+    "node_read_back": ("host", "kernel", "runtime"),
+    "node_done": ("host", "kernel_before", "rebooted", "left_cordoned"),
     # The maintenance window closed at a host (moment: before its step, before its
     # disruption); verdict: the window's reason. The host is untouched.
     "window_closed": ("host", "moment", "verdict"),
@@ -163,6 +173,10 @@ def _apply(run: dict[str, Any], steps: dict[str, dict[str, Any]], event: str, fi
         else:
             return run_update(run, host=_host_done(run, step, seen, fields))
         return run
+    if event in ("node_started", "node_rebooting", "node_read_back", "node_done"):
+        return _node_event(run, steps, event, fields, moment)
+    if event == "nodes_planned":
+        return run_update(run, node_plan=fields["plan"], node_detected=fields["detected"])
     if event == "window":
         return run_update(run, window=fields["window"])
     if event == "phase":
@@ -186,6 +200,39 @@ def _apply(run: dict[str, Any], steps: dict[str, dict[str, Any]], event: str, fi
     if event == "failed":
         return _failed(run, steps, fields)
     # finished: the report's time is the record's field; nothing in the run changes.
+    return run
+
+
+def _node_event(run: dict[str, Any], steps: dict[str, dict[str, Any]], event: str, fields: dict[str, Any],
+                moment: float) -> dict[str, Any]:
+    host = fields["host"]
+    step = next((step for step in run["node_plan"] if step["host"] == host), None)
+    if step is None:
+        raise ValueError("%r is not in the run's node plan" % (host,))
+    if event == "node_started":
+        steps[host] = {"node": True, "role": step["role"], "batch": step["batch"], "kernel_before": step["from"],
+                       "kernel_after": None, "runtime": None, "reboot_at": None, "back_at": None}
+        return run_update(run, phase="rollout", node_started=host)
+    if host not in steps or host not in run["nodes_in_progress"]:
+        raise ValueError("%s for %s, whose step has not started" % (event, host))
+    seen = steps[host]
+    if event == "node_rebooting":
+        seen["reboot_at"] = moment
+    elif event == "node_read_back":
+        seen["kernel_after"] = fields["kernel"]
+        seen["runtime"] = fields["runtime"] or None
+        seen["back_at"] = moment
+    else:
+        rebooted = flag(fields["rebooted"])
+        if rebooted and (seen["reboot_at"] is None or seen["back_at"] is None):
+            raise ValueError("%s was rebooted but the journal has no node_rebooting and node_read_back for it" % host)
+        return run_update(run, node={
+            "host": host, "role": seen["role"], "batch": seen["batch"], "kernel_before": fields["kernel_before"],
+            "kernel_after": seen["kernel_after"], "status": "remediated" if rebooted else "already_fixed",
+            "verified": True, "runtime": seen["runtime"], "left_cordoned": fields["left_cordoned"] or None,
+            "downtime_s": round(seen["back_at"] - seen["reboot_at"], 1) if rebooted else 0.0,
+            "reboot_at": round(seen["reboot_at"], 2) if rebooted else None,
+            "back_at": round(seen["back_at"], 2) if rebooted else None})
     return run
 
 
@@ -230,6 +277,11 @@ def _failed(run: dict[str, Any], steps: dict[str, dict[str, Any]], fields: dict[
     if not in_rollout or host not in steps:
         return run
     seen = steps[host]
+    if seen.get("node"):
+        return run_update(run, node={
+            "host": host, "role": seen["role"], "batch": seen["batch"], "kernel_before": seen["kernel_before"],
+            "kernel_after": seen["kernel_after"], "status": "failed", "runtime": seen["runtime"],
+            "left_cordoned": fields["left_cordoned"] or None, "reboot_at": seen["reboot_at"]})
     return run_update(run, host={
         "host": host, "member": seen["member"], "kernel_before": seen["kernel_before"],
         "kernel_after": seen["kernel_after"], "status": "failed",
@@ -246,5 +298,5 @@ def unfinished_run(records: list[dict[str, Any]]) -> dict[str, Any] | None:
     run = fold_run(records)
     last = records[-1]
     return {"run_id": run["run_id"], "started": run["started"], "phase": run["phase"],
-            "in_progress": run["in_progress"], "lock": run["lock"],
+            "in_progress": run["in_progress"] or ", ".join(run["nodes_in_progress"]) or None, "lock": run["lock"],
             "note": "its last record was %s at %s" % (last["event"], utc_stamp(_time(last)))}

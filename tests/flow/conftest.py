@@ -50,7 +50,10 @@ def flow(request, flow_session, tmp_path):
         cluster.wait_healthy()
         yield cluster
         return
-    cluster = FlowCluster(str(tmp_path / "cluster"), flow_session["dir"], flow_session["block"])
+    # A test marked workers(n) gets n workers (kube_node) beside the three masters.
+    workers = request.node.get_closest_marker("workers")
+    cluster = FlowCluster(str(tmp_path / "cluster"), flow_session["dir"], flow_session["block"],
+                          workers=workers.args[0] if workers else 0)
     try:
         yield cluster.start()
     finally:

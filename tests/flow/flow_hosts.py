@@ -91,12 +91,14 @@ def loopback_block():
 
 
 class FlowHost:
-    def __init__(self, name, index, ip, folder, faults):
+    def __init__(self, name, index, ip, folder, faults, worker=False):
         self.name = name
         self.index = index
         self.ip = ip
         self.folder = folder
-        self.member = "etcd%d" % index
+        # A worker (kube_node) runs no etcd member: the same machine otherwise.
+        self.worker = worker
+        self.member = None if worker else "etcd%d" % index
         self.client_url = "https://%s:2379" % ip
         self.peer_url = "https://%s:2380" % ip
         self.faults = faults  # {fault: value}: the cluster's, for this host
@@ -152,7 +154,7 @@ class FlowHost:
     # --- etcd, as systemd runs kubespray's host-layout unit ---------------------------
 
     def start_etcd(self):
-        if self.etcd is not None and self.etcd.poll() is None:
+        if self.worker or (self.etcd is not None and self.etcd.poll() is None):
             return
         settings = {}
         for line in self.read("/etc/etcd.env").splitlines():
@@ -227,14 +229,18 @@ class FlowCluster:
     """Three (or more) flow hosts running one etcd cluster, an inventory for them, and the
     harness thread that answers their reboots."""
 
-    def __init__(self, folder, session_dir, block, size=3, running_abi=kernels.BOOT_ABI):
+    def __init__(self, folder, session_dir, block, size=3, running_abi=kernels.BOOT_ABI, workers=0):
         self.folder = folder
         self.session_dir = session_dir
         self.faults = {}
         self.hosts = [FlowHost("master%d" % n, n, "%s.%d" % (block, n), os.path.join(folder, "master%d" % n),
                                self.faults.setdefault("master%d" % n, {}))
                       for n in range(1, size + 1)]
-        self.by_name = {host.name: host for host in self.hosts}
+        # Workers (kubespray's kube_node) at .21 and up, as in the lab.
+        self.workers = [FlowHost("worker%d" % n, n, "%s.%d" % (block, 20 + n), os.path.join(folder, "worker%d" % n),
+                                 self.faults.setdefault("worker%d" % n, {}), worker=True)
+                        for n in range(1, workers + 1)]
+        self.by_name = {host.name: host for host in self.hosts + self.workers}
         self.running_abi = running_abi
         self.token = "flow-" + uuid.uuid4().hex[:8]
         self.reports_dir = os.path.join(folder, "reports")
@@ -252,7 +258,7 @@ class FlowCluster:
     def start(self):
         pool = kernels.build_pool(os.path.join(self.session_dir, "pool"))
         initial_cluster = ",".join("%s=%s" % (h.member, h.peer_url) for h in self.hosts)
-        for host in self.hosts:
+        for host in self.hosts + self.workers:
             self._prepare(host, pool, initial_cluster)
         for host in self.hosts:
             host.start_etcd()
@@ -264,6 +270,27 @@ class FlowCluster:
     def _prepare(self, host, pool, initial_cluster):
         os.makedirs(host.folder)
         host.start_namespace()
+        if host.worker:
+            # The machine's etcd-server package has a unit, as a worker with the package would: masked.
+            host.run(["ln", "-sf", "/dev/null", "/etc/systemd/system/etcd.service"])
+        else:
+            self._prepare_member(host, initial_cluster)
+        host.write("/usr/local/sbin/flow-reboot", REBOOT_SCRIPT, 0o755)
+        # apt sees only the host's own flat repository (the lab mirror's shape), offline.
+        self.write_repo(host)
+        host.write("/etc/apt/apt.conf.d/99flow", 'Dir::Etc::SourceList "/etc/apt/flow.list";\n'
+                   'Dir::Etc::SourceParts "/etc/apt/flow.list.d";\nAcquire::Languages "none";\n'
+                   # The repository is in a folder only root may read.
+                   'APT::Sandbox::User "root";\n')
+        host.write("/etc/apt/flow.list", "deb [trusted=yes] file:%s ./\n" % self.repo_dir(host))
+        host.run(["mkdir", "-p", "/etc/apt/flow.list.d", "/var/lib/etcd", "/var/lib/lab"])
+        running = [pool[name] for name in kernels.release_packages(self.running_abi)
+                   if name.startswith(("linux-image-", "linux-modules-"))]
+        host.run(["dpkg", "-i"] + running, env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+        host.run(["apt-get", "update", "-qq"])
+        host.sh(BOOT_SCRIPT)
+
+    def _prepare_member(self, host, initial_cluster):
         settings = cluster.kubespray_etcd_env(host.member, host.name, host.ip, initial_cluster)
         settings.update({
             # Each alias has a loopback address of its own; 127.0.0.1 is the machine's.
@@ -279,20 +306,6 @@ class FlowCluster:
                                             os.path.join(self.session_dir, "certs", host.name), host.name, host.ip)
         host.run(["mkdir", "-p", os.path.dirname(CERT_DIR)])
         host.run(["cp", "-a", cert_source, CERT_DIR])
-        host.write("/usr/local/sbin/flow-reboot", REBOOT_SCRIPT, 0o755)
-        # apt sees only the host's own flat repository (the lab mirror's shape), offline.
-        self.write_repo(host)
-        host.write("/etc/apt/apt.conf.d/99flow", 'Dir::Etc::SourceList "/etc/apt/flow.list";\n'
-                   'Dir::Etc::SourceParts "/etc/apt/flow.list.d";\nAcquire::Languages "none";\n'
-                   # The repository is in a folder only root may read.
-                   'APT::Sandbox::User "root";\n')
-        host.write("/etc/apt/flow.list", "deb [trusted=yes] file:%s ./\n" % self.repo_dir(host))
-        host.run(["mkdir", "-p", "/etc/apt/flow.list.d", "/var/lib/etcd", "/var/lib/lab"])
-        running = [pool[name] for name in kernels.release_packages(self.running_abi)
-                   if name.startswith(("linux-image-", "linux-modules-"))]
-        host.run(["dpkg", "-i"] + running, env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
-        host.run(["apt-get", "update", "-qq"])
-        host.sh(BOOT_SCRIPT)
 
     def repo_dir(self, host):
         return os.path.join(self.folder, "mirror", host.name)
@@ -332,11 +345,12 @@ class FlowCluster:
                 "ansible_connection": "local",
                 "ansible_python_interpreter": "{{ ansible_playbook_python }}",
                 "ansible_remote_tmp": os.path.join(REPO_ROOT, ".ansible", "tmp")}},
-                **{h.name: {"ip": h.ip, "ansible_flow_host_dir": h.folder} for h in self.hosts}),
+                **{h.name: {"ip": h.ip, "ansible_flow_host_dir": h.folder} for h in self.hosts + self.workers}),
             "children": {
                 "etcd": {"hosts": {h.name: None for h in self.hosts}, "vars": etcd_vars},
                 "kube_control_plane": {"hosts": {h.name: None for h in self.hosts}},
-                "kube_node": {"hosts": {}},
+                # The workers are reached and simulated as the masters are.
+                "kube_node": {"hosts": {h.name: None for h in self.workers}, "vars": dict(etcd_vars)},
                 "k8s_cluster": {"children": {"kube_control_plane": None, "kube_node": None}},
             }}}
         os.makedirs(os.path.dirname(self.inventory), exist_ok=True)
@@ -372,11 +386,11 @@ class FlowCluster:
             {name: bool(state) for name, state in self.member_states().items()})))
 
     def kernels(self):
-        return {h.name: h.read("/var/lib/lab/osrelease").strip() for h in self.hosts}
+        return {h.name: h.read("/var/lib/lab/osrelease").strip() for h in self.hosts + self.workers}
 
     def rebooted(self):
         """The hosts the harness booted since the cluster started, by name."""
-        return sorted(h.name for h in self.hosts if h.booted)
+        return sorted(h.name for h in self.hosts + self.workers if h.booted)
 
     def state(self):
         """What a run that touches no host must leave as it was: kernels, packages, boots,
@@ -385,7 +399,7 @@ class FlowCluster:
                          h.read("/var/lib/lab/boot_id"),
                          h.sh("ls /var/backups/etcd-kernel-remediation 2>/dev/null || true").stdout,
                          h.etcd.pid if h.etcd is not None and h.etcd.poll() is None else None)
-                for h in self.hosts}
+                for h in self.hosts + self.workers}
 
     def _lock_entry(self):
         client, errors = self.client(), []
@@ -415,7 +429,7 @@ class FlowCluster:
 
     def _answer_reboots(self):
         while not self._stopping.is_set():
-            for host in self.hosts:
+            for host in self.hosts + self.workers:
                 if host.reboot_requested():
                     host.run(["rm", "-f", "/" + REBOOT_REQUEST])
                     threading.Thread(target=host.power_cycle, daemon=True).start()
@@ -423,7 +437,7 @@ class FlowCluster:
 
     def stop(self):
         self._stopping.set()
-        for host in self.hosts:
+        for host in self.hosts + self.workers:
             host.faults.clear()
             host.stop()
             # etcd preallocates 64 MB of WAL per member: drop it, keep the rest for a look.

@@ -119,3 +119,32 @@ def test_the_remediation_report_names_an_earlier_run_that_never_finished(tmp_pat
     assert ("- **Run `20261201T020000Z-abc` never finished** (started 2026-12-01T02:00:00Z, in rollout, during the step "
             "of master2, lock held; its last record was rebooting at 2026-12-01T02:09:00Z)") in markdown
     assert report["result"] == "nothing_to_do"
+
+
+def test_the_remediation_report_shows_the_other_nodes_batch_by_batch(tmp_path):
+    plan = [{"order": 1, "batch": 1, "host": "worker1", "role": "worker", "action": "upgrade",
+             "from": "5.4.0-132-generic", "to": "5.4.0-136-generic"},
+            {"order": 2, "batch": 2, "host": "worker2", "role": "worker", "action": "upgrade",
+             "from": "5.4.0-132-generic", "to": "5.4.0-136-generic"}]
+    nodes = [{"host": name, "member": None, "layout": None, "client_url": None, "observed": {}, "role": "worker",
+              "kernel": "5.4.0-132-generic", "status": "affected"} for name in ("worker1", "worker2")]
+    journal = [{"event": "started", "time": 1.0, "run_id": "r3", "started": "2026-12-01T03:00:00Z", "check_mode": False,
+                "limit": None, "unfinished": []},
+               {"event": "nodes_planned", "time": 2.0, "plan": plan, "detected": nodes},
+               {"event": "planned", "time": 3.0, "plan": [], "unknown": [], "detected": [HOST]},
+               {"event": "node_started", "time": 10.0, "host": "worker1"},
+               {"event": "node_rebooting", "time": 20.0, "host": "worker1"},
+               {"event": "node_read_back", "time": 31.5, "host": "worker1", "kernel": "5.4.0-136-generic",
+                "runtime": {"answering": True, "version": "1.6.20~ds1", "answer_s": 0.02, "kubelet": "active"}},
+               {"event": "node_done", "time": 33.0, "host": "worker1", "kernel_before": "5.4.0-132-generic",
+                "rebooted": True, "left_cordoned": None},
+               {"event": "node_started", "time": 40.0, "host": "worker2"},
+               {"event": "failed", "time": 45.0, "host": "worker2", "reason": "worker2: drain failed", "detected": [],
+                "left_cordoned": "worker2"}]
+    report = run_report(fold_run(journal), "2026-12-01T03:01:00Z")
+    markdown = render(tmp_path, "remediation.md.j2", report)
+    assert ("| 1 | worker1 | worker | 5.4.0-132-generic | 5.4.0-136-generic | answers (1.6.20~ds1), kubelet active | "
+            "11.5 | remediated |") in markdown
+    assert "| 2 | worker2 | worker | 5.4.0-132-generic | - | - | - | failed |" in markdown
+    assert "- **Stopped at worker2**: worker2: drain failed" in markdown
+    assert "- **worker2 is still cordoned** by the pre_disruption hook on worker2" in markdown

@@ -58,9 +58,11 @@ needs_ctr = pytest.mark.skipif(shutil.which("ctr") is None or not os.path.exists
 
 
 @needs_ctr
-def test_a_socket_that_accepts_and_never_answers_is_a_hung_runtime_after_the_bound(tmp_path):
+def test_a_socket_that_accepts_and_never_answers_is_a_hung_runtime_after_the_bound(tmp_path, monkeypatch):
     # As the bug leaves containerd: the kernel queues the connection, no one ever answers.
-    path = str(tmp_path / "containerd.sock")
+    # A relative path: a socket's path is bounded (108 bytes), and tmp_path may be longer.
+    monkeypatch.chdir(tmp_path)
+    path = "containerd.sock"
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(16)
@@ -78,10 +80,12 @@ def test_a_socket_that_accepts_and_never_answers_is_a_hung_runtime_after_the_bou
 
 
 @needs_ctr
-def test_a_socket_that_refuses_is_a_runtime_that_does_not_answer_with_ctrs_words(tmp_path):
-    path = tmp_path / "containerd.sock"
-    path.write_text("")
-    outcome, result = run_module(runtime_status.main, {"socket": str(path), "timeout": 5, "journal_window_s": 0},
+def test_a_socket_that_refuses_is_a_runtime_that_does_not_answer_with_ctrs_words(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind("containerd.sock")
+    listener.close()  # bound and never listening: a connection is refused, as to a stopped containerd's socket
+    outcome, result = run_module(runtime_status.main, {"socket": "containerd.sock", "timeout": 5, "journal_window_s": 0},
                                  FakeCommands({"systemctl": show()}))
     assert outcome == "exit"
     assert result["answering"] is False and "connection refused" in result["error"]

@@ -10,6 +10,8 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.sre.etcd_kernel.plugins.filter.remediation import FilterModule
 from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.phase_checks import (
     member_problems,
+    node_preflight_problems,
+    node_recovery_problems,
     plan_problems,
     preflight_host_problems,
     preflight_setting_problems,
@@ -543,3 +545,47 @@ def test_a_host_lost_during_the_snapshot_says_when():
 def test_the_snapshot_filter_names_itself_on_bad_input():
     with pytest.raises(AnsibleFilterError, match="^snapshot_problems: "):
         FilterModule().filters()["snapshot_problems"]({"hosts": []})
+
+
+# --- the other nodes -------------------------------------------------------------------
+
+def node_entry(**changes):
+    entry = {"host": "worker1", "role": "worker", "kernel": "5.4.0-132-generic", "affected": True, "status": "affected",
+             "target": "5.4.0-136-generic", "installed": ["5.4.0-132-generic"], "target_packages_missing": [],
+             "running_packages": ["linux-image-5.4.0-132-generic"], "claim_problems": []}
+    entry.update(changes)
+    return entry
+
+
+def test_a_node_that_runs_an_etcd_member_is_refused_first_and_alone():
+    claim = {"check": "etcd_group", "message": "worker1: runs the etcd member etcd9. Nothing was changed."}
+    assert node_preflight_problems(node_entry(claim_problems=[claim], target=None)) == [claim]
+
+
+def test_a_node_without_its_fixed_kernel_in_full_is_refused_as_an_etcd_host_is():
+    assert node_preflight_problems(node_entry()) == []
+    assert node_preflight_problems(node_entry(affected=False, status="fixed", target=None)) == []
+    assert [p["check"] for p in node_preflight_problems(node_entry(target=None))] == ["fixed_kernel"]
+    missing = node_entry(target_packages_missing=["linux-modules-extra-5.4.0-136-generic"])
+    assert [p["check"] for p in node_preflight_problems(missing)] == ["fixed_kernel_packages"]
+
+
+RUNNING = {"present": True, "answering": True, "kubelet": "active", "error": ""}
+
+
+def test_a_node_back_from_its_reboot_must_run_what_it_ran_before():
+    facts = {"host": "worker1", "before": RUNNING, "after": RUNNING}
+    assert node_recovery_problems(facts) == []
+    hung = node_recovery_problems(dict(facts, after=dict(RUNNING, answering=False, error="no answer within 10s")))
+    assert [p["check"] for p in hung] == ["runtime"]
+    assert "its containerd does not answer (no answer within 10s)" in hung[0]["message"]
+    assert "it resumes with this node" in hung[0]["message"]
+    kubelet = node_recovery_problems(dict(facts, after=dict(RUNNING, kubelet="failed")))
+    assert [p["check"] for p in kubelet] == ["kubelet"] and "kubelet.service is failed" in kubelet[0]["message"]
+    unreachable = node_recovery_problems(dict(facts, after={"unreachable": True, "msg": "ssh: timed out"}))
+    assert [p["check"] for p in unreachable] == ["runtime"] and "unreachable" in unreachable[0]["message"]
+
+
+def test_a_node_that_ran_no_runtime_and_no_kubelet_needs_neither_after():
+    none = {"present": False, "answering": None, "kubelet": None, "error": ""}
+    assert node_recovery_problems({"host": "worker1", "before": none, "after": none}) == []

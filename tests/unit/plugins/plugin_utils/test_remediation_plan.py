@@ -286,8 +286,8 @@ def test_the_nodes_go_in_batches_control_plane_alone_first_and_only_affected_jud
         (1, "cp1"), (2, "worker1"), (2, "worker2"), (3, "worker3"), (3, "worker6")]
     assert [step["order"] for step in plan] == [1, 2, 3, 4, 5]
     assert plan[-1]["to"] is None
-    assert plan[0] == {"order": 1, "batch": 1, "host": "cp1", "role": "control_plane", "from": "5.4.0-132-generic",
-                       "to": "5.4.0-136-generic"}
+    assert plan[0] == {"order": 1, "batch": 1, "host": "cp1", "role": "control_plane", "action": "upgrade",
+                       "from": "5.4.0-132-generic", "to": "5.4.0-136-generic"}
 
 
 def test_a_percentage_is_of_the_workers_to_do_and_no_node_means_no_plan():

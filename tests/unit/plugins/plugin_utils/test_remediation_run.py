@@ -15,6 +15,7 @@ from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_run im
     new_run,
     run_report,
     run_update,
+    node_step_blocker,
     step_blocker,
 )
 
@@ -366,3 +367,52 @@ def test_a_run_that_holds_no_lock_releases_none():
     assert lock_releaser(new_run("r1", "t0"), ["master1", "master2"]) is None  # never taken
     assert lock_releaser(run_update(planned_run("master1"), lock="lapsed"), ["master1"]) is None
     assert lock_releaser(rolled_out(planned_run("master1"), done("master1")), ["localhost", "master1"]) == "master1"
+
+
+def node_steps(*hosts, size=2):
+    return [{"order": order, "batch": (order - 1) // size + 1, "host": host, "role": "worker", "action": "upgrade",
+             "from": "5.4.0-132-generic", "to": "5.4.0-136-generic"} for order, host in enumerate(hosts, start=1)]
+
+
+def node_done(host, status="remediated", batch=1):
+    return {"host": host, "role": "worker", "batch": batch, "kernel_before": "5.4.0-132-generic",
+            "kernel_after": "5.4.0-136-generic", "status": status, "verified": status != "failed"}
+
+
+def test_a_nodes_step_waits_for_the_members_and_the_batches_before_its_own():
+    run = run_update(planned_run("master1"), phase="rollout", node_plan=node_steps("worker1", "worker2", "worker3"))
+    assert node_step_blocker(run, "worker1") == (
+        "master1, an etcd member planned before the other nodes, has no read-back result")
+    run = run_update(run, host=done("master1"))
+    # A batch goes side by side: its second node may start while its first is under way.
+    run = run_update(run, node_started="worker1")
+    assert node_step_blocker(run, "worker2") is None
+    assert node_step_blocker(run, "worker3") == "worker1, in a batch before that of worker3, has no read-back result"
+    run = run_update(run, node=node_done("worker1"), node_started="worker2")
+    assert run["nodes_in_progress"] == ["worker2"]
+    run = run_update(run, node=node_done("worker2"))
+    assert node_step_blocker(run, "worker3") is None
+    assert node_step_blocker(run, "worker9") == "worker9 is not in the node plan"
+
+
+def test_no_nodes_step_starts_after_a_stop_in_check_mode_or_while_a_members_step_is_under_way():
+    run = run_update(planned_run("master1"), phase="rollout", node_plan=node_steps("worker1"))
+    assert node_step_blocker(run_update(run, in_progress="master1"), "worker1") == "the step of master1 has not ended"
+    run = run_update(run, host=done("master1"))
+    assert node_step_blocker(run_update(run, stop={"at": "master1", "reason": "x"}), "worker1") == (
+        "the run stopped at master1")
+    checking = run_update(new_run("r1", "t0", check_mode=True), node_plan=node_steps("worker1"))
+    assert node_step_blocker(checking, "worker1") == "check mode plans only"
+    with pytest.raises(ValueError, match="node plan"):
+        run_update(run, node_started="worker9")
+    with pytest.raises(ValueError, match="node status"):
+        run_update(run, node=dict(node_done("worker1"), status="recovered"))
+
+
+def test_a_run_with_only_nodes_planned_is_work_and_a_failed_node_is_not_remediated():
+    run = run_update(new_run("r1", "t0"), phase="rollout", node_plan=node_steps("worker1"),
+                     node_detected=[{"host": "worker1", "role": "worker", "kernel": "5.4.0-132-generic"}])
+    assert run_report(run, "t1")["result"] == "stopped"
+    assert run_report(run_update(run, node=node_done("worker1")), "t1")["result"] == "remediated"
+    report = run_report(run_update(run, node=node_done("worker1", status="failed")), "t1")
+    assert (report["result"], report["stopped_at"]) == ("stopped", "worker1")

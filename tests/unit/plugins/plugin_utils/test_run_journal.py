@@ -479,3 +479,97 @@ def test_unfinished_run_refuses_a_journal_that_is_not_a_run():
         unfinished_run([])
     with pytest.raises(ValueError, match="first record must be started"):
         unfinished_run([record("lock_taken", T0)])
+
+
+# --- the nodes after the etcd members ---------------------------------------------------
+
+WORKERS = ("worker1", "worker2", "worker3")
+RUNTIME = {"answering": True, "version": "1.6.20~ds1", "answer_s": 0.02, "kubelet": None}
+
+
+def node_plan(*hosts, size=2):
+    return [{"order": order, "batch": (order - 1) // size + 1, "host": host, "role": "worker", "action": "upgrade",
+             "from": "5.4.0-132-generic", "to": "5.4.0-136-generic"} for order, host in enumerate(hosts, start=1)]
+
+
+def node_detected(host, status="affected"):
+    return {"host": host, "member": None, "layout": None, "client_url": None, "observed": {}, "role": "worker",
+            "kernel": "5.4.0-132-generic", "status": status}
+
+
+def nodes_planned(when, *hosts, size=2, detected_hosts=WORKERS):
+    return record("nodes_planned", when, plan=node_plan(*hosts, size=size),
+                  detected=[node_detected(h, "affected" if h in hosts else "fixed") for h in detected_hosts])
+
+
+def node_step(host, start, out_for=12.5, runtime=RUNTIME):
+    return [record("node_started", start, host=host),
+            record("node_rebooting", start + 10, host=host),
+            record("node_read_back", start + 10 + out_for, host=host, kernel="5.4.0-136-generic", runtime=runtime),
+            record("node_done", start + 30, host=host, kernel_before="5.4.0-132-generic", rebooted=True,
+                   left_cordoned=None)]
+
+
+def interleaved(*steps):
+    """The records of several nodes' steps, side by side as a batch writes them (in time order)."""
+    return sorted([item for step in steps for item in step], key=lambda item: item["time"])
+
+
+def test_the_nodes_go_after_the_members_and_a_batch_folds_side_by_side():
+    records = preflight("master1", extra=[nodes_planned(T0 + 14, *WORKERS)]) + rebooted_step("master1", T0 + 20)
+    records += interleaved(node_step("worker1", T0 + 200), node_step("worker2", T0 + 201, out_for=20))
+    records += node_step("worker3", T0 + 300) + finish("master1")
+    run = fold_run(records)
+    assert run["nodes_in_progress"] == []
+    assert {host: (entry["status"], entry["batch"], entry["downtime_s"]) for host, entry in run["nodes"].items()} == {
+        "worker1": ("remediated", 1, 12.5), "worker2": ("remediated", 1, 20.0), "worker3": ("remediated", 2, 12.5)}
+    report = run_report(run, "2026-11-29T01:00:00Z")
+    assert report["result"] == "remediated"
+    assert [(node["host"], node["batch"], node["status"]) for node in report["nodes"]] == [
+        ("worker1", 1, "remediated"), ("worker2", 1, "remediated"), ("worker3", 2, "remediated")]
+    assert report["nodes"][0]["runtime"] == RUNTIME and report["nodes"][0]["kernel_after"] == "5.4.0-136-generic"
+    assert report["nodes"][0]["member"] is None and report["nodes"][0]["role"] == "worker"
+    assert report["summary"] == "remediated: 1 remediated, 2 unaffected; other nodes: 3 remediated"
+
+
+def test_a_node_that_fails_stops_the_run_there_its_batch_mate_ends_and_later_batches_are_not_started():
+    records = preflight("master1", extra=[nodes_planned(T0 + 14, *WORKERS)]) + rebooted_step("master1", T0 + 20)
+    worker1 = node_step("worker1", T0 + 200)
+    worker2 = node_step("worker2", T0 + 201)[:2]  # rebooted, never came back in time
+    records += interleaved(worker1[:2], worker2) + [
+        record("failed", T0 + 230, host="worker2", reason="worker2: containerd did not answer after its reboot",
+               detected=[], left_cordoned=None)] + worker1[2:] + finish("master1")
+    run = fold_run(records)
+    report = run_report(run, "2026-11-29T01:00:00Z")
+    assert (report["result"], report["stopped_at"]) == ("stopped", "worker2")
+    assert "containerd did not answer" in report["reason"]
+    assert [(node["host"], node["status"]) for node in report["nodes"]] == [
+        ("worker1", "remediated"), ("worker2", "failed"), ("worker3", "not_started")]
+    assert report["nodes"][1]["reboot_at"] == round(T0 + 211, 2) and report["nodes"][1]["verified"] is False
+
+
+def test_a_node_whose_step_never_ended_is_where_the_run_stopped():
+    records = preflight("master1", extra=[nodes_planned(T0 + 14, "worker1")]) + rebooted_step("master1", T0 + 20)
+    records += node_step("worker1", T0 + 200)[:2] + finish("master1")
+    report = run_report(fold_run(records), "2026-11-29T01:00:00Z")
+    assert (report["result"], report["stopped_at"]) == ("stopped", "worker1")
+    assert unfinished_run(records[:-2])["in_progress"] == "worker1"
+
+
+def test_only_nodes_to_do_is_still_work_and_a_node_event_outside_the_plan_or_its_step_is_refused():
+    records = preflight(extra=[nodes_planned(T0 + 14, "worker1")]) + node_step("worker1", T0 + 200) + finish()
+    assert run_report(fold_run(records), "2026-11-29T01:00:00Z")["result"] == "remediated"
+    with pytest.raises(ValueError, match="node plan"):
+        fold_run(preflight(extra=[nodes_planned(T0 + 14, "worker1")]) + node_step("worker2", T0 + 200))
+    with pytest.raises(ValueError, match="has not started"):
+        fold_run(preflight(extra=[nodes_planned(T0 + 14, "worker1")]) + node_step("worker1", T0 + 200)[1:])
+
+
+def test_a_run_refused_after_the_nodes_were_planned_shows_their_verdict_not_a_step():
+    records = preflight()[:3] + [nodes_planned(T0 + 3, "worker1")] + [
+        record("failed", T0 + 20, host=None, reason="master1: the cluster cannot afford it", detected=[],
+               left_cordoned=None)] + finish()
+    report = run_report(fold_run(records), "2026-11-29T01:00:00Z")
+    assert report["result"] == "refused"
+    assert [(n["host"], n["status"], n["batch"]) for n in report["nodes"]] == [
+        ("worker1", "affected", None), ("worker2", "already_fixed", None), ("worker3", "already_fixed", None)]
