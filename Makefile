@@ -12,7 +12,7 @@ export XDG_CACHE_HOME := $(CURDIR)/.cache
 PYTHON := $(VENV)/bin/python
 LAB := $(PYTHON) -m lab
 
-.PHONY: help setup lab-up lab-down lab-status lab-fault lab-clear demo detect remediate mitigate test test-unit test-flow test-integration test-molecule test-faults test-vm setup-vm vm-up vm-down lint bench bench-health yaml-metrics
+.PHONY: help setup lab-up lab-down lab-status lab-fault lab-clear demo detect remediate mitigate test test-unit test-flow test-integration test-molecule test-faults test-vm setup-vm vm-up vm-down lint bench bench-workers bench-health yaml-metrics
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ detect: lab-up ## Read-only report: kernels, etcd state, symptoms, plan (reports
 
 bench: lab-up ## Rollout benchmark: kit vs kit without leader handoff vs naive (reports/bench.json)
 	@$(PYTHON) -m bench.rollout
+
+bench-workers: lab-up ## Worker-phase benchmark: 10 and 20 workers at batch 1, 2 and 25%, kit vs naive (reports/bench-workers.json)
+	@$(PYTHON) -m bench.workers
 
 yaml-metrics: setup ## How much the role's YAML decides: tasks, run-state reads, Jinja characters, inline if/else, constants' homes
 	@$(PYTHON) bench/yaml_metrics.py

@@ -32,6 +32,7 @@ from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_plan i
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.report_time import TIME_FORMAT
 from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_run import (
     lock_releaser,
+    node_phase_problems,
     node_step_blocker,
     step_blocker,
 )
@@ -150,6 +151,7 @@ class FilterModule(object):
             "failure_lines": failure_lines,
             "maintenance_window": maintenance_window_filter,
             "member_problems": _filter("member_problems", member_problems),
+            "node_phase_problems": _filter("node_phase_problems", node_phase_problems),
             "node_plan": _filter("node_plan", node_plan),
             "node_preflight_problems": _filter("node_preflight_problems", node_preflight_problems),
             "node_recovery_problems": _filter("node_recovery_problems", node_recovery_problems),

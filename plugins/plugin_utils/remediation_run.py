@@ -325,8 +325,8 @@ def _unfinished_node(run: dict[str, Any], before_batch: int | None = None) -> st
 def node_step_blocker(run: dict[str, Any], host: str) -> str | None:
     """Why a node's step must not start, or None: the worker phase's resume guard. A node
     goes only after every etcd member of the plan was read back, while nothing has stopped
-    the run, and once every node of the batches before its own was read back (its own
-    batch's nodes go side by side)."""
+    the run and the run holds its lock, and once every node of the batches before its own
+    was read back (its own batch's nodes go side by side)."""
     _check_run(run)
     if run["check_mode"]:
         return "check mode plans only"
@@ -337,6 +337,8 @@ def node_step_blocker(run: dict[str, Any], host: str) -> str | None:
     member = _unfinished_host(run)
     if member is not None:
         return "%s, an etcd member planned before the other nodes, has no read-back result" % member
+    if run["lock"] != "held":
+        return "the run holds no lock"
     steps = dict((step["host"], step) for step in run["node_plan"])
     if host not in steps:
         return "%s is not in the node plan" % host
@@ -344,6 +346,19 @@ def node_step_blocker(run: dict[str, Any], host: str) -> str | None:
     if earlier is not None:
         return "%s, in a batch before that of %s, has no read-back result" % (earlier, host)
     return None
+
+
+def node_phase_problems(run: dict[str, Any], host: str) -> list[dict[str, str]]:
+    """Why the nodes' phase is refused as it begins, before any node is touched: it runs
+    under the run's lock, which the etcd hosts' preflight takes. A --limit that leaves
+    every etcd host out leaves the run without it."""
+    _check_run(run)
+    if run["check_mode"] or run["stop"] is not None or not run["node_plan"] or run["lock"] == "held":
+        return []
+    return [{"check": "lock", "message": (
+        "The run holds no lock, so no node is disrupted: the etcd hosts take it in their preflight, and none was in "
+        "the run (a --limit without them). Run with the etcd group in --limit too, e.g. --limit 'etcd:%s' (the "
+        "members already on a fixed kernel are left alone). Nothing was changed." % host)}]
 
 
 def lock_releaser(run: dict[str, Any], hosts: list[str]) -> str | None:

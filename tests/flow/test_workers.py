@@ -73,6 +73,8 @@ def test_a_worker_that_does_not_come_back_stops_the_run_before_the_next_batch_an
     assert resumed.returncode == 0, resumed.tail()
     report = resumed.report()
     assert report["result"] == "remediated" and report["plan"] == []
+    # The members are all fixed: the lock is taken for the nodes alone.
+    assert report["lock"] == "released"
     assert [step["host"] for step in report["node_plan"]] == ["worker2", "worker3"]
     assert nodes_of(report) == [("worker2", 1, "remediated"), ("worker3", 2, "remediated"),
                                 ("worker1", None, "already_fixed")]
@@ -104,3 +106,16 @@ def test_a_worker_that_runs_an_etcd_member_outside_the_etcd_group_refuses_the_ru
     assert run.returncode != 0 and report["result"] == "refused", run.tail()
     assert "does not put it in the etcd group 'etcd', but it runs the etcd member etcd9" in " ".join(report["reason"].split())
     assert flow.state() == before and report["lock"] == "not_taken"
+
+
+@pytest.mark.workers(2)
+def test_a_limit_without_the_etcd_hosts_leaves_the_run_without_its_lock_and_refuses_it(flow, playbook):
+    before = flow.state()
+    run = playbook("remediate.yml", "--limit", "worker2")
+    report = run.report()
+    assert run.returncode != 0 and report["result"] == "refused", run.tail()
+    words = " ".join(report["reason"].split())
+    assert "The run holds no lock, so no node is disrupted" in words
+    assert "--limit 'etcd:worker2'" in words
+    assert flow.state() == before and report["lock"] == "not_taken"
+    assert [(node["host"], node["status"]) for node in report["nodes"]] == [("worker2", "affected")]

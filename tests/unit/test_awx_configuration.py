@@ -160,3 +160,22 @@ def test_the_awx_project_is_the_collections_repository():
     repository = load("galaxy.yml")["repository"]
     [project] = config()["controller_projects"]
     assert project["scm_url"] in (repository, repository + ".git")
+
+
+def test_the_workflow_runs_detect_then_an_approval_then_remediate_and_names_defined_templates():
+    (workflow,) = config()["controller_workflows"]
+    nodes = dict((node["identifier"], node) for node in workflow["workflow_nodes"])
+    order, identifier = [], "detect"
+    while identifier:
+        order.append(identifier)
+        successors = nodes[identifier].get("related", {}).get("success_nodes", [])
+        assert len(successors) <= 1, "a straight line: %s" % identifier
+        identifier = successors[0]["identifier"] if successors else None
+    assert order == ["detect", "approve the plan", "remediate"] and sorted(order) == sorted(nodes)
+    kinds = [nodes[name]["unified_job_template"]["type"] for name in order]
+    assert kinds == ["job_template", "workflow_approval", "job_template"]
+    assert [nodes[name]["unified_job_template"]["name"] for name in ("detect", "remediate")] == [
+        "etcd kernel - detect", "etcd kernel - remediate"]
+    assert {nodes[name]["unified_job_template"]["name"] for name in ("detect", "remediate")} <= set(templates())
+    assert nodes["approve the plan"]["unified_job_template"]["timeout"] > 0
+    assert workflow["inventory"] in {i["name"] for i in config()["controller_inventories"]}

@@ -15,6 +15,7 @@ from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_run im
     new_run,
     run_report,
     run_update,
+    node_phase_problems,
     node_step_blocker,
     step_blocker,
 )
@@ -380,7 +381,8 @@ def node_done(host, status="remediated", batch=1):
 
 
 def test_a_nodes_step_waits_for_the_members_and_the_batches_before_its_own():
-    run = run_update(planned_run("master1"), phase="rollout", node_plan=node_steps("worker1", "worker2", "worker3"))
+    run = run_update(planned_run("master1"), phase="rollout", lock="held",
+                     node_plan=node_steps("worker1", "worker2", "worker3"))
     assert node_step_blocker(run, "worker1") == (
         "master1, an etcd member planned before the other nodes, has no read-back result")
     run = run_update(run, host=done("master1"))
@@ -396,7 +398,7 @@ def test_a_nodes_step_waits_for_the_members_and_the_batches_before_its_own():
 
 
 def test_no_nodes_step_starts_after_a_stop_in_check_mode_or_while_a_members_step_is_under_way():
-    run = run_update(planned_run("master1"), phase="rollout", node_plan=node_steps("worker1"))
+    run = run_update(planned_run("master1"), phase="rollout", lock="held", node_plan=node_steps("worker1"))
     assert node_step_blocker(run_update(run, in_progress="master1"), "worker1") == "the step of master1 has not ended"
     run = run_update(run, host=done("master1"))
     assert node_step_blocker(run_update(run, stop={"at": "master1", "reason": "x"}), "worker1") == (
@@ -416,3 +418,16 @@ def test_a_run_with_only_nodes_planned_is_work_and_a_failed_node_is_not_remediat
     assert run_report(run_update(run, node=node_done("worker1")), "t1")["result"] == "remediated"
     report = run_report(run_update(run, node=node_done("worker1", status="failed")), "t1")
     assert (report["result"], report["stopped_at"]) == ("stopped", "worker1")
+
+
+def test_no_nodes_step_starts_without_the_runs_lock_and_the_reason_says_how_to_get_it():
+    run = run_update(new_run("r1", "t0"), phase="rollout", node_plan=node_steps("worker1"))
+    assert node_step_blocker(run, "worker1") == "the run holds no lock"
+    assert node_step_blocker(run_update(run, lock="held"), "worker1") is None
+    problems = node_phase_problems(run, "worker1")
+    assert [problem["check"] for problem in problems] == ["lock"]
+    assert "Run with the etcd group in --limit too, e.g. --limit 'etcd:worker1'" in problems[0]["message"]
+    assert node_phase_problems(run_update(run, lock="held"), "worker1") == []
+    assert node_phase_problems(run_update(run, stop={"at": "preflight", "reason": "x"}), "worker1") == []
+    assert node_phase_problems(run_update(new_run("r2", "t0", check_mode=True), node_plan=node_steps("worker1")),
+                               "worker1") == []
