@@ -77,11 +77,11 @@ class LockLost(EtcdError):
         self.holder = holder
 
 
-def _b64(text):
+def b64(text):
     return base64.b64encode(text.encode("utf-8")).decode("ascii")
 
 
-def _unb64(text):
+def unb64(text):
     """The bytes of a base64 value; a gateway answer that is not base64 reads as empty."""
     try:
         return base64.b64decode(text or "")
@@ -273,12 +273,12 @@ class EtcdLock:
         """(value dict, lease id str, mod_revision str) or None when the lock is free.
 
         The value is parse_value()'s: a value this kit did not write reads as foreign_value(), never raises."""
-        answer = self.client.request("lock read", "POST", "/v3/kv/range", {"key": _b64(self.key)})
+        answer = self.client.request("lock read", "POST", "/v3/kv/range", {"key": b64(self.key)})
         kvs = answer.get("kvs") or []
         if not kvs:
             return None
         entry = kvs[0]
-        return parse_value(_unb64(entry.get("value"))), str(entry.get("lease") or "0"), entry.get("mod_revision")
+        return parse_value(unb64(entry.get("value"))), str(entry.get("lease") or "0"), entry.get("mod_revision")
 
     def is_ours(self, current, run_id):
         """Whether current (what read() returned) is run_id's lock. A key without a lease is not: this
@@ -360,9 +360,9 @@ class EtcdLock:
     def _create(self, value, lease_id):
         """Put the lock on lease_id if the key is absent; whether it did."""
         answer = self.client.request("lock acquire", "POST", "/v3/kv/txn", {
-            "compare": [{"key": _b64(self.key), "target": "CREATE", "result": "EQUAL",
+            "compare": [{"key": b64(self.key), "target": "CREATE", "result": "EQUAL",
                          "create_revision": "0"}],
-            "success": [{"request_put": {"key": _b64(self.key), "value": _b64(value),
+            "success": [{"request_put": {"key": b64(self.key), "value": b64(value),
                                          "lease": lease_id}}],
         })
         return bool(answer.get("succeeded"))
@@ -400,10 +400,10 @@ class EtcdLock:
         value = dict(value, ttl=ttl)
         lease_id = self._grant(ttl)
         answer = self.client.request("lock refresh", "POST", "/v3/kv/txn", {
-            "compare": [{"key": _b64(self.key), "target": "MOD", "result": "EQUAL",
+            "compare": [{"key": b64(self.key), "target": "MOD", "result": "EQUAL",
                          "mod_revision": revision}],
-            "success": [{"request_put": {"key": _b64(self.key),
-                                         "value": _b64(json.dumps(value, sort_keys=True)),
+            "success": [{"request_put": {"key": b64(self.key),
+                                         "value": b64(json.dumps(value, sort_keys=True)),
                                          "lease": lease_id}}],
         })
         if not answer.get("succeeded"):
@@ -428,9 +428,9 @@ class EtcdLock:
                 return "held_by_other"
             _value, lease_id, revision = current
             answer = self.client.request("lock release", "POST", "/v3/kv/txn", {
-                "compare": [{"key": _b64(self.key), "target": "MOD", "result": "EQUAL",
+                "compare": [{"key": b64(self.key), "target": "MOD", "result": "EQUAL",
                              "mod_revision": revision}],
-                "success": [{"request_delete_range": {"key": _b64(self.key)}}],
+                "success": [{"request_delete_range": {"key": b64(self.key)}}],
             })
             if answer.get("succeeded"):
                 self._revoke(lease_id)

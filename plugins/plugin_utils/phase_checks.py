@@ -110,11 +110,20 @@ def preflight_setting_problems(settings: dict[str, Any]) -> list[dict[str, str]]
     checked their types): the lock's TTL against one host's longest stretch between two
     refreshes, apt's dpkg lock wait against the install's timeout, and the Kubernetes hooks.
 
-    settings: lock_ttl, dpkg_lock_wait_s, pre_disruption_tasks, post_recovery_tasks, and
-    the timeouts lock_ttl_needed() weighs (reboot_timeout_s, recover_wait_s,
-    recover_progress_wait_s, gate_wait_s, install_timeout_s, command_timeout_s).
+    settings: lock_ttl, dpkg_lock_wait_s, pre_disruption_tasks, post_recovery_tasks, node_budget,
+    node_slot_wait_s, and the timeouts lock_ttl_needed() weighs (reboot_timeout_s,
+    recover_wait_s, recover_progress_wait_s, gate_wait_s, install_timeout_s, command_timeout_s).
     """
     problems = []
+    if int(settings["node_budget"]) < 1:
+        problems.append({"check": "node_budget", "message": (
+            "etcd_kernel_node_budget is %s: it is how many nodes may be out of service at once over every run, so at "
+            "least 1. Set it in the inventory's group_vars (every run against the cluster must use the same)."
+            % settings["node_budget"])})
+    if not 0 <= float(settings["node_slot_wait_s"]) < float("inf"):
+        problems.append({"check": "node_slot_wait", "message": (
+            "etcd_kernel_node_slot_wait_s must be a finite number of seconds, 0 or more, got %s"
+            % settings["node_slot_wait_s"])})
     needed = lock_ttl_needed(**{name: int(settings[name]) for name in _TTL_SETTINGS})
     if int(settings["lock_ttl"]) < needed:
         problems.append({"check": "lock_ttl", "message": (

@@ -29,8 +29,12 @@ PHASES = ("start", "preflight", "rollout", "finish")
 # recovered: a member an earlier run left on a fixed kernel but out, brought back first.
 HOST_STATUSES = ("remediated", "recovered", "already_fixed", "failed")
 # lapsed: the lock was already gone at release (its lease expired); held_by_other: another
-# run had taken it by then; not_released: no member could be asked (it expires by itself).
-LOCK_STATES = ("not_taken", "held", "released", "lapsed", "held_by_other", "not_released")
+# run had taken it by then; not_released: no member could be asked (it expires by itself);
+# nodes_only: a run of the other nodes alone (playbooks/remediate_nodes.yml) takes none, and
+# starts only while no run holds it: its nodes count against the budget's slots instead.
+LOCK_STATES = ("not_taken", "held", "released", "lapsed", "held_by_other", "not_released", "nodes_only")
+# What lets a node's step go: the run's lock, or a nodes-only run's check that none held it.
+_NODE_PHASE_LOCKS = ("held", "nodes_only")
 # Slack for the moments between the timed steps (ssh round trips, facts, templating).
 LOCK_TTL_MARGIN_S = 60
 
@@ -337,7 +341,7 @@ def node_step_blocker(run: dict[str, Any], host: str) -> str | None:
     member = _unfinished_host(run)
     if member is not None:
         return "%s, an etcd member planned before the other nodes, has no read-back result" % member
-    if run["lock"] != "held":
+    if run["lock"] not in _NODE_PHASE_LOCKS:
         return "the run holds no lock"
     steps = dict((step["host"], step) for step in run["node_plan"])
     if host not in steps:
@@ -353,20 +357,22 @@ def node_phase_problems(run: dict[str, Any], host: str) -> list[dict[str, str]]:
     under the run's lock, which the etcd hosts' preflight takes. A --limit that leaves
     every etcd host out leaves the run without it."""
     _check_run(run)
-    if run["check_mode"] or run["stop"] is not None or not run["node_plan"] or run["lock"] == "held":
+    if run["check_mode"] or run["stop"] is not None or not run["node_plan"] or run["lock"] in _NODE_PHASE_LOCKS:
         return []
     return [{"check": "lock", "message": (
         "The run holds no lock, so no node is disrupted: the etcd hosts take it in their preflight, and none was in "
         "the run (a --limit without them). Run with the etcd group in --limit too, e.g. --limit 'etcd:%s' (the "
-        "members already on a fixed kernel are left alone). Nothing was changed." % host)}]
+        "members already on a fixed kernel are left alone), or playbooks/remediate_nodes.yml for the nodes alone "
+        "(with the etcd group in its --limit too: the budget's slots are kept in etcd). Nothing was changed." % host)}]
 
 
 def lock_releaser(run: dict[str, Any], hosts: list[str]) -> str | None:
-    """The host finish releases the run's lock from, or None when the run holds none: any of
-    the play's etcd hosts (hosts, the controller among them or not) will do, but not the one
-    the run stopped at where another is left, since it may be the reason it stopped."""
+    """The host finish releases the run's lock and the nodes' slots from, or None when the run
+    holds neither lock nor a nodes-only run's slots: any of the play's etcd hosts (hosts, the
+    controller among them or not) will do, but not the one the run stopped at where another is
+    left, since it may be the reason it stopped."""
     _check_run(run)
-    if run["lock"] != "held":
+    if run["lock"] not in _NODE_PHASE_LOCKS:
         return None
     etcd_hosts = [host for host in hosts if host != "localhost"]
     stopped_at = (run["stop"] or {}).get("at")

@@ -35,6 +35,8 @@ EVENTS: dict[str, tuple[str, ...]] = {
     # Preflight's plan, the hosts the kit cannot judge, and what every host detected.
     "planned": ("plan", "unknown", "detected"),
     "lock_taken": (),
+    # A nodes-only run found no run holding the lock (it takes none: see LOCK_STATES).
+    "lock_checked_free": (),
     # outcome: the lock field of etcd_lock's release (released, free, held_by_other), or ""
     # when no member could be asked.
     "lock_released": ("outcome",),
@@ -185,6 +187,8 @@ def _apply(run: dict[str, Any], steps: dict[str, dict[str, Any]], event: str, fi
         return run_update(run, plan=fields["plan"], unknown=fields["unknown"], detected=fields["detected"])
     if event == "lock_taken":
         return run_update(run, lock="held")
+    if event == "lock_checked_free":
+        return run_update(run, lock="nodes_only")
     if event == "lock_released":
         return run_update(run, lock=_RELEASED.get(fields["outcome"] or "", "not_released"))
     if event == "snapshot_saved":

@@ -337,6 +337,8 @@ class FlowCluster:
             "etcd_kernel_recover_wait_s": 20,
             "etcd_kernel_recover_progress_wait_s": 10,
             "etcd_kernel_apt_timers": [],
+            # Two nodes out at once over every run, as the lab's inventory sets it.
+            "etcd_kernel_node_budget": 2,
         }
         etcd_vars.update(extra_vars)
         inventory = {"all": {

@@ -4,11 +4,15 @@ read-back; a node that fails stops the run before the next batch, and a re-run r
 
 The flow workers have no container runtime (the machine runs none): the runtime's answer
 after a reboot is the lab's (tests/integration/test_workers_lab.py)."""
+import glob
+import json
+import os
 import time
 
 import pytest
 
 from lab import kernels
+from flow_hosts import CERT_DIR
 
 RUNNING = kernels.release(kernels.BOOT_ABI)
 FIXED = kernels.release(max(kernels.FIXED_ABIS))
@@ -119,3 +123,64 @@ def test_a_limit_without_the_etcd_hosts_leaves_the_run_without_its_lock_and_refu
     assert "--limit 'etcd:worker2'" in words
     assert flow.state() == before and report["lock"] == "not_taken"
     assert [(node["host"], node["status"]) for node in report["nodes"]] == [("worker2", "affected")]
+
+
+def run_reports(flow):
+    """Every remediation report the flow's runs wrote, one per run (latest.json is a copy)."""
+    reports = []
+    for path in sorted(glob.glob(os.path.join(flow.reports_dir, "*.json"))):
+        if os.path.basename(path) != "latest.json":
+            with open(path) as handle:
+                report = json.load(handle)
+            if "nodes" in report and "run_id" in report:
+                reports.append(report)
+    return reports
+
+
+def most_out_at_once(nodes):
+    """The most nodes out of service together, from their reboot_at and back_at."""
+    moments = sorted([(node["reboot_at"], 1) for node in nodes] + [(node["back_at"], -1) for node in nodes],
+                     key=lambda moment: (moment[0], moment[1]))
+    out = most = 0
+    for _moment, change in moments:
+        out += change
+        most = max(most, out)
+    return most
+
+
+@pytest.mark.workers(4)
+def test_two_nodes_only_runs_side_by_side_share_the_budget_and_leave_the_members_alone(flow, start_playbook):
+    """The halves of the workers, as two AWX jobs with their limits would run them (each with the
+    etcd hosts, through which the budget's slots are reached): both go at once, one node out each,
+    and the budget of 2 (the flow inventory's) holds over both."""
+    members_before = dict((host.name, flow.kernels()[host.name]) for host in flow.hosts)
+    runs = [start_playbook("remediate_nodes.yml", "--limit", "etcd:" + half, "-e", "etcd_kernel_worker_serial=1")
+            for half in ("worker1:worker2", "worker3:worker4")]
+    assert [run.wait(timeout=400) for run in runs] == [0, 0]
+    reports = run_reports(flow)
+    assert len(reports) == 2
+    assert [report["result"] for report in reports] == ["remediated", "remediated"]
+    assert all(report["lock"] == "nodes_only" and report["plan"] == [] for report in reports)
+    nodes = [node for report in reports for node in report["nodes"] if node["status"] == "remediated"]
+    assert sorted(node["host"] for node in nodes) == ["worker1", "worker2", "worker3", "worker4"]
+    assert most_out_at_once(nodes) <= 2
+    # Side by side: each run had a node out before the other's last one was back.
+    spans = [(min(n["reboot_at"] for n in r["nodes"]), max(n["back_at"] for n in r["nodes"])) for r in reports]
+    assert spans[0][0] < spans[1][1] and spans[1][0] < spans[0][1], spans
+    assert dict((host.name, flow.kernels()[host.name]) for host in flow.hosts) == members_before
+    assert flow.rebooted() == ["worker1", "worker2", "worker3", "worker4"]
+
+
+@pytest.mark.workers(2)
+def test_a_nodes_only_run_never_starts_while_another_run_holds_the_lock(flow, playbook, module):
+    held = module("master1", "sre.etcd_kernel.etcd_lock", {
+        "endpoints": [host.client_url for host in flow.hosts], "ca_file": CERT_DIR + "/ca.pem",
+        "cert_file": CERT_DIR + "/admin-master1.pem", "key_file": CERT_DIR + "/admin-master1-key.pem",
+        "run_id": "someone-elses-run", "holder": "bob@laptop", "ttl": 120})
+    assert held.get("lock") == "acquired", held
+    before = flow.state()
+    run = playbook("remediate_nodes.yml")
+    report = run.report()
+    assert run.returncode != 0 and report["result"] == "refused", run.tail()
+    assert "held by bob@laptop (run someone-elses-run)" in " ".join(report["reason"].split())
+    assert flow.state() == before and report["lock"] == "not_taken"

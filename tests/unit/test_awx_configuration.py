@@ -20,6 +20,7 @@ ENTRY_POINT = "preflight"
 PLAYBOOKS = {
     "etcd kernel - detect": "playbooks/detect.yml",
     "etcd kernel - remediate": "playbooks/remediate.yml",
+    "etcd kernel - remediate nodes": "playbooks/remediate_nodes.yml",
     "etcd kernel - mitigate": "playbooks/mitigate.yml",
 }
 # AWX question types, and the argument spec types an answer of that type can satisfy.

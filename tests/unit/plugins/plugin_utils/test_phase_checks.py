@@ -97,7 +97,8 @@ def role_settings():
     with open(os.path.join(ROOT, "roles", "etcd_kernel", "defaults", "main.yml")) as handle:
         defaults = yaml.safe_load(handle)
     names = ("lock_ttl", "dpkg_lock_wait_s", "pre_disruption_tasks", "post_recovery_tasks", "reboot_timeout_s",
-             "recover_wait_s", "recover_progress_wait_s", "gate_wait_s", "install_timeout_s", "command_timeout_s")
+             "recover_wait_s", "recover_progress_wait_s", "gate_wait_s", "install_timeout_s", "command_timeout_s",
+             "node_budget", "node_slot_wait_s")
     return {name: defaults["etcd_kernel_" + name] for name in names}
 
 
@@ -124,6 +125,13 @@ def test_a_lock_ttl_shorter_than_one_hosts_stretch_is_refused_naming_the_ttl_it_
 def test_a_dpkg_lock_wait_as_long_as_the_install_is_refused():
     assert setting_checks(dpkg_lock_wait_s=1200, install_timeout_s=1200) == ["dpkg_lock_wait"]
     assert setting_checks(dpkg_lock_wait_s=1199, install_timeout_s=1200) == []
+
+
+def test_a_budget_of_no_node_and_a_slot_wait_that_never_ends_are_refused():
+    assert setting_checks(node_budget=0) == ["node_budget"]
+    assert setting_checks(node_slot_wait_s=float("nan")) == ["node_slot_wait"]
+    assert setting_checks(node_slot_wait_s=-1) == ["node_slot_wait"]
+    assert setting_checks(node_budget=5, node_slot_wait_s=0) == []
 
 
 def test_hooks_must_be_existing_files_by_absolute_path(tmp_path):

@@ -431,3 +431,12 @@ def test_no_nodes_step_starts_without_the_runs_lock_and_the_reason_says_how_to_g
     assert node_phase_problems(run_update(run, stop={"at": "preflight", "reason": "x"}), "worker1") == []
     assert node_phase_problems(run_update(new_run("r2", "t0", check_mode=True), node_plan=node_steps("worker1")),
                                "worker1") == []
+
+
+def test_a_nodes_only_run_goes_on_without_the_lock_once_it_found_none_held():
+    run = run_update(new_run("r1", "t0"), phase="rollout", node_plan=node_steps("worker1"), lock="nodes_only")
+    assert node_step_blocker(run, "worker1") is None
+    assert node_phase_problems(run, "worker1") == []
+    # Finish frees the run's slots from an etcd host, and releases no lock.
+    assert lock_releaser(run, ["localhost", "master1", "master2"]) == "master1"
+    assert run_report(run_update(run, node=node_done("worker1")), "t1")["lock"] == "nodes_only"

@@ -573,3 +573,8 @@ def test_a_run_refused_after_the_nodes_were_planned_shows_their_verdict_not_a_st
     assert report["result"] == "refused"
     assert [(n["host"], n["status"], n["batch"]) for n in report["nodes"]] == [
         ("worker1", "affected", None), ("worker2", "already_fixed", None), ("worker3", "already_fixed", None)]
+
+
+def test_a_nodes_only_runs_check_of_the_lock_is_its_lock_state():
+    run = fold_run([started(), record("lock_checked_free", T0 + 5)])
+    assert run["lock"] == "nodes_only"

@@ -1,0 +1,240 @@
+# -*- coding: utf-8 -*-
+# Copyright: Control-plane SRE team
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""The nodes' budget kept in etcd: a semaphore of N leased slots, one per node out of service.
+
+The run lock (etcd_lock) is exclusive: one run at a time on the control plane. The other
+nodes go in batches, and several runs (the slices of an AWX job, two operators' runs of
+their halves of the workers) may work on them side by side; what must hold across all of
+them is how many nodes are out at once. So each node's disruption holds one slot:
+
+  <prefix>slot/<i>     for i in 0 .. budget-1: who holds slot i
+  <prefix>node/<node>  which run has that node out (so no two runs take the same node)
+
+A slot is taken with the node's key in one transaction, both created only if absent and
+bound to one lease: a holder that dies frees both when the lease expires, like the lock.
+The value records {"run_id", "holder", "node", "slot", "budget", "since", "ttl"}.
+
+Every run must count against the same budget: a slot held under another budget (or a
+slot number at or past this run's budget) refuses, naming who holds it.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import time
+
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_errors import EtcdError
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_lock import (
+    LeaderWaitingClient,
+    b64,
+    unb64,
+    printable_excerpt,
+)
+from ansible_collections.sre.etcd_kernel.plugins.module_utils.report_time import utc_stamp
+
+DEFAULT_SLOT_PREFIX = "/sre.etcd_kernel/node-slots/"
+# Between looks at the slots while all are taken: a slot frees when a node is read back, which
+# takes a reboot; a few seconds late costs nothing next to that.
+SLOT_POLL_S = 2.0
+
+
+class SlotRefused(EtcdError):
+    """The slots cannot be used as asked: another budget, or the node is out under another run."""
+
+
+class NoSlotFree(EtcdError):
+    """Every slot stayed taken for as long as the caller would wait."""
+
+
+def prefix_end(prefix):
+    """The range end that covers every key starting with prefix (etcd's --prefix)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def slot_value(run_id, holder, node, slot, budget, ttl, now=None):
+    return {"run_id": run_id, "holder": holder, "node": node, "slot": slot, "budget": budget,
+            "since": utc_stamp(now), "ttl": ttl}
+
+
+def parse_slot(raw):
+    """The slot record in raw (bytes), or None for a value this kit does not write."""
+    try:
+        value = json.loads(raw.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError is one
+        return None
+    if not isinstance(value, dict) or not all(isinstance(value.get(field), str) and value[field]
+                                              for field in ("run_id", "node", "since")):
+        return None
+    if not all(isinstance(value.get(field), int) for field in ("slot", "budget")):
+        return None
+    return value
+
+
+def describe_slot(held):
+    """Who holds a slot, as the messages name it."""
+    value = held["value"]
+    if value is None:
+        return "%s: a value this kit does not write (\"%s\")" % (held["key"], held["excerpt"])
+    return "%s of run %s (%s) since %s, budget %d" % (
+        printable_excerpt(value["node"]), printable_excerpt(value["run_id"]),
+        printable_excerpt(value.get("holder") or "unknown"), printable_excerpt(value["since"]), value["budget"])
+
+
+class NodeSlots:
+    """The slot operations over one etcd JSON-gateway client (a LeaderWaitingClient over the members)."""
+
+    def __init__(self, client, budget, prefix=DEFAULT_SLOT_PREFIX):
+        if budget < 1:
+            raise SlotRefused("the nodes' budget must be at least 1 node out at a time, got %d" % budget)
+        self.client = client
+        self.budget = budget
+        self.prefix = prefix
+
+    def slot_key(self, index):
+        return "%sslot/%d" % (self.prefix, index)
+
+    def node_key(self, node):
+        return "%snode/%s" % (self.prefix, node)
+
+    def held(self):
+        """Every slot held now: [{"key", "value" (parse_slot's, None when foreign), "excerpt", "lease"}]."""
+        start = self.prefix + "slot/"
+        answer = self.client.request("slots read", "POST", "/v3/kv/range",
+                                     {"key": b64(start), "range_end": b64(prefix_end(start))})
+        slots = []
+        for entry in answer.get("kvs") or []:
+            raw = unb64(entry.get("value"))
+            slots.append({"key": unb64(entry.get("key")).decode("utf-8", "replace"), "value": parse_slot(raw),
+                          "excerpt": printable_excerpt(raw), "lease": str(entry.get("lease") or "0")})
+        return slots
+
+    def node_holder(self, node):
+        """The slot record of the run that has node out, or None."""
+        answer = self.client.request("node slot read", "POST", "/v3/kv/range", {"key": b64(self.node_key(node))})
+        kvs = answer.get("kvs") or []
+        if not kvs:
+            return None
+        value = parse_slot(unb64(kvs[0].get("value")))
+        return dict(value or {}, mod_revision=kvs[0].get("mod_revision"), lease=str(kvs[0].get("lease") or "0"))
+
+    def check_budget(self, slots):
+        """Refuse when a slot is held under another budget than this run's."""
+        others = [held for held in slots
+                  if held["value"] is None or held["value"]["budget"] != self.budget
+                  or held["value"]["slot"] >= self.budget]
+        if others:
+            raise SlotRefused(
+                "the nodes' budget of this run is %d, but %s: every run against this cluster must count "
+                "against the same budget. Give every run the same etcd_kernel_node_budget (set it in the "
+                "inventory's group_vars, not as an extra var of one job), or wait for that run to finish."
+                % (self.budget, "; ".join("%s holds a slot under another budget" % describe_slot(held)
+                                          for held in others)))
+
+    def _refuse_claimed(self, node, claim):
+        raise SlotRefused(
+            "%s is out of service under run %s (%s) since %s: two runs must not work on the same node. "
+            "Let that run finish with it; a re-run then finds it on its fixed kernel and skips it."
+            % (node, printable_excerpt(claim.get("run_id") or "unknown"),
+               printable_excerpt(claim.get("holder") or "unknown"), printable_excerpt(claim.get("since") or "?")))
+
+    def take(self, run_id, node, holder, ttl):
+        """Take a free slot for node. Returns the slot number, or None while every slot is taken.
+
+        A slot this run already holds for node (a repeat, or a reply lost after etcd applied it) is
+        adopted. Raises SlotRefused for another budget, or when another run has node out."""
+        claim = self.node_holder(node)
+        if claim is not None and claim.get("run_id") == run_id and isinstance(claim.get("slot"), int):
+            return claim["slot"]
+        if claim is not None:
+            self._refuse_claimed(node, claim)
+        slots = self.held()
+        self.check_budget(slots)
+        taken = set(held["value"]["slot"] for held in slots)
+        free = [index for index in range(self.budget) if index not in taken]
+        if not free:
+            return None
+        lease_id = self.client.request("lease grant", "POST", "/v3/lease/grant", {"TTL": str(ttl)})["ID"]
+        for index in free:
+            value = b64(json.dumps(slot_value(run_id, holder, node, index, self.budget, ttl), sort_keys=True))
+            keys = [b64(self.slot_key(index)), b64(self.node_key(node))]
+            try:
+                answer = self.client.request("slot take", "POST", "/v3/kv/txn", {
+                    "compare": [{"key": key, "target": "CREATE", "result": "EQUAL", "create_revision": "0"}
+                                for key in keys],
+                    "success": [{"request_put": {"key": key, "value": value, "lease": lease_id}} for key in keys],
+                })
+                if answer.get("succeeded"):
+                    return index
+            except EtcdError:
+                pass  # the reply may be lost after etcd applied it: the node's key says
+            claim = self.node_holder(node)
+            if claim is not None and claim.get("run_id") == run_id:
+                return claim["slot"]
+            if claim is not None:
+                self._revoke(lease_id)
+                self._refuse_claimed(node, claim)
+            # Slot index was taken meanwhile by another node: try the next free one.
+        self._revoke(lease_id)
+        return None
+
+    def take_waiting(self, run_id, node, holder, ttl, wait, sleep=time.sleep, clock=time.monotonic):
+        """take(), looking again every SLOT_POLL_S while every slot is taken, for up to wait seconds.
+
+        Returns (slot, seconds waited); raises NoSlotFree naming the holders when none frees in time."""
+        started = clock()
+        while True:
+            index = self.take(run_id, node, holder, ttl)
+            if index is not None:
+                return index, clock() - started
+            left = started + wait - clock()
+            if left <= 0:
+                holders = "; ".join(describe_slot(held) for held in self.held()) or "none now"
+                raise NoSlotFree(
+                    "no slot of the nodes' budget (%d) came free within %gs, so %s was not disrupted. Held: %s. "
+                    "Each frees when its node is read back, or its lease lapses (its ttl) when its run died. "
+                    "Wait for those runs, or raise etcd_kernel_node_slot_wait_s." % (self.budget, wait, node, holders))
+            sleep(min(SLOT_POLL_S, left))
+
+    def free(self, run_id, node):
+        """Free node's slot if this run holds it. Returns "freed", "free" or "held_by_other"."""
+        for _attempt in range(3):
+            claim = self.node_holder(node)
+            if claim is None:
+                return "free"
+            if claim.get("run_id") != run_id or not isinstance(claim.get("slot"), int):
+                return "held_by_other"
+            answer = self.client.request("slot free", "POST", "/v3/kv/txn", {
+                "compare": [{"key": b64(self.node_key(node)), "target": "MOD", "result": "EQUAL",
+                             "mod_revision": claim["mod_revision"]}],
+                "success": [{"request_delete_range": {"key": b64(key)}}
+                            for key in (self.node_key(node), self.slot_key(claim["slot"]))],
+            })
+            if answer.get("succeeded"):
+                self._revoke(claim["lease"])
+                return "freed"
+            # The key changed since the read (it lapsed, or was taken again): judge what is there now.
+        raise EtcdError("the slot of %s changed 3 times while run %s freed it: check that run id %s is "
+                        "used by one run only" % (node, run_id, run_id))
+
+    def free_all(self, run_id):
+        """Free every slot this run holds (the run's end, whatever stopped it). Returns the nodes freed."""
+        nodes = sorted(set(held["value"]["node"] for held in self.held()
+                           if held["value"] is not None and held["value"]["run_id"] == run_id))
+        return [node for node in nodes if self.free(run_id, node) == "freed"]
+
+    def _revoke(self, lease_id):
+        if lease_id and lease_id != "0":
+            try:
+                self.client.request("lease revoke", "POST", "/v3/lease/revoke", {"ID": lease_id})
+            except EtcdError:
+                pass  # it expires with its TTL
+
+
+def slots_over_endpoints(open_client, endpoints, budget, prefix=DEFAULT_SLOT_PREFIX, leader_wait=30.0):
+    """NodeSlots whose requests go to the first of endpoints that answers, waiting up to leader_wait for a
+    leader; open_client is etcd_backends.client_factory()'s."""
+    return NodeSlots(LeaderWaitingClient([open_client(endpoint) for endpoint in endpoints], leader_wait),
+                     budget, prefix)
