@@ -119,6 +119,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.container_runtime import (
+    DEFAULT_SOCKET,
     KUBELET_UNIT,
     RUNTIME_UNIT,
     journal_command,
@@ -198,7 +199,7 @@ def read_journal(module, window_s, timeout):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            socket=dict(type="path", default="/run/containerd/containerd.sock"),
+            socket=dict(type="path", default=DEFAULT_SOCKET),
             timeout=dict(type="float", default=10),
             journal_window_s=dict(type="int", default=3600),
             journal_timeout=dict(type="int", default=60),

@@ -111,7 +111,7 @@ def preflight_setting_problems(settings: dict[str, Any]) -> list[dict[str, str]]
     refreshes, apt's dpkg lock wait against the install's timeout, and the Kubernetes hooks.
 
     settings: lock_ttl, dpkg_lock_wait_s, pre_disruption_tasks, post_recovery_tasks, node_budget,
-    node_slot_wait_s, and the timeouts lock_ttl_needed() weighs (reboot_timeout_s,
+    node_slot_wait_s, node_max_fail_percentage, and the timeouts lock_ttl_needed() weighs (reboot_timeout_s,
     recover_wait_s, recover_progress_wait_s, gate_wait_s, install_timeout_s, command_timeout_s).
     """
     problems = []
@@ -124,6 +124,10 @@ def preflight_setting_problems(settings: dict[str, Any]) -> list[dict[str, str]]
         problems.append({"check": "node_slot_wait", "message": (
             "etcd_kernel_node_slot_wait_s must be a finite number of seconds, 0 or more, got %s"
             % settings["node_slot_wait_s"])})
+    if not 0 <= float(settings["node_max_fail_percentage"]) <= 100:
+        problems.append({"check": "node_max_fail_percentage", "message": (
+            "etcd_kernel_node_max_fail_percentage must be a percentage from 0 (stop at the first failed worker) to "
+            "100, got %s" % settings["node_max_fail_percentage"])})
     needed = lock_ttl_needed(**{name: int(settings[name]) for name in _TTL_SETTINGS})
     if int(settings["lock_ttl"]) < needed:
         problems.append({"check": "lock_ttl", "message": (

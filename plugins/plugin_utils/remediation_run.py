@@ -12,6 +12,8 @@ report from it once, with run_report(). The result is decided here and nowhere e
                  read-back result (it became unreachable, or the run was interrupted)
   remediated     every planned host was read back on a fixed kernel with its member healthy,
                  and every planned node after them on a fixed kernel with its runtime answering
+  partly_remediated  as remediated, but for workers that failed within the share of them
+                 etcd_kernel_node_max_fail_percentage lets fail before the run stops
   nothing_to_do  no host and no node in the plans
   planned        check mode with work to do
 """
@@ -40,11 +42,12 @@ LOCK_TTL_MARGIN_S = 60
 
 _RUN_FIELDS = ("run_id", "started", "check_mode", "limit", "phase", "stop", "plan", "unknown",
                "detected", "snapshot", "lock", "in_progress", "hosts", "apt_timers", "window", "unfinished",
-               "node_plan", "node_detected", "nodes", "nodes_in_progress")
+               "node_plan", "node_detected", "nodes", "nodes_in_progress", "node_failures_allowed")
 # What run_update() accepts: every field but hosts (changed through host=...), apt_timers
 # (through apt_paused=... and apt_resumed=...) and run_id.
 _UPDATABLE = ("phase", "stop", "plan", "unknown", "detected", "snapshot", "lock", "in_progress", "host",
-              "apt_paused", "apt_resumed", "window", "node_plan", "node_detected", "node_started", "node")
+              "apt_paused", "apt_resumed", "window", "node_plan", "node_detected", "node_started", "node",
+              "node_failures_allowed")
 _WINDOW_KEYS = ("days", "start", "end", "judged_at", "override", "inside", "reason")
 
 # The keys a host's entry has in both reports, the detect report's and a run's, with the
@@ -64,7 +67,7 @@ _HOST_KEYS = ("host", "member", "kernel_before", "kernel_after", "status", "veri
 # node has no runtime), and how long it was out (from its reboot to its runtime answering).
 NODE_STATUSES = ("remediated", "already_fixed", "failed")
 _NODE_KEYS = ("host", "role", "batch", "kernel_before", "kernel_after", "status", "verified", "runtime",
-              "downtime_s", "reboot_at", "back_at", "left_cordoned")
+              "downtime_s", "reboot_at", "back_at", "left_cordoned", "reason")
 
 
 def lock_ttl_needed(reboot_timeout_s: float, recover_wait_s: float, gate_wait_s: float, install_timeout_s: float,
@@ -126,6 +129,9 @@ def new_run(run_id: str, started: str, check_mode: bool | str = False, limit: st
         "node_detected": [],
         "nodes": {},
         "nodes_in_progress": [],
+        # How many workers may fail before the run stops (etcd_kernel_node_max_fail_percentage
+        # of the planned workers; a control-plane node's failure always stops it).
+        "node_failures_allowed": 0,
     }
 
 
@@ -150,39 +156,34 @@ def _number(value: Any, key: str) -> float | None:
     return number
 
 
-def typed_host_entry(entry: dict[str, Any]) -> dict[str, Any]:
-    """A host's result with its numbers as numbers and its flags as booleans."""
+def _typed_entry(kind: str, entry: Any, keys: tuple[str, ...], statuses: tuple[str, ...],
+                 numbers: tuple[str, ...], flags: tuple[str, ...]) -> dict[str, Any]:
+    """entry with every one of keys (None where it has none), its numbers as numbers and its
+    flags as booleans; kind ("host" or "node") names it in the errors."""
     if not isinstance(entry, dict) or not entry.get("host"):
-        raise ValueError("a host result needs at least its host, got %r" % (entry,))
-    unknown = sorted(set(entry) - set(_HOST_KEYS))
+        raise ValueError("a %s result needs at least its host, got %r" % (kind, entry))
+    unknown = sorted(set(entry) - set(keys))
     if unknown:
-        raise ValueError("a host result has unknown keys %s; known: %s" % (", ".join(unknown), ", ".join(_HOST_KEYS)))
-    typed = dict((key, None) for key in _HOST_KEYS)
+        raise ValueError("a %s result has unknown keys %s; known: %s" % (kind, ", ".join(unknown), ", ".join(keys)))
+    typed = dict((key, None) for key in keys)
     typed.update(entry)
-    if typed["status"] not in HOST_STATUSES:
-        raise ValueError("host status must be one of %s, got %r" % (", ".join(HOST_STATUSES), typed["status"]))
-    for key in _NUMBER_KEYS:
+    if typed["status"] not in statuses:
+        raise ValueError("%s status must be one of %s, got %r" % (kind, ", ".join(statuses), typed["status"]))
+    for key in numbers:
         typed[key] = _number(typed[key], key)
-    for key in _FLAG_KEYS:
+    for key in flags:
         typed[key] = flag(typed[key])
     return typed
 
 
+def typed_host_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """An etcd host's result, typed (see _typed_entry)."""
+    return _typed_entry("host", entry, _HOST_KEYS, HOST_STATUSES, _NUMBER_KEYS, _FLAG_KEYS)
+
+
 def typed_node_entry(entry: dict[str, Any]) -> dict[str, Any]:
-    """A node's result with its numbers as numbers and its flags as booleans."""
-    if not isinstance(entry, dict) or not entry.get("host"):
-        raise ValueError("a node result needs at least its host, got %r" % (entry,))
-    unknown = sorted(set(entry) - set(_NODE_KEYS))
-    if unknown:
-        raise ValueError("a node result has unknown keys %s; known: %s" % (", ".join(unknown), ", ".join(_NODE_KEYS)))
-    typed = dict((key, None) for key in _NODE_KEYS)
-    typed.update(entry)
-    if typed["status"] not in NODE_STATUSES:
-        raise ValueError("node status must be one of %s, got %r" % (", ".join(NODE_STATUSES), typed["status"]))
-    for key in ("downtime_s", "reboot_at", "back_at"):
-        typed[key] = _number(typed[key], key)
-    typed["verified"] = flag(typed["verified"])
-    return typed
+    """A node's result, typed (see _typed_entry)."""
+    return _typed_entry("node", entry, _NODE_KEYS, NODE_STATUSES, ("downtime_s", "reboot_at", "back_at"), ("verified",))
 
 
 def _check_stop(stop: Any, phase: str) -> dict[str, str]:
@@ -259,6 +260,10 @@ def run_update(run: dict[str, Any], **changes: Any) -> dict[str, Any]:
             entry = typed_node_entry(value)
             updated["nodes"][entry["host"]] = entry
             updated["nodes_in_progress"] = [host for host in updated["nodes_in_progress"] if host != entry["host"]]
+        elif key == "node_failures_allowed":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError("node_failures_allowed must be a whole number, 0 or more, got %r" % (value,))
+            updated[key] = value
         elif key in ("plan", "unknown", "detected", "node_plan", "node_detected"):
             if not isinstance(value, (list, tuple)):
                 raise ValueError("%s must be a list, got %r" % (key, value))
@@ -315,15 +320,32 @@ def step_blocker(run: dict[str, Any], host: str) -> str | None:
 
 
 def _unfinished_node(run: dict[str, Any], before_batch: int | None = None) -> str | None:
-    """The first planned node (of the batches before before_batch, or of all) without a
-    read-back result, or None."""
+    """The first planned node (of the batches before before_batch, or of all) whose step has
+    no end: no read-back result, and no failure recorded (a failure stops the run, or is one
+    of the node_failures_allowed the run goes on past)."""
     for step in run["node_plan"]:
         if before_batch is not None and step["batch"] >= before_batch:
             break
         entry = run["nodes"].get(step["host"])
-        if entry is None or entry["status"] == "failed" or not entry["verified"]:
+        if entry is None or (entry["status"] != "failed" and not entry["verified"]):
             return step["host"]
     return None
+
+
+def failed_nodes(run: dict[str, Any]) -> list[str]:
+    """The nodes whose step failed, in plan order."""
+    return [step["host"] for step in run["node_plan"]
+            if run["nodes"].get(step["host"], {}).get("status") == "failed"]
+
+
+def node_failures_allowed(node_plan: list[dict[str, Any]], max_fail_percentage: Any) -> int:
+    """How many workers of node_plan may fail before the run stops: max_fail_percentage of
+    them, rounded down (0 stops at the first). Control-plane nodes never count."""
+    percentage = float(max_fail_percentage)
+    if not 0 <= percentage <= 100:
+        raise ValueError("etcd_kernel_node_max_fail_percentage must be from 0 to 100, got %r" % (max_fail_percentage,))
+    workers = [step for step in node_plan if step["role"] != "control_plane"]
+    return int(math.floor(len(workers) * percentage / 100.0 + 1e-9))
 
 
 def node_step_blocker(run: dict[str, Any], host: str) -> str | None:
@@ -396,6 +418,17 @@ def decide_result(run: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
         return "stopped", {"at": unfinished, "reason": (
             "%s has no read-back result: it became unreachable or the run was interrupted during "
             "its step (see the log above); no later host was touched" % unfinished)}
+    failed = failed_nodes(run)
+    if len(failed) > run["node_failures_allowed"]:
+        # The fold stops the run at that failure; a record built otherwise is judged the same.
+        host = failed[run["node_failures_allowed"]]
+        return "stopped", {"at": host, "reason": run["nodes"][host]["reason"] or "%s failed its step" % host}
+    if failed:
+        return "partly_remediated", {"at": None, "reason": (
+            "%d of the workers failed (%s; each node's reason is in its entry), within the %d that "
+            "etcd_kernel_node_max_fail_percentage lets fail before the run stops: the run went on past them. "
+            "Re-running the remediation takes them again, and skips the nodes already fixed."
+            % (len(failed), ", ".join(failed), run["node_failures_allowed"]))}
     return "remediated", None
 
 
@@ -519,6 +552,9 @@ def summary_line(report: dict[str, Any]) -> str:
         if len(reason) > SUMMARY_REASON_CHARS:
             reason = reason[:SUMMARY_REASON_CHARS].rstrip() + "... (see the report)"
         text += "; stopped at %s: %s" % (report["stopped_at"], reason)
+    elif report["result"] == "partly_remediated":
+        text += "; failed within etcd_kernel_node_max_fail_percentage: %s" % ", ".join(
+            node["host"] for node in report["nodes"] if node["status"] == "failed")
     window = report.get("window")
     if window and window["override"]:
         text += " (maintenance window judged at %s, etcd_kernel_maintenance_now, not the clock)" % window["judged_at"]

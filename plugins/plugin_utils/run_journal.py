@@ -20,7 +20,13 @@ import math
 from typing import Any, Iterable
 
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.report_time import utc_stamp
-from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_run import flag, new_run, run_update
+from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_run import (
+    failed_nodes,
+    flag,
+    new_run,
+    node_failures_allowed,
+    run_update,
+)
 
 # Each event and the fields it carries (all of them, each time).
 EVENTS: dict[str, tuple[str, ...]] = {
@@ -56,8 +62,8 @@ EVENTS: dict[str, tuple[str, ...]] = {
     # needed the reboot (an affected kernel), left_cordoned what the operator's hooks left.
     "host_done": ("host", "kernel_before", "rebooted", "left_cordoned"),
     # The nodes after the etcd members (outside the etcd group): their plan, batch by
-    # batch, and what each detected.
-    "nodes_planned": ("plan", "detected"),
+    # batch, what each detected, and etcd_kernel_node_max_fail_percentage.
+    "nodes_planned": ("plan", "detected", "max_fail_percentage"),
     # One node's step; a batch's nodes go side by side. runtime: what the node's container
     # runtime answered after the reboot ({answering, version, answer_s, kubelet}), None
     # where the node has none.
@@ -178,7 +184,8 @@ def _apply(run: dict[str, Any], steps: dict[str, dict[str, Any]], event: str, fi
     if event in ("node_started", "node_rebooting", "node_read_back", "node_done"):
         return _node_event(run, steps, event, fields, moment)
     if event == "nodes_planned":
-        return run_update(run, node_plan=fields["plan"], node_detected=fields["detected"])
+        return run_update(run, node_plan=fields["plan"], node_detected=fields["detected"],
+                          node_failures_allowed=node_failures_allowed(fields["plan"], fields["max_fail_percentage"]))
     if event == "window":
         return run_update(run, window=fields["window"])
     if event == "phase":
@@ -277,15 +284,18 @@ def _failed(run: dict[str, Any], steps: dict[str, dict[str, Any]], fields: dict[
     in_rollout = run["phase"] == "rollout" and host is not None
     # A refusal in preflight comes before the plan records what the hosts detected.
     detected = run["detected"] or list(fields["detected"] or [])
-    run = run_update(run, detected=detected, stop={"at": host if in_rollout else run["phase"], "reason": reason})
-    if not in_rollout or host not in steps:
-        return run
-    seen = steps[host]
-    if seen.get("node"):
-        return run_update(run, node={
+    seen = steps.get(host) if in_rollout else None
+    if seen is not None and seen.get("node"):
+        run = run_update(run, detected=detected, node={
             "host": host, "role": seen["role"], "batch": seen["batch"], "kernel_before": seen["kernel_before"],
             "kernel_after": seen["kernel_after"], "status": "failed", "runtime": seen["runtime"],
-            "left_cordoned": fields["left_cordoned"] or None, "reboot_at": seen["reboot_at"]})
+            "left_cordoned": fields["left_cordoned"] or None, "reboot_at": seen["reboot_at"], "reason": reason})
+        # A worker within the failures allowed: the run goes on past it (its batch-mates and the next batches).
+        tolerated = seen["role"] != "control_plane" and len(failed_nodes(run)) <= run["node_failures_allowed"]
+        return run if tolerated and run["stop"] is None else run_update(run, stop={"at": host, "reason": reason})
+    run = run_update(run, detected=detected, stop={"at": host if in_rollout else run["phase"], "reason": reason})
+    if seen is None:
+        return run
     return run_update(run, host={
         "host": host, "member": seen["member"], "kernel_before": seen["kernel_before"],
         "kernel_after": seen["kernel_after"], "status": "failed",

@@ -417,6 +417,11 @@ class FlowCluster:
         found = self._lock_entry()[2]
         return json.loads(found[0]) if found else None
 
+    def node_slots(self):
+        """The nodes holding a slot of the nodes' budget now, by name."""
+        prefix = "/sre.etcd_kernel/node-slots/node/"
+        return sorted(key[len(prefix):] for key in self.client().keys_with_prefix(self.hosts[0].client_url, prefix))
+
     def expire_lock(self):
         """Let the run lock's lease run out now (revoked: etcd drops the key as on expiry)."""
         client, url, found = self._lock_entry()

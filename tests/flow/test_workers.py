@@ -68,6 +68,8 @@ def test_a_worker_that_does_not_come_back_stops_the_run_before_the_next_batch_an
                                 ("worker3", 3, "not_started")]
     assert report["lock"] == "released" and time.monotonic() - started < 240
     assert flow.rebooted() == ["master1", "master2", "master3"]
+    # The slot worker1 took before its drain is freed by finish: the budget is whole again.
+    assert flow.node_slots() == []
     # Its boot comes back once the fault clears, on the kernel the run installed.
     del flow.faults["worker1"]["boot_never_returns"]
     deadline = time.monotonic() + 30
@@ -184,3 +186,20 @@ def test_a_nodes_only_run_never_starts_while_another_run_holds_the_lock(flow, pl
     assert run.returncode != 0 and report["result"] == "refused", run.tail()
     assert "held by bob@laptop (run someone-elses-run)" in " ".join(report["reason"].split())
     assert flow.state() == before and report["lock"] == "not_taken"
+
+
+@pytest.mark.workers(3)
+def test_a_worker_within_the_max_fail_percentage_fails_and_the_run_goes_on_to_the_next_batches(flow, playbook):
+    """50% of three workers lets one fail: the run goes on past it, reports it failed, and
+    ends partly_remediated, which fails the job so that someone looks."""
+    flow.faults["worker1"]["boot_never_returns"] = True
+    run = playbook("remediate.yml", "-e", "etcd_kernel_reboot_timeout_s=6", "-e", "etcd_kernel_worker_serial=1",
+                   "-e", "etcd_kernel_node_max_fail_percentage=50")
+    report = run.report()
+    assert run.returncode != 0 and report["result"] == "partly_remediated", run.tail()
+    assert report["stopped_at"] is None and "1 of the workers failed (worker1" in report["reason"]
+    assert nodes_of(report) == [("worker1", 1, "failed"), ("worker2", 2, "remediated"), ("worker3", 3, "remediated")]
+    assert "worker1" in report["nodes"][0]["reason"] and report["lock"] == "released"
+    assert flow.kernels()["worker2"] == flow.kernels()["worker3"] == FIXED
+    assert flow.node_slots() == []
+    assert "The run was partly_remediated:" in run.words

@@ -36,6 +36,12 @@ def run_playbook(playbook, *args, timeout=600):
                           capture_output=True, text=True, timeout=timeout)
 
 
+def start_playbook(playbook, *args):
+    """ansible-playbook as run_playbook starts it, without waiting: the Popen (its output in .stdout)."""
+    return subprocess.Popen(["ansible-playbook", playbook, *args], cwd=REPO_ROOT, env=ansible_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
 def run_module(tmp_path, host, module, args, check=False):
     """Run one module on one host with `ansible`; its JSON result (from the tree callback)."""
     tree = tmp_path / ("tree-%s-%d" % (host, time.monotonic_ns()))
@@ -106,6 +112,20 @@ def expire_lock(lab):
 def latest_report():
     with open(os.path.join(REPO_ROOT, "reports", "latest.json")) as handle:
         return json.load(handle)
+
+
+def reports_since(moment):
+    """The remediation reports written after moment (epoch seconds), oldest first: one per run."""
+    folder = os.path.join(REPO_ROOT, "reports")
+    found = []
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name)
+        if name[:1].isdigit() and name.endswith(".json") and os.path.getmtime(path) >= moment:
+            with open(path) as handle:
+                report = json.load(handle)
+            if "nodes" in report and "run_id" in report:
+                found.append(report)
+    return found
 
 
 def latest_markdown():

@@ -10,7 +10,7 @@ import pytest
 from lab import cluster, faults, kernels
 from lab.docker import exec_in
 
-from lab_helpers import Scenario, latest_markdown, latest_report, run_playbook
+from lab_helpers import Scenario, latest_markdown, latest_report, reports_since, run_playbook, start_playbook
 
 pytestmark = pytest.mark.lab
 
@@ -90,3 +90,34 @@ def test_the_workers_go_after_the_masters_two_at_a_time_and_a_frozen_containerd_
     again = run_playbook("remediate.yml", "--check")
     assert again.returncode == 0, again.stdout[-3000:]
     assert latest_report()["result"] == "nothing_to_do"
+
+
+def test_two_runs_of_the_halves_of_the_workers_go_side_by_side_within_the_budget(affected_lab):
+    """As two AWX jobs of "remediate nodes" with their limits would: each half in batches of 2,
+    started together. The budget is below what the halves' first batches want at once (2 each,
+    or 1 where a half has one worker), so only the slots in etcd keep the monitor's count to it."""
+    lab = affected_lab
+    workers = lab.worker_hosts
+    halves = [workers[:len(workers) // 2], workers[len(workers) // 2:]]
+    budget = 2 if len(workers) >= 6 else 1
+    started = time.time()
+    with RuntimeMonitor(lab) as monitor:
+        runs = [start_playbook("remediate_nodes.yml", "--limit", ":".join(["etcd"] + half),
+                               "-e", "etcd_kernel_worker_serial=2", "-e", "etcd_kernel_node_budget=%d" % budget)
+                for half in halves]
+        outputs = [run.communicate(timeout=1500)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
+    reports = reports_since(started)
+    assert len(reports) == 2 and [report["result"] for report in reports] == ["remediated", "remediated"]
+    assert all(report["lock"] == "nodes_only" and report["plan"] == [] for report in reports)
+    # Side by side: each run started before the other finished.
+    assert reports[0]["started"] < reports[1]["finished"] and reports[1]["started"] < reports[0]["finished"]
+    nodes = dict((node["host"], node) for report in reports for node in report["nodes"])
+    assert sorted(nodes) == sorted(workers)
+    assert all(node["status"] == "remediated" and node["kernel_after"] == FIXED for node in nodes.values())
+    assert all(node["runtime"]["answering"] is True for node in nodes.values())
+    assert monitor.most_out() == budget, monitor.sweeps
+    assert monitor.ever_out() == sorted(workers)
+    # The masters were left as they were, on the affected kernel.
+    assert {exec_in(lab.master(host), "cat", "/var/lib/lab/osrelease").stdout.strip() for host in lab.hosts} == {
+        kernels.release(kernels.BOOT_ABI)}

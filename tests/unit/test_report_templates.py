@@ -130,7 +130,8 @@ def test_the_remediation_report_shows_the_other_nodes_batch_by_batch(tmp_path):
               "kernel": "5.4.0-132-generic", "status": "affected"} for name in ("worker1", "worker2")]
     journal = [{"event": "started", "time": 1.0, "run_id": "r3", "started": "2026-12-01T03:00:00Z", "check_mode": False,
                 "limit": None, "unfinished": []},
-               {"event": "nodes_planned", "time": 2.0, "plan": plan, "detected": nodes},
+               {"event": "nodes_planned", "time": 2.0, "plan": plan, "detected": nodes,
+                "max_fail_percentage": 0},
                {"event": "planned", "time": 3.0, "plan": [], "unknown": [], "detected": [HOST]},
                {"event": "node_started", "time": 10.0, "host": "worker1"},
                {"event": "node_rebooting", "time": 20.0, "host": "worker1"},

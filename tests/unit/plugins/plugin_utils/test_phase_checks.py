@@ -98,7 +98,7 @@ def role_settings():
         defaults = yaml.safe_load(handle)
     names = ("lock_ttl", "dpkg_lock_wait_s", "pre_disruption_tasks", "post_recovery_tasks", "reboot_timeout_s",
              "recover_wait_s", "recover_progress_wait_s", "gate_wait_s", "install_timeout_s", "command_timeout_s",
-             "node_budget", "node_slot_wait_s")
+             "node_budget", "node_slot_wait_s", "node_max_fail_percentage")
     return {name: defaults["etcd_kernel_" + name] for name in names}
 
 
@@ -132,6 +132,12 @@ def test_a_budget_of_no_node_and_a_slot_wait_that_never_ends_are_refused():
     assert setting_checks(node_slot_wait_s=float("nan")) == ["node_slot_wait"]
     assert setting_checks(node_slot_wait_s=-1) == ["node_slot_wait"]
     assert setting_checks(node_budget=5, node_slot_wait_s=0) == []
+
+
+def test_a_max_fail_percentage_outside_0_to_100_is_refused():
+    assert setting_checks(node_max_fail_percentage=101) == ["node_max_fail_percentage"]
+    assert setting_checks(node_max_fail_percentage=float("nan")) == ["node_max_fail_percentage"]
+    assert setting_checks(node_max_fail_percentage=100) == setting_checks(node_max_fail_percentage=0) == []
 
 
 def test_hooks_must_be_existing_files_by_absolute_path(tmp_path):

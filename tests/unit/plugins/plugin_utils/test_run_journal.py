@@ -3,7 +3,11 @@ record (and so the report) is the fold of the journal's records alone."""
 import json
 
 import pytest
-from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_run import run_report
+from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.remediation_run import (
+    node_failures_allowed,
+    node_step_blocker,
+    run_report,
+)
 from ansible_collections.sre.etcd_kernel.plugins.plugin_utils.run_journal import (
     EVENTS,
     fold_run,
@@ -497,9 +501,10 @@ def node_detected(host, status="affected"):
             "kernel": "5.4.0-132-generic", "status": status}
 
 
-def nodes_planned(when, *hosts, size=2, detected_hosts=WORKERS):
+def nodes_planned(when, *hosts, size=2, detected_hosts=WORKERS, max_fail_percentage=0):
     return record("nodes_planned", when, plan=node_plan(*hosts, size=size),
-                  detected=[node_detected(h, "affected" if h in hosts else "fixed") for h in detected_hosts])
+                  detected=[node_detected(h, "affected" if h in hosts else "fixed") for h in detected_hosts],
+                  max_fail_percentage=max_fail_percentage)
 
 
 def node_step(host, start, out_for=12.5, runtime=RUNTIME):
@@ -578,3 +583,59 @@ def test_a_run_refused_after_the_nodes_were_planned_shows_their_verdict_not_a_st
 def test_a_nodes_only_runs_check_of_the_lock_is_its_lock_state():
     run = fold_run([started(), record("lock_checked_free", T0 + 5)])
     assert run["lock"] == "nodes_only"
+
+
+def node_failed(host, when, reason):
+    return record("failed", when, host=host, reason="%s: %s" % (host, reason), detected=[], left_cordoned=None)
+
+
+def test_a_worker_within_the_max_fail_percentage_fails_and_the_run_goes_on_partly_remediated():
+    # 50% of three workers: one may fail; the run goes on to the next batch past it.
+    records = preflight("master1", extra=[nodes_planned(T0 + 14, *WORKERS, size=1, max_fail_percentage=50)])
+    records += rebooted_step("master1", T0 + 20)
+    records += node_step("worker1", T0 + 200)[:2] + [node_failed("worker1", T0 + 230, "containerd did not answer")]
+    run = fold_run(records)
+    assert run["stop"] is None and run["node_failures_allowed"] == 1
+    assert node_step_blocker(run, "worker2") is None
+    records += node_step("worker2", T0 + 300) + node_step("worker3", T0 + 400) + finish("master1")
+    report = run_report(fold_run(records), "2026-11-29T01:00:00Z")
+    assert report["result"] == "partly_remediated" and report["stopped_at"] is None
+    assert "1 of the workers failed (worker1" in report["reason"]
+    assert [(node["host"], node["status"]) for node in report["nodes"]] == [
+        ("worker1", "failed"), ("worker2", "remediated"), ("worker3", "remediated")]
+    assert report["nodes"][0]["reason"] == "worker1: containerd did not answer"
+    assert report["summary"].endswith("failed within etcd_kernel_node_max_fail_percentage: worker1")
+
+
+def test_the_failure_past_the_max_fail_percentage_stops_the_run_there():
+    records = preflight("master1", extra=[nodes_planned(T0 + 14, *WORKERS, size=1, max_fail_percentage=50)])
+    records += rebooted_step("master1", T0 + 20)
+    records += node_step("worker1", T0 + 200)[:2] + [node_failed("worker1", T0 + 230, "did not come back")]
+    records += node_step("worker2", T0 + 300)[:2] + [node_failed("worker2", T0 + 330, "did not come back")]
+    run = fold_run(records)
+    assert run["stop"]["at"] == "worker2"
+    assert node_step_blocker(run, "worker3") == "the run stopped at worker2"
+    report = run_report(fold_run(records + finish("master1")), "2026-11-29T01:00:00Z")
+    assert (report["result"], report["stopped_at"]) == ("stopped", "worker2")
+    assert [node["status"] for node in report["nodes"]] == ["failed", "failed", "not_started"]
+
+
+def test_a_control_plane_nodes_failure_always_stops_the_run():
+    plan = [dict(step, role="control_plane") if step["host"] == "worker1" else step
+            for step in node_plan(*WORKERS, size=1)]
+    planned = record("nodes_planned", T0 + 14, plan=plan, max_fail_percentage=100,
+                     detected=[dict(node_detected(h), role="control_plane" if h == "worker1" else "worker")
+                               for h in WORKERS])
+    records = preflight("master1", extra=[planned]) + rebooted_step("master1", T0 + 20)
+    records += node_step("worker1", T0 + 200)[:2] + [node_failed("worker1", T0 + 230, "did not come back")]
+    run = fold_run(records)
+    assert run["node_failures_allowed"] == 2 and run["stop"]["at"] == "worker1"
+
+
+def test_the_failures_allowed_round_down_over_the_planned_workers():
+    assert node_failures_allowed(node_plan("w1", "w2", "w3"), 0) == 0
+    assert node_failures_allowed(node_plan("w1", "w2", "w3"), 33.4) == 1
+    assert node_failures_allowed(node_plan(*["w%d" % n for n in range(40)]), 10) == 4
+    assert node_failures_allowed(node_plan("w1"), "100") == 1
+    with pytest.raises(ValueError, match="from 0 to 100"):
+        node_failures_allowed(node_plan("w1"), 120)
