@@ -608,7 +608,10 @@ def up(log=print):
         _write_worker_files(config, host)
     created = [host for host in config.hosts if _ensure_master(config, host, tag)]
     created_workers = [host for host in config.worker_hosts if _ensure_worker(config, host, tag)]
-    _on_each(config.nodes, lambda host: wait_booted(config, host))
+    # Every node boots at once on a machine of two cores: twenty-three systemd boots take
+    # longer than a few, so the wait grows with the nodes.
+    boot_wait = max(60.0, 5.0 * len(config.nodes))
+    _on_each(config.nodes, lambda host: wait_booted(config, host, timeout=boot_wait))
     _on_each(created + created_workers, lambda host: _configure_apt(config, host))
     if config.events:
         # Enabled once, as kubespray enables it: the master's own /etc keeps it across reboots.

@@ -11,8 +11,9 @@ them is how many nodes are out at once. So each node's disruption holds one slot
   <prefix>slot/<i>     for i in 0 .. budget-1: who holds slot i
   <prefix>node/<node>  which run has that node out (so no two runs take the same node)
 
-A slot is taken with the node's key in one transaction, both created only if absent and
-bound to one lease: a holder that dies frees both when the lease expires, like the lock.
+A batch's slots are taken with their nodes' keys in one transaction, all created only if
+absent, each node's two keys bound to a lease of its own: a holder that dies frees them
+when the leases expire, like the lock.
 The value records {"run_id", "holder", "node", "slot", "budget", "since", "ttl"}.
 
 Every run must count against the same budget: a slot held under another budget (or a
@@ -140,63 +141,102 @@ class NodeSlots:
             % (node, printable_excerpt(claim.get("run_id") or "unknown"),
                printable_excerpt(claim.get("holder") or "unknown"), printable_excerpt(claim.get("since") or "?")))
 
-    def take(self, run_id, node, holder, ttl):
-        """Take a free slot for node. Returns the slot number, or None while every slot is taken.
+    def take(self, run_id, nodes, holder, ttl):
+        """Take a slot for each of nodes, all or none, in one transaction (a batch goes out
+        together, so it never holds some slots while it waits for more: two runs waiting on
+        each other's half-taken batches would wait forever). Returns {node: slot}, or None
+        while too few slots are free.
 
-        A slot this run already holds for node (a repeat, or a reply lost after etcd applied it) is
-        adopted. Raises SlotRefused for another budget, or when another run has node out."""
-        claim = self.node_holder(node)
-        if claim is not None and claim.get("run_id") == run_id and isinstance(claim.get("slot"), int):
-            return claim["slot"]
-        if claim is not None:
-            self._refuse_claimed(node, claim)
-        slots = self.held()
-        self.check_budget(slots)
-        taken = set(held["value"]["slot"] for held in slots)
-        free = [index for index in range(self.budget) if index not in taken]
-        if not free:
-            return None
-        lease_id = self.client.request("lease grant", "POST", "/v3/lease/grant", {"TTL": str(ttl)})["ID"]
-        for index in free:
-            value = b64(json.dumps(slot_value(run_id, holder, node, index, self.budget, ttl), sort_keys=True))
-            keys = [b64(self.slot_key(index)), b64(self.node_key(node))]
+        The slots this run already holds for some of nodes (a repeat, or a reply lost after etcd
+        applied it) are adopted, and their lease kept alive for a fresh ttl: taking again is how a
+        run keeps its slots. Raises SlotRefused for another budget, or when another run has one of
+        nodes out; NoSlotFree at once when this run's own other nodes (failed ones keep theirs, as
+        they are still out) leave too few slots for nodes ever to go."""
+        nodes = list(dict.fromkeys(nodes))
+        for _attempt in range(3):
+            claims = dict((node, self.node_holder(node)) for node in nodes)
+            for node, claim in claims.items():
+                if claim is not None and claim.get("run_id") != run_id:
+                    self._refuse_claimed(node, claim)
+            ours = dict((node, claim) for node, claim in claims.items() if claim is not None)
+            for lease in sorted(set(claim["lease"] for claim in ours.values())):
+                self._keep_alive(lease)
+            need = [node for node in nodes if node not in ours]
+            if not need:
+                return dict((node, claim["slot"]) for node, claim in ours.items())
+            slots = self.held()
+            self.check_budget(slots)
+            self._refuse_own_budget(run_id, slots, ours, need)
+            taken = set(held["value"]["slot"] for held in slots)
+            free = [index for index in range(self.budget) if index not in taken]
+            if len(free) < len(need):
+                return None
+            picked = dict(zip(need, free))
+            # A lease per node: freeing one node (revoking its lease) must leave its batch-mates' slots.
+            leases = dict((node, self.client.request("lease grant", "POST", "/v3/lease/grant",
+                                                     {"TTL": str(ttl)})["ID"]) for node in need)
+            keys, puts = [], []
+            for node, index in picked.items():
+                value = b64(json.dumps(slot_value(run_id, holder, node, index, self.budget, ttl), sort_keys=True))
+                for key in (self.slot_key(index), self.node_key(node)):
+                    keys.append(b64(key))
+                    puts.append({"request_put": {"key": b64(key), "value": value, "lease": leases[node]}})
             try:
                 answer = self.client.request("slot take", "POST", "/v3/kv/txn", {
                     "compare": [{"key": key, "target": "CREATE", "result": "EQUAL", "create_revision": "0"}
                                 for key in keys],
-                    "success": [{"request_put": {"key": key, "value": value, "lease": lease_id}} for key in keys],
+                    "success": puts,
                 })
-                if answer.get("succeeded"):
-                    return index
             except EtcdError:
-                pass  # the reply may be lost after etcd applied it: the node's key says
-            claim = self.node_holder(node)
-            if claim is not None and claim.get("run_id") == run_id:
-                return claim["slot"]
-            if claim is not None:
+                # The reply may be lost after etcd applied it: the nodes' keys say. Any other error is the error.
+                if all((self.node_holder(node) or {}).get("run_id") == run_id for node in need):
+                    return self.take(run_id, nodes, holder, ttl)
+                for lease_id in leases.values():
+                    self._revoke(lease_id)
+                raise
+            if answer.get("succeeded"):
+                return dict([(node, claim["slot"]) for node, claim in ours.items()] + list(picked.items()))
+            # A slot or a node was taken between the read and the transaction: read again.
+            for lease_id in leases.values():
                 self._revoke(lease_id)
-                self._refuse_claimed(node, claim)
-            # Slot index was taken meanwhile by another node: try the next free one.
-        self._revoke(lease_id)
         return None
 
-    def take_waiting(self, run_id, node, holder, ttl, wait, sleep=time.sleep, clock=time.monotonic):
-        """take(), looking again every SLOT_POLL_S while every slot is taken, for up to wait seconds.
+    def _refuse_own_budget(self, run_id, slots, ours, need):
+        """NoSlotFree when this run's other slots leave too few for need, however long it waits."""
+        kept = sorted(held["value"]["node"] for held in slots if held["value"]["run_id"] == run_id
+                      and held["value"]["node"] not in ours)
+        if kept and len(kept) + len(ours) + len(need) > self.budget:
+            raise NoSlotFree(
+                "this run's own nodes %s still hold %d of the nodes' budget (%d), which leaves too few slots for %s: "
+                "a node that failed keeps its slot, since it is still out of service. Bring it back (its slot frees "
+                "at the run's end), or raise etcd_kernel_node_budget above the batch size to let a run go on past "
+                "failed nodes." % (", ".join(kept), len(kept), self.budget, ", ".join(need)))
 
-        Returns (slot, seconds waited); raises NoSlotFree naming the holders when none frees in time."""
+    def take_waiting(self, run_id, nodes, holder, ttl, wait, sleep=time.sleep, clock=time.monotonic):
+        """take(), looking again every SLOT_POLL_S while too few slots are free, for up to wait seconds.
+
+        Returns ({node: slot}, seconds waited); raises NoSlotFree naming the holders when too few free in time."""
+        if len(set(nodes)) > self.budget:
+            raise SlotRefused("%d nodes cannot go out together within the nodes' budget of %d: plan batches of at "
+                              "most the budget" % (len(set(nodes)), self.budget))
         started = clock()
         while True:
-            index = self.take(run_id, node, holder, ttl)
-            if index is not None:
-                return index, clock() - started
+            taken = self.take(run_id, nodes, holder, ttl)
+            if taken is not None:
+                return taken, clock() - started
             left = started + wait - clock()
             if left <= 0:
                 holders = "; ".join(describe_slot(held) for held in self.held()) or "none now"
                 raise NoSlotFree(
-                    "no slot of the nodes' budget (%d) came free within %gs, so %s was not disrupted. Held: %s. "
-                    "Each frees when its node is read back, or its lease lapses (its ttl) when its run died. "
-                    "Wait for those runs, or raise etcd_kernel_node_slot_wait_s." % (self.budget, wait, node, holders))
+                    "too few slots of the nodes' budget (%d) came free within %gs for %s, so none of them was "
+                    "disrupted. Held: %s. Each frees when its node is back in service, or its lease lapses (its "
+                    "ttl) when its run died. Wait for those runs, or raise etcd_kernel_node_slot_wait_s."
+                    % (self.budget, wait, ", ".join(nodes), holders))
             sleep(min(SLOT_POLL_S, left))
+
+    def _keep_alive(self, lease_id):
+        """A fresh TTL for lease_id (the lease's own, as granted)."""
+        self.client.request("slot keep-alive", "POST", "/v3/lease/keepalive", {"ID": lease_id})
 
     def free(self, run_id, node):
         """Free node's slot if this run holds it. Returns "freed", "free" or "held_by_other"."""

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: etcd_node_slot
-short_description: Take or free one slot of the nodes' budget kept in etcd, for one node out of service
+short_description: Take, keep or free the slots of the nodes' budget kept in etcd, one per node out of service
 version_added: "0.1.0"
 author: Control-plane SRE team (!UNKNOWN)
 description:
@@ -17,13 +17,18 @@ description:
     operators' runs of their halves of the workers) may work on them side by side. What holds across all
     of them is a budget of O(budget) nodes out of service at once, kept in etcd as a semaphore of leased
     slots under O(prefix).
-  - O(state=present) takes a free slot for O(node), bound to a lease of O(ttl) seconds, together with a
-    key naming the run that has O(node) out, in one transaction. While every slot is taken it looks again
-    every 2 seconds, for up to O(wait) seconds, then fails naming the holders. A slot this O(run_id)
-    already holds for O(node) is adopted (a repeat, or a reply lost after etcd applied it).
-  - It refuses when another run has O(node) out, and when a slot is held under another budget than
-    O(budget), so that every run counts against the same one.
-  - O(state=absent) frees the slot of O(node) if this O(run_id) holds it; without O(node), every slot this
+  - O(state=present) takes a free slot for each of O(nodes), all or none, bound to one lease of O(ttl)
+    seconds, each with a key naming the run that has that node out, in one transaction. A batch goes out
+    together, so it never holds some slots while it waits for the rest (two runs waiting on each other's
+    half-taken batches would wait forever). While too few slots are free it looks again every 2 seconds,
+    for up to O(wait) seconds, then fails naming the holders.
+  - The slots this O(run_id) already holds for O(nodes) are adopted (a repeat, or a reply lost after etcd
+    applied it) and their lease kept alive for a fresh O(ttl); taking again is how a run keeps its slots
+    through a long drain and a reboot.
+  - It refuses when another run has one of O(nodes) out, when a slot is held under another budget than
+    O(budget) (every run must count against the same one), when O(nodes) are more than O(budget), and at
+    once when this run's own other nodes (a failed node keeps its slot) leave too few slots.
+  - O(state=absent) frees the slots of O(nodes) this O(run_id) holds; with O(nodes) empty, every slot this
     O(run_id) holds (the end of a run, whatever stopped it).
   - A holder that dies frees its slots when their lease expires.
   - Talks to etcd's JSON gateway with the Python standard library, so it runs on a managed node.
@@ -35,7 +40,7 @@ options:
     type: str
     default: /sre.etcd_kernel/node-slots/
   state:
-    description: V(present) takes a slot for O(node), V(absent) frees it.
+    description: V(present) takes (or keeps) the slots of O(nodes), V(absent) frees them.
     type: str
     choices: [present, absent]
     default: present
@@ -43,9 +48,11 @@ options:
     description: Identifies this run; only the run that holds a slot frees it.
     type: str
     required: true
-  node:
-    description: The node the slot is for (its inventory name). Required with O(state=present).
-    type: str
+  nodes:
+    description: The nodes the slots are for (their inventory names); at least one with O(state=present).
+    type: list
+    elements: str
+    default: []
   holder:
     description: Who runs, as the messages show it to others.
     type: str
@@ -80,38 +87,38 @@ attributes:
 """
 
 EXAMPLES = r"""
-- name: Take a slot of the nodes' budget before draining the node
+- name: Take a slot of the nodes' budget for each node of a batch, before draining them
   sre.etcd_kernel.etcd_node_slot:
     endpoints: [https://10.0.0.11:2379]
     ca_file: /etc/ssl/etcd/ssl/ca.pem
     cert_file: /etc/ssl/etcd/ssl/admin-master1.pem
     key_file: /etc/ssl/etcd/ssl/admin-master1-key.pem
     run_id: 20261124T221845Z-4f2a
-    node: worker3
+    nodes: [worker3, worker4]
     budget: 2
     ttl: 2700
 
-- name: Free it once the node is read back
+- name: Free one once its node is back in service
   sre.etcd_kernel.etcd_node_slot:
     endpoints: [https://10.0.0.11:2379]
     ca_file: /etc/ssl/etcd/ssl/ca.pem
     cert_file: /etc/ssl/etcd/ssl/admin-master1.pem
     key_file: /etc/ssl/etcd/ssl/admin-master1-key.pem
     run_id: 20261124T221845Z-4f2a
-    node: worker3
+    nodes: [worker3]
     state: absent
 """
 
 RETURN = r"""
-slot:
-  description: The slot number this node holds (with O(state=present)), or null.
+slots:
+  description: The slot each of O(nodes) holds (with O(state=present)).
   returned: always
-  type: int
-  sample: 1
+  type: dict
+  sample: {"worker3": 0, "worker4": 1}
 outcome:
-  description: V(taken), V(adopted) (this run held it already), V(freed), V(free) (nothing to free, or nothing
-    held without O(node)),
-    V(held_by_other) (another run holds the node's slot; left alone), V(refused), or V(would_take) and V(would_free) in check mode.
+  description: V(taken), V(adopted) (this run held them all already; their lease kept alive), V(freed), V(free)
+    (nothing to free),
+    V(refused), or V(would_take) and V(would_free) in check mode. A node another run holds is never freed.
   returned: always
   type: str
   sample: taken
@@ -152,7 +159,7 @@ def main():
         prefix=dict(type="str", default=DEFAULT_SLOT_PREFIX),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         run_id=dict(type="str", required=True),
-        node=dict(type="str"),
+        nodes=dict(type="list", elements="str", default=[]),
         holder=dict(type="str", default="ansible"),
         budget=dict(type="int", default=1),
         ttl=dict(type="int", default=1800),
@@ -161,11 +168,11 @@ def main():
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
+    nodes = [node for node in params["nodes"] if node.strip()]
     if not params["run_id"].strip():
         module.fail_json(msg="run_id must not be empty")
-    node = params["node"]
-    if params["state"] == "present" and not (node or "").strip():
-        module.fail_json(msg="node is required to take a slot: give the node's inventory name")
+    if params["state"] == "present" and not nodes:
+        module.fail_json(msg="nodes is required to take slots: give the nodes' inventory names")
     if params["budget"] < 1:
         module.fail_json(msg="budget must be at least 1 node out at a time, got %d" % params["budget"])
     if params["ttl"] < 10:
@@ -173,32 +180,28 @@ def main():
     for name in ("wait", "leader_wait"):
         if not 0 <= params[name] < float("inf"):  # also refuses NaN
             module.fail_json(msg="%s must be a finite number of seconds, 0 or more, got %s" % (name, params[name]))
+    done = dict(slots={}, waited_s=0.0, freed=[])
     try:
         slots = slots_over_endpoints(client_factory(params), params["endpoints"], params["budget"],
                                      params["prefix"], params["leader_wait"])
         held = [entry["value"] for entry in slots.held()]
-        if params["state"] == "absent" and not node:
-            mine = sorted(set(value["node"] for value in held if value and value["run_id"] == params["run_id"]))
-            freed = mine if module.check_mode else slots.free_all(params["run_id"])
-            module.exit_json(changed=bool(freed), slot=None, outcome="freed" if freed else "free", waited_s=0.0,
-                             freed=freed, held=held)
-        claim = slots.node_holder(node)
-        ours = claim is not None and claim.get("run_id") == params["run_id"]
+        mine = sorted(set(value["node"] for value in held if value and value["run_id"] == params["run_id"]))
         if params["state"] == "absent":
+            wanted = [node for node in mine if node in nodes] if nodes else mine
             if module.check_mode:
-                module.exit_json(changed=ours, slot=None, outcome="would_free" if ours else
-                                 ("free" if claim is None else "held_by_other"), waited_s=0.0, freed=[], held=held)
-            outcome = slots.free(params["run_id"], node)
-            module.exit_json(changed=outcome == "freed", slot=None, outcome=outcome, waited_s=0.0,
-                             freed=[node] if outcome == "freed" else [], held=held)
+                module.exit_json(changed=bool(wanted), outcome="would_free" if wanted else "free", held=held,
+                                 **dict(done, freed=wanted))
+            freed = [node for node in wanted if slots.free(params["run_id"], node) == "freed"]
+            module.exit_json(changed=bool(freed), outcome="freed" if freed else "free", held=held,
+                             **dict(done, freed=freed))
+        adopted = all(node in mine for node in nodes)
         if module.check_mode:
-            module.exit_json(changed=not ours, slot=claim["slot"] if ours else None,
-                             outcome="adopted" if ours else "would_take", waited_s=0.0, freed=[], held=held)
-        index, waited = slots.take_waiting(params["run_id"], node, params["holder"], params["ttl"], params["wait"])
-        module.exit_json(changed=not ours, slot=index, outcome="adopted" if ours else "taken",
-                         waited_s=round(waited, 1), freed=[], held=held)
+            module.exit_json(changed=not adopted, outcome="adopted" if adopted else "would_take", held=held, **done)
+        taken, waited = slots.take_waiting(params["run_id"], nodes, params["holder"], params["ttl"], params["wait"])
+        module.exit_json(changed=not adopted, outcome="adopted" if adopted else "taken", held=held,
+                         **dict(done, slots=taken, waited_s=round(waited, 1)))
     except EtcdError as error:
-        module.fail_json(msg=str(error), slot=None, outcome="refused", waited_s=0.0, freed=[])
+        module.fail_json(msg=str(error), outcome="refused", **done)
 
 
 if __name__ == "__main__":

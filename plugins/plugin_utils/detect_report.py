@@ -167,11 +167,11 @@ def detected_host(host: str, member: str, layout: str, node: dict[str, Any], cla
 
 def detection_report(run: dict[str, Any], group: str, limit: str | None, detected: list[dict[str, Any]],
                      health: list[dict[str, Any] | None], events_health: list[dict[str, Any] | None],
-                     max_index_gap: int, worker_serial: Any = 1) -> dict[str, Any]:
+                     max_index_gap: int, worker_serial: Any = 1, node_budget: Any = None) -> dict[str, Any]:
     """The detection report: the cluster as the etcd hosts saw it, one entry per etcd host
     (hosts) and per other node (nodes), and the plans a remediation would follow: the etcd
     members' (plan) and, after them, the other nodes' batches (node_plan, in batches of
-    worker_serial, etcd_kernel_worker_serial).
+    worker_serial, etcd_kernel_worker_serial, never more than node_budget, etcd_kernel_node_budget).
 
     run: {"id", "started"} (the run_id lookup's). detected: every host's entry, in play
     order (detected_host's or detected_node's). health, events_health: each host's
@@ -202,6 +202,6 @@ def detection_report(run: dict[str, Any], group: str, limit: str | None, detecte
         "nodes": nodes,
         "plan": plan,
         "worker_serial": str(worker_serial),
-        "node_plan": node_plan(nodes, worker_serial),
+        "node_plan": node_plan(nodes, worker_serial, node_budget),
         "unknown": unknown_hosts(etcd_hosts + nodes),
     }

@@ -173,10 +173,11 @@ def batch_size(serial: Any, total: int) -> int:
     return number
 
 
-def node_plan(node_reports: list[dict[str, Any]], serial: Any = 1) -> list[dict[str, Any]]:
+def node_plan(node_reports: list[dict[str, Any]], serial: Any = 1, budget: Any = None) -> list[dict[str, Any]]:
     """The other nodes' plan (they run no etcd member), for after the etcd members: every
     node on an affected kernel, a control-plane node alone in its batch (one at a time,
-    as the masters go), then the workers in batches of batch_size(serial, workers), in
+    as the masters go), then the workers in batches of batch_size(serial, workers), never
+    more than budget (etcd_kernel_node_budget: a batch takes its slots all at once), in
     the report's order. A node whose kernel the kit cannot judge is never planned. Each
     step is {"order", "batch", "host", "role", "action" ("upgrade", as an etcd host's step
     that reboots), "from", "to"}; "to" is None when no fixed kernel is offered."""
@@ -188,6 +189,10 @@ def node_plan(node_reports: list[dict[str, Any]], serial: Any = 1) -> list[dict[
     control_plane = [report for report in affected if report["role"] == "control_plane"]
     workers = [report for report in affected if report["role"] != "control_plane"]
     size = batch_size(serial, len(workers))
+    if budget is not None:
+        if isinstance(budget, bool) or int(budget) < 1:
+            raise ValueError("etcd_kernel_node_budget must be at least 1 node, got %r" % (budget,))
+        size = min(size, int(budget))
     steps = []
     worker_batches = [workers[start:start + size] for start in range(0, len(workers), size)]
     batches = [[report] for report in control_plane] + worker_batches

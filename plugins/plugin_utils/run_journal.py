@@ -74,9 +74,11 @@ EVENTS: dict[str, tuple[str, ...]] = {
     # The maintenance window closed at a host (moment: before its step, before its
     # disruption); verdict: the window's reason. The host is untouched.
     "window_closed": ("host", "moment", "verdict"),
-    # The rescue: one record for every host that failed in the same task. host: the host
-    # whose step failed (rollout), or None; detected: what the hosts had detected by then.
-    "failed": ("host", "reason", "detected", "left_cordoned"),
+    # The rescue: one record for every host that failed in the same task, or one per node
+    # whose own step failed. host: the host whose step failed (rollout), or None; detected:
+    # what the hosts had detected by then; tolerable: a node's own failure, which
+    # etcd_kernel_node_max_fail_percentage may let the run go on past.
+    "failed": ("host", "reason", "detected", "left_cordoned", "tolerable"),
     "finished": ("finished",),
 }
 
@@ -291,7 +293,8 @@ def _failed(run: dict[str, Any], steps: dict[str, dict[str, Any]], fields: dict[
             "kernel_after": seen["kernel_after"], "status": "failed", "runtime": seen["runtime"],
             "left_cordoned": fields["left_cordoned"] or None, "reboot_at": seen["reboot_at"], "reason": reason})
         # A worker within the failures allowed: the run goes on past it (its batch-mates and the next batches).
-        tolerated = seen["role"] != "control_plane" and len(failed_nodes(run)) <= run["node_failures_allowed"]
+        tolerated = (flag(fields["tolerable"]) and seen["role"] != "control_plane"
+                     and len(failed_nodes(run)) <= run["node_failures_allowed"])
         return run if tolerated and run["stop"] is None else run_update(run, stop={"at": host, "reason": reason})
     run = run_update(run, detected=detected, stop={"at": host if in_rollout else run["phase"], "reason": reason})
     if seen is None:

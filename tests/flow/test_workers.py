@@ -203,3 +203,25 @@ def test_a_worker_within_the_max_fail_percentage_fails_and_the_run_goes_on_to_th
     assert flow.kernels()["worker2"] == flow.kernels()["worker3"] == FIXED
     assert flow.node_slots() == []
     assert "The run was partly_remediated:" in run.words
+
+
+@pytest.mark.workers(2)
+def test_no_slot_in_time_stops_the_run_before_any_drain_whatever_the_max_fail_percentage(flow, playbook, module):
+    """Another run holds the whole budget (2): the batch waits its etcd_kernel_node_slot_wait_s, then the run
+    stops there with no node disrupted, although every worker would be let fail: it is the batch's failure."""
+    held = module("master1", "sre.etcd_kernel.etcd_node_slot", {
+        "endpoints": [host.client_url for host in flow.hosts], "ca_file": CERT_DIR + "/ca.pem",
+        "cert_file": CERT_DIR + "/admin-master1.pem", "key_file": CERT_DIR + "/admin-master1-key.pem",
+        "run_id": "someone-elses-run", "holder": "bob@laptop", "nodes": ["node-a", "node-b"], "budget": 2,
+        "ttl": 300})
+    assert held.get("outcome") == "taken", held
+    run = playbook("remediate.yml", "-e", "etcd_kernel_worker_serial=2", "-e", "etcd_kernel_node_slot_wait_s=3",
+                   "-e", "etcd_kernel_node_max_fail_percentage=100")
+    report = run.report()
+    assert run.returncode != 0 and report["result"] == "stopped", run.tail()
+    words = " ".join(report["reason"].split())
+    assert "too few slots of the nodes' budget (2) came free within 3s for worker1, worker2" in words
+    assert "node-a of run someone-elses-run (bob@laptop)" in words
+    assert [h["status"] for h in report["hosts"]] == ["remediated"] * 3
+    assert not {"worker1", "worker2"} & set(flow.rebooted())
+    assert flow.node_slots() == ["node-a", "node-b"]

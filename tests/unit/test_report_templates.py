@@ -141,7 +141,7 @@ def test_the_remediation_report_shows_the_other_nodes_batch_by_batch(tmp_path):
                 "rebooted": True, "left_cordoned": None},
                {"event": "node_started", "time": 40.0, "host": "worker2"},
                {"event": "failed", "time": 45.0, "host": "worker2", "reason": "worker2: drain failed", "detected": [],
-                "left_cordoned": "worker2"}]
+                "left_cordoned": "worker2", "tolerable": True}]
     report = run_report(fold_run(journal), "2026-12-01T03:01:00Z")
     markdown = render(tmp_path, "remediation.md.j2", report)
     assert ("| 1 | worker1 | worker | 5.4.0-132-generic | 5.4.0-136-generic | answers (1.6.20~ds1), kubelet active | "

@@ -296,3 +296,11 @@ def test_a_percentage_is_of_the_workers_to_do_and_no_node_means_no_plan():
     assert node_plan([], "25%") == []
     with pytest.raises(ValueError, match="needs host, role"):
         node_plan([{"host": "worker1"}])
+
+
+def test_no_batch_is_planned_larger_than_the_nodes_budget():
+    workers = [worker("worker%d" % n) for n in range(1, 11)]
+    assert [step["batch"] for step in node_plan(workers, "50%", budget=3)] == [1, 1, 1, 2, 2, 2, 3, 3, 3, 4]
+    assert [step["batch"] for step in node_plan(workers[:4], 2, budget=5)] == [1, 1, 2, 2]
+    with pytest.raises(ValueError, match="etcd_kernel_node_budget"):
+        node_plan(workers, 2, budget=0)

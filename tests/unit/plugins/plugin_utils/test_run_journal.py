@@ -23,6 +23,8 @@ WINDOW = {"days": ["Sun"], "start": "00:00", "end": "05:00", "judged_at": "2026-
 
 
 def record(event, when, **fields):
+    if event == "failed":
+        fields.setdefault("tolerable", False)  # only a node's own failure in its step may be
     return dict(fields, event=event, time=when)
 
 
@@ -586,7 +588,8 @@ def test_a_nodes_only_runs_check_of_the_lock_is_its_lock_state():
 
 
 def node_failed(host, when, reason):
-    return record("failed", when, host=host, reason="%s: %s" % (host, reason), detected=[], left_cordoned=None)
+    return record("failed", when, host=host, reason="%s: %s" % (host, reason), detected=[], left_cordoned=None,
+                  tolerable=True)
 
 
 def test_a_worker_within_the_max_fail_percentage_fails_and_the_run_goes_on_partly_remediated():
@@ -639,3 +642,12 @@ def test_the_failures_allowed_round_down_over_the_planned_workers():
     assert node_failures_allowed(node_plan("w1"), "100") == 1
     with pytest.raises(ValueError, match="from 0 to 100"):
         node_failures_allowed(node_plan("w1"), 120)
+
+
+def test_a_batchs_own_failure_stops_the_run_whatever_the_max_fail_percentage():
+    records = preflight("master1", extra=[nodes_planned(T0 + 14, *WORKERS, size=1, max_fail_percentage=100)])
+    records += rebooted_step("master1", T0 + 20) + node_step("worker1", T0 + 200)[:1]
+    records += [record("failed", T0 + 230, host="worker1", reason="worker1: Batch | no slot came free",
+                       detected=[], left_cordoned=None, tolerable=False)]
+    run = fold_run(records)
+    assert run["stop"]["at"] == "worker1" and run["nodes"]["worker1"]["status"] == "failed"
