@@ -13,6 +13,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from flow_hosts import CONNECTION_PLUGINS, FlowCluster, loopback_block  # noqa: E402
 
+from lab import kernels  # noqa: E402
+
 from lab.config import REPO_ROOT  # noqa: E402
 
 
@@ -50,10 +52,13 @@ def flow(request, flow_session, tmp_path):
         cluster.wait_healthy()
         yield cluster
         return
-    # A test marked workers(n) gets n workers (kube_node) beside the three masters.
+    # A test marked workers(n) gets n workers (kube_node) beside the three masters; with
+    # members_fixed=True, the masters run a fixed kernel already.
     workers = request.node.get_closest_marker("workers")
+    members_fixed = bool(workers and workers.kwargs.get("members_fixed"))
     cluster = FlowCluster(str(tmp_path / "cluster"), flow_session["dir"], flow_session["block"],
-                          workers=workers.args[0] if workers else 0)
+                          workers=workers.args[0] if workers else 0,
+                          members_abi=max(kernels.FIXED_ABIS) if members_fixed else None)
     try:
         yield cluster.start()
     finally:
@@ -89,7 +94,7 @@ def ansible_env():
 def playbook(flow):
     """playbook("remediate.yml", "--check", ...): the run's PlaybookRun, on the flow inventory
     (or on inventory=, a changed copy of it)."""
-    def run(name, *args, inventory=None, timeout=300):
+    def run(name, *args, inventory=None, timeout=900):
         completed = subprocess.run(["ansible-playbook", name, "-i", inventory or flow.inventory, *args],
                                    cwd=REPO_ROOT, env=ansible_env(), capture_output=True, text=True,
                                    timeout=timeout)

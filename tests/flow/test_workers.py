@@ -55,7 +55,7 @@ def test_the_workers_go_after_the_members_in_batches_and_one_report_covers_both(
     assert again.returncode == 0 and again.report()["result"] == "nothing_to_do", again.tail()
 
 
-@pytest.mark.workers(3)
+@pytest.mark.workers(3, members_fixed=True)
 def test_a_worker_that_does_not_come_back_stops_the_run_before_the_next_batch_and_a_rerun_resumes(flow, playbook):
     flow.faults["worker1"]["boot_never_returns"] = True
     started = time.monotonic()
@@ -63,11 +63,11 @@ def test_a_worker_that_does_not_come_back_stops_the_run_before_the_next_batch_an
     report = run.report()
     assert run.returncode != 0 and report["result"] == "stopped", run.tail()
     assert report["stopped_at"] == "worker1" and "worker1" in report["reason"]
-    assert [h["status"] for h in report["hosts"]] == ["remediated"] * 3
+    assert report["plan"] == [] and [h["status"] for h in report["hosts"]] == ["already_fixed"] * 3
     assert nodes_of(report) == [("worker1", 1, "failed"), ("worker2", 2, "not_started"),
                                 ("worker3", 3, "not_started")]
     assert report["lock"] == "released" and time.monotonic() - started < 240
-    assert flow.rebooted() == ["master1", "master2", "master3"]
+    assert flow.rebooted() == []  # worker1 has not booted yet
     # The slot worker1 took before its drain is freed by finish: the budget is whole again.
     assert flow.node_slots() == []
     # Its boot comes back once the fault clears, on the kernel the run installed.
@@ -87,7 +87,7 @@ def test_a_worker_that_does_not_come_back_stops_the_run_before_the_next_batch_an
     assert set(flow.kernels().values()) == {FIXED}
 
 
-@pytest.mark.workers(2)
+@pytest.mark.workers(2, members_fixed=True)
 def test_a_failing_drain_hook_stops_the_run_before_that_nodes_reboot(flow, playbook, tmp_path):
     (tmp_path / "drain.yml").write_text(
         "- name: Drain the node (the second worker's drain fails, as a PodDisruptionBudget would hold it)\n"
@@ -188,7 +188,7 @@ def test_a_nodes_only_run_never_starts_while_another_run_holds_the_lock(flow, pl
     assert flow.state() == before and report["lock"] == "not_taken"
 
 
-@pytest.mark.workers(3)
+@pytest.mark.workers(3, members_fixed=True)
 def test_a_worker_within_the_max_fail_percentage_fails_and_the_run_goes_on_to_the_next_batches(flow, playbook):
     """50% of three workers lets one fail: the run goes on past it, reports it failed, and
     ends partly_remediated, which fails the job so that someone looks."""
@@ -205,7 +205,7 @@ def test_a_worker_within_the_max_fail_percentage_fails_and_the_run_goes_on_to_th
     assert "The run was partly_remediated:" in run.words
 
 
-@pytest.mark.workers(2)
+@pytest.mark.workers(2, members_fixed=True)
 def test_no_slot_in_time_stops_the_run_before_any_drain_whatever_the_max_fail_percentage(flow, playbook, module):
     """Another run holds the whole budget (2): the batch waits its etcd_kernel_node_slot_wait_s, then the run
     stops there with no node disrupted, although every worker would be let fail: it is the batch's failure."""
@@ -222,6 +222,5 @@ def test_no_slot_in_time_stops_the_run_before_any_drain_whatever_the_max_fail_pe
     words = " ".join(report["reason"].split())
     assert "too few slots of the nodes' budget (2) came free within 3s for worker1, worker2" in words
     assert "node-a of run someone-elses-run (bob@laptop)" in words
-    assert [h["status"] for h in report["hosts"]] == ["remediated"] * 3
     assert not {"worker1", "worker2"} & set(flow.rebooted())
     assert flow.node_slots() == ["node-a", "node-b"]
