@@ -261,6 +261,24 @@ def lock_over_endpoints(open_client, endpoints, key=DEFAULT_LOCK_KEY, leader_wai
     return EtcdLock(LeaderWaitingClient(clients, leader_wait, diagnose), key)
 
 
+def revoke_lease(client, lease_id):
+    """Revoke lease_id (and so every key on it) if there is one; an error leaves it to expire with its TTL."""
+    if lease_id and lease_id != "0":
+        try:
+            client.request("lease revoke", "POST", "/v3/lease/revoke", {"ID": lease_id})
+        except EtcdError:
+            pass  # an expired lease is already gone; one etcd cannot revoke now expires with its TTL
+
+
+def delete_if_unchanged(client, operation, key, mod_revision, keys):
+    """Delete keys in one transaction if key is still at mod_revision; whether it was (and they went)."""
+    answer = client.request(operation, "POST", "/v3/kv/txn", {
+        "compare": [{"key": b64(key), "target": "MOD", "result": "EQUAL", "mod_revision": mod_revision}],
+        "success": [{"request_delete_range": {"key": b64(each)}} for each in keys],
+    })
+    return bool(answer.get("succeeded"))
+
+
 class EtcdLock:
     """The lock operations over one etcd JSON-gateway client (etcd_gateway.EtcdGatewayClient, or a
     LeaderWaitingClient over several)."""
@@ -304,11 +322,7 @@ class EtcdLock:
         return self.client.request("lease grant", "POST", "/v3/lease/grant", {"TTL": str(ttl)})["ID"]
 
     def _revoke(self, lease_id):
-        if lease_id and lease_id != "0":
-            try:
-                self.client.request("lease revoke", "POST", "/v3/lease/revoke", {"ID": lease_id})
-            except EtcdError:
-                pass  # an expired lease is already gone; one etcd cannot revoke now expires with its TTL
+        revoke_lease(self.client, lease_id)
 
     def acquire(self, run_id, holder, ttl):
         """Take the lock, or refresh it when this run already holds it.
@@ -427,12 +441,7 @@ class EtcdLock:
             if not self.is_ours(current, run_id):
                 return "held_by_other"
             _value, lease_id, revision = current
-            answer = self.client.request("lock release", "POST", "/v3/kv/txn", {
-                "compare": [{"key": b64(self.key), "target": "MOD", "result": "EQUAL",
-                             "mod_revision": revision}],
-                "success": [{"request_delete_range": {"key": b64(self.key)}}],
-            })
-            if answer.get("succeeded"):
+            if delete_if_unchanged(self.client, "lock release", self.key, revision, [self.key]):
                 self._revoke(lease_id)
                 return "released"
             # The key changed since the read (it lapsed, was deleted or taken, or this run

@@ -24,6 +24,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import collections
 import json
 import time
 
@@ -31,8 +32,10 @@ from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_errors import
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.etcd_lock import (
     LeaderWaitingClient,
     b64,
-    unb64,
+    delete_if_unchanged,
     printable_excerpt,
+    revoke_lease,
+    unb64,
 )
 from ansible_collections.sre.etcd_kernel.plugins.module_utils.report_time import utc_stamp
 
@@ -40,6 +43,10 @@ DEFAULT_SLOT_PREFIX = "/sre.etcd_kernel/node-slots/"
 # Between looks at the slots while all are taken: a slot frees when a node is read back, which
 # takes a reboot; a few seconds late costs nothing next to that.
 SLOT_POLL_S = 2.0
+
+# What taking a batch's slots gives: {node: slot} for every node, the nodes newly taken (the
+# others this run held already, and kept), and the seconds spent waiting for free slots.
+Hold = collections.namedtuple("Hold", "slots taken waited_s")
 
 
 class SlotRefused(EtcdError):
@@ -100,26 +107,28 @@ class NodeSlots:
     def node_key(self, node):
         return "%snode/%s" % (self.prefix, node)
 
-    def held(self):
-        """Every slot held now: [{"key", "value" (parse_slot's, None when foreign), "excerpt", "lease"}]."""
-        start = self.prefix + "slot/"
-        answer = self.client.request("slots read", "POST", "/v3/kv/range",
-                                     {"key": b64(start), "range_end": b64(prefix_end(start))})
-        slots = []
-        for entry in answer.get("kvs") or []:
-            raw = unb64(entry.get("value"))
-            slots.append({"key": unb64(entry.get("key")).decode("utf-8", "replace"), "value": parse_slot(raw),
-                          "excerpt": printable_excerpt(raw), "lease": str(entry.get("lease") or "0")})
-        return slots
+    def read(self):
+        """What the budget's keys hold now, in one read: ({node: its claim}, [held slot]).
 
-    def node_holder(self, node):
-        """The slot record of the run that has node out, or None."""
-        answer = self.client.request("node slot read", "POST", "/v3/kv/range", {"key": b64(self.node_key(node))})
-        kvs = answer.get("kvs") or []
-        if not kvs:
-            return None
-        value = parse_slot(unb64(kvs[0].get("value")))
-        return dict(value or {}, mod_revision=kvs[0].get("mod_revision"), lease=str(kvs[0].get("lease") or "0"))
+        A claim is the node key's slot record (parse_slot's, {} when foreign) with its "mod_revision" and "lease";
+        a held slot is {"key", "value" (parse_slot's, None when foreign), "excerpt", "lease"}."""
+        answer = self.client.request("slots read", "POST", "/v3/kv/range",
+                                     {"key": b64(self.prefix), "range_end": b64(prefix_end(self.prefix))})
+        claims, slots = {}, []
+        for entry in answer.get("kvs") or []:
+            key = unb64(entry.get("key")).decode("utf-8", "replace")
+            raw = unb64(entry.get("value"))
+            lease = str(entry.get("lease") or "0")
+            if key.startswith(self.prefix + "slot/"):
+                slots.append({"key": key, "value": parse_slot(raw), "excerpt": printable_excerpt(raw), "lease": lease})
+            elif key.startswith(self.prefix + "node/"):
+                claim = dict(parse_slot(raw) or {}, lease=lease, mod_revision=entry.get("mod_revision"))
+                claims[key[len(self.prefix + "node/"):]] = claim
+        return claims, slots
+
+    def held(self):
+        """Every slot held now (read()'s)."""
+        return self.read()[1]
 
     def check_budget(self, slots):
         """Refuse when a slot is held under another budget than this run's."""
@@ -144,8 +153,8 @@ class NodeSlots:
     def take(self, run_id, nodes, holder, ttl):
         """Take a slot for each of nodes, all or none, in one transaction (a batch goes out
         together, so it never holds some slots while it waits for more: two runs waiting on
-        each other's half-taken batches would wait forever). Returns {node: slot}, or None
-        while too few slots are free.
+        each other's half-taken batches would wait forever). Returns a Hold (waited_s 0), or
+        None while too few slots are free.
 
         The slots this run already holds for some of nodes (a repeat, or a reply lost after etcd
         applied it) are adopted, and their lease kept alive for a fresh ttl: taking again is how a
@@ -154,17 +163,18 @@ class NodeSlots:
         they are still out) leave too few slots for nodes ever to go."""
         nodes = list(dict.fromkeys(nodes))
         for _attempt in range(3):
-            claims = dict((node, self.node_holder(node)) for node in nodes)
-            for node, claim in claims.items():
+            claims, slots = self.read()
+            for node in nodes:
+                claim = claims.get(node)
                 if claim is not None and claim.get("run_id") != run_id:
                     self._refuse_claimed(node, claim)
-            ours = dict((node, claim) for node, claim in claims.items() if claim is not None)
+            ours = dict((node, claims[node]) for node in nodes if node in claims)
             for lease in sorted(set(claim["lease"] for claim in ours.values())):
                 self._keep_alive(lease)
+            kept = dict((node, claim["slot"]) for node, claim in ours.items())
             need = [node for node in nodes if node not in ours]
             if not need:
-                return dict((node, claim["slot"]) for node, claim in ours.items())
-            slots = self.held()
+                return Hold(kept, [], 0.0)
             self.check_budget(slots)
             self._refuse_own_budget(run_id, slots, ours, need)
             taken = set(held["value"]["slot"] for held in slots)
@@ -189,16 +199,17 @@ class NodeSlots:
                 })
             except EtcdError:
                 # The reply may be lost after etcd applied it: the nodes' keys say. Any other error is the error.
-                if all((self.node_holder(node) or {}).get("run_id") == run_id for node in need):
-                    return self.take(run_id, nodes, holder, ttl)
+                claims = self.read()[0]
+                if all(claims.get(node, {}).get("run_id") == run_id for node in need):
+                    return Hold(dict(kept, **picked), need, 0.0)
                 for lease_id in leases.values():
-                    self._revoke(lease_id)
+                    revoke_lease(self.client, lease_id)
                 raise
             if answer.get("succeeded"):
-                return dict([(node, claim["slot"]) for node, claim in ours.items()] + list(picked.items()))
+                return Hold(dict(kept, **picked), need, 0.0)
             # A slot or a node was taken between the read and the transaction: read again.
             for lease_id in leases.values():
-                self._revoke(lease_id)
+                revoke_lease(self.client, lease_id)
         return None
 
     def _refuse_own_budget(self, run_id, slots, ours, need):
@@ -215,15 +226,15 @@ class NodeSlots:
     def take_waiting(self, run_id, nodes, holder, ttl, wait, sleep=time.sleep, clock=time.monotonic):
         """take(), looking again every SLOT_POLL_S while too few slots are free, for up to wait seconds.
 
-        Returns ({node: slot}, seconds waited); raises NoSlotFree naming the holders when too few free in time."""
+        Returns take()'s Hold with the seconds waited; raises NoSlotFree naming the holders when too few free in time."""
         if len(set(nodes)) > self.budget:
             raise SlotRefused("%d nodes cannot go out together within the nodes' budget of %d: plan batches of at "
                               "most the budget" % (len(set(nodes)), self.budget))
         started = clock()
         while True:
-            taken = self.take(run_id, nodes, holder, ttl)
-            if taken is not None:
-                return taken, clock() - started
+            hold = self.take(run_id, nodes, holder, ttl)
+            if hold is not None:
+                return hold._replace(waited_s=clock() - started)
             left = started + wait - clock()
             if left <= 0:
                 holders = "; ".join(describe_slot(held) for held in self.held()) or "none now"
@@ -241,19 +252,14 @@ class NodeSlots:
     def free(self, run_id, node):
         """Free node's slot if this run holds it. Returns "freed", "free" or "held_by_other"."""
         for _attempt in range(3):
-            claim = self.node_holder(node)
+            claim = self.read()[0].get(node)
             if claim is None:
                 return "free"
             if claim.get("run_id") != run_id or not isinstance(claim.get("slot"), int):
                 return "held_by_other"
-            answer = self.client.request("slot free", "POST", "/v3/kv/txn", {
-                "compare": [{"key": b64(self.node_key(node)), "target": "MOD", "result": "EQUAL",
-                             "mod_revision": claim["mod_revision"]}],
-                "success": [{"request_delete_range": {"key": b64(key)}}
-                            for key in (self.node_key(node), self.slot_key(claim["slot"]))],
-            })
-            if answer.get("succeeded"):
-                self._revoke(claim["lease"])
+            if delete_if_unchanged(self.client, "slot free", self.node_key(node), claim["mod_revision"],
+                                   [self.node_key(node), self.slot_key(claim["slot"])]):
+                revoke_lease(self.client, claim["lease"])
                 return "freed"
             # The key changed since the read (it lapsed, or was taken again): judge what is there now.
         raise EtcdError("the slot of %s changed 3 times while run %s freed it: check that run id %s is "
@@ -264,13 +270,6 @@ class NodeSlots:
         nodes = sorted(set(held["value"]["node"] for held in self.held()
                            if held["value"] is not None and held["value"]["run_id"] == run_id))
         return [node for node in nodes if self.free(run_id, node) == "freed"]
-
-    def _revoke(self, lease_id):
-        if lease_id and lease_id != "0":
-            try:
-                self.client.request("lease revoke", "POST", "/v3/lease/revoke", {"ID": lease_id})
-            except EtcdError:
-                pass  # it expires with its TTL
 
 
 def slots_over_endpoints(open_client, endpoints, budget, prefix=DEFAULT_SLOT_PREFIX, leader_wait=30.0):

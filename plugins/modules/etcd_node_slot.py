@@ -135,7 +135,7 @@ freed:
 held:
   description: The slots held before this call, each the record its holder wrote (run_id, holder, node, slot,
     budget, since, ttl).
-  returned: always
+  returned: with O(state=absent), and in check mode
   type: list
   elements: dict
 """
@@ -184,22 +184,22 @@ def main():
     try:
         slots = slots_over_endpoints(client_factory(params), params["endpoints"], params["budget"],
                                      params["prefix"], params["leader_wait"])
+        if params["state"] == "present" and not module.check_mode:
+            hold = slots.take_waiting(params["run_id"], nodes, params["holder"], params["ttl"], params["wait"])
+            module.exit_json(changed=bool(hold.taken), outcome="taken" if hold.taken else "adopted",
+                             **dict(done, slots=hold.slots, waited_s=round(hold.waited_s, 1)))
         held = [entry["value"] for entry in slots.held()]
         mine = sorted(set(value["node"] for value in held if value and value["run_id"] == params["run_id"]))
-        if params["state"] == "absent":
-            wanted = [node for node in mine if node in nodes] if nodes else mine
-            if module.check_mode:
-                module.exit_json(changed=bool(wanted), outcome="would_free" if wanted else "free", held=held,
-                                 **dict(done, freed=wanted))
-            freed = [node for node in wanted if slots.free(params["run_id"], node) == "freed"]
-            module.exit_json(changed=bool(freed), outcome="freed" if freed else "free", held=held,
-                             **dict(done, freed=freed))
-        adopted = all(node in mine for node in nodes)
-        if module.check_mode:
+        if params["state"] == "present":
+            adopted = all(node in mine for node in nodes)
             module.exit_json(changed=not adopted, outcome="adopted" if adopted else "would_take", held=held, **done)
-        taken, waited = slots.take_waiting(params["run_id"], nodes, params["holder"], params["ttl"], params["wait"])
-        module.exit_json(changed=not adopted, outcome="adopted" if adopted else "taken", held=held,
-                         **dict(done, slots=taken, waited_s=round(waited, 1)))
+        wanted = [node for node in mine if node in nodes] if nodes else mine
+        if module.check_mode:
+            module.exit_json(changed=bool(wanted), outcome="would_free" if wanted else "free", held=held,
+                             **dict(done, freed=wanted))
+        freed = [node for node in wanted if slots.free(params["run_id"], node) == "freed"]
+        module.exit_json(changed=bool(freed), outcome="freed" if freed else "free", held=held,
+                         **dict(done, freed=freed))
     except EtcdError as error:
         module.fail_json(msg=str(error), outcome="refused", **done)
 

@@ -130,8 +130,8 @@ def test_slots_freed_meanwhile_end_the_wait(cluster, slot_args):
     assert not run(dict(slot_args, nodes=["worker1", "worker2"]))[0]
     slots = slots_of(slot_args, cluster)
     threading.Timer(3.0, lambda: slots.free("run-a", "worker2")).start()
-    taken, waited = slots.take_waiting("run-b", ["worker3"], "bob", 60, wait=30)
-    assert taken == {"worker3": 1} and 2.5 <= waited < 20
+    hold = slots.take_waiting("run-b", ["worker3"], "bob", 60, wait=30)
+    assert hold.slots == {"worker3": 1} and hold.taken == ["worker3"] and 2.5 <= hold.waited_s < 20
 
 
 def test_racing_runs_never_hold_more_than_the_budget(cluster, slot_args):

@@ -647,7 +647,7 @@ def test_the_failures_allowed_round_down_over_the_planned_workers():
 def test_a_batchs_own_failure_stops_the_run_whatever_the_max_fail_percentage():
     records = preflight("master1", extra=[nodes_planned(T0 + 14, *WORKERS, size=1, max_fail_percentage=100)])
     records += rebooted_step("master1", T0 + 20) + node_step("worker1", T0 + 200)[:1]
-    records += [record("failed", T0 + 230, host="worker1", reason="worker1: Batch | no slot came free",
+    records += [record("failed", T0 + 230, host="worker1", reason="worker1: Hold a slot of the nodes' budget: no slot came free",
                        detected=[], left_cordoned=None, tolerable=False)]
     run = fold_run(records)
     assert run["stop"]["at"] == "worker1" and run["nodes"]["worker1"]["status"] == "failed"
